@@ -9,7 +9,7 @@ const result = await Bun.build({
   compile: { outfile: `${root}dist/rapr` },
   minify: { syntax: true, whitespace: true },
   sourcemap: "linked",
-  define: { RAPR_VERSION: JSON.stringify(pkg.version) },
+  define: { RAPR_VERSION_DEFINE: JSON.stringify(pkg.version) },
 });
 if (!result.success) {
   for (const log of result.logs) console.error(log);

@@ -1,0 +1,7 @@
+// The built-in plugins, compiled into the binary.
+import type { ComponentPlugin } from "../src/components/plugin.js";
+import stateInMemory from "./state.in-memory/index.js";
+import statePostgresql from "./state.postgresql/index.js";
+import stateSqlite from "./state.sqlite/index.js";
+
+export const builtinPlugins: ComponentPlugin<any, any>[] = [stateInMemory, stateSqlite, statePostgresql];

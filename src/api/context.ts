@@ -1,0 +1,16 @@
+// What both API fronts can reach: the blocks, never plugins directly.
+import type { StateBlock } from "../blocks/state/state-block.js";
+import type { MetadataBlock } from "../blocks/metadata/metadata-block.js";
+import type { HealthBlock } from "../blocks/health/health-block.js";
+import type { Logger } from "../observability/logger.js";
+import type { RuntimeConfig } from "../runtime/config.js";
+
+export interface ApiContext {
+  config: RuntimeConfig;
+  logger: Logger;
+  state: StateBlock;
+  metadata: MetadataBlock;
+  health: HealthBlock;
+  /** Starts a graceful shutdown; the API answers first. */
+  requestShutdown(reason: string): void;
+}

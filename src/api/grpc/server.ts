@@ -1,0 +1,120 @@
+// The gRPC API: dapr.proto.runtime.v1.Dapr and rapr.v1.* through Connect. One port speaks gRPC (HTTP/2), and
+// gRPC-Web and Connect over HTTP/1.1 or HTTP/2, so native gRPC clients and browsers share it.
+import { ConnectError, Code, type ConnectRouter, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { cors as connectCors } from "@connectrpc/connect";
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import { Dapr } from "../../gen/dapr/proto/runtime/v1/dapr_pb.js";
+import type { ApiContext } from "../context.js";
+import { DaprError } from "../../errors.js";
+import { stateHandlers } from "./handlers/state.js";
+import { systemHandlers } from "./handlers/system.js";
+
+export type DaprHandlerModule = (ctx: ApiContext) => Partial<ServiceImpl<typeof Dapr>>;
+/** Registers services other than Dapr's own (rapr.v1.Cluster, AppCallback proxies, …). */
+export type RouterModule = (router: ConnectRouter, ctx: ApiContext) => void;
+
+export const daprHandlerModules: DaprHandlerModule[] = [systemHandlers, stateHandlers];
+export const routerModules: RouterModule[] = [];
+
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0");
+
+export interface GrpcServerHandle {
+  port: number;
+  stop(): Promise<void>;
+}
+
+function errorMapping(ctx: ApiContext): Interceptor {
+  const token = ctx.config.apiToken;
+  return (next) => async (req) => {
+    if (token && req.header.get("dapr-api-token") !== token) {
+      throw new ConnectError("authorization error: invalid or missing dapr-api-token metadata", Code.Unauthenticated);
+    }
+    try {
+      return await next(req);
+    } catch (err) {
+      if (err instanceof DaprError) throw new ConnectError(err.message, err.grpcCode, { "dapr-error-code": err.errorCode });
+      if (err instanceof ConnectError) throw err;
+      ctx.logger.error("unhandled gRPC API error", { method: req.method.name, error: err });
+      throw new ConnectError(err instanceof Error ? err.message : String(err), Code.Internal);
+    }
+  };
+}
+
+export function buildConnectHandler(ctx: ApiContext) {
+  const dapr: Partial<ServiceImpl<typeof Dapr>> = Object.assign({}, ...daprHandlerModules.map((m) => m(ctx)));
+  return connectNodeAdapter({
+    routes: (router) => {
+      router.service(Dapr, dapr);
+      for (const m of routerModules) m(router, ctx);
+    },
+    interceptors: [errorMapping(ctx)],
+    readMaxBytes: ctx.config.maxRequestBodyBytes,
+    grpc: true,
+    grpcWeb: true,
+    connect: true,
+  });
+}
+
+export async function startGrpcServer(ctx: ApiContext): Promise<GrpcServerHandle> {
+  const handler = buildConnectHandler(ctx);
+  const withCors = corsWrapper(ctx.config.allowedOrigins, handler);
+  const h2 = http2.createServer({}, withCors as any);
+  const h1 = http.createServer(withCors as any);
+  // One listening socket; each connection goes to the HTTP/2 or HTTP/1.1 server by its first bytes.
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.once("readable", () => {
+      const head: Buffer | null = socket.read(H2_PREFACE.length) ?? socket.read();
+      if (!head) {
+        socket.destroy();
+        return;
+      }
+      socket.unshift(head);
+      const isH2 = head.length >= H2_PREFACE.length ? head.subarray(0, H2_PREFACE.length).equals(H2_PREFACE) : H2_PREFACE.subarray(0, head.length).equals(head);
+      (isH2 ? h2 : h1).emit("connection", socket);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(ctx.config.grpcPort, ctx.config.listenAddress, () => resolve());
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port,
+    async stop() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      });
+    },
+  };
+}
+
+type NodeHandler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
+
+function corsWrapper(origins: string[], handler: NodeHandler): NodeHandler {
+  if (origins.length === 0) return handler;
+  const any = origins.includes("*");
+  return (req, res) => {
+    const origin = String(req.headers.origin ?? "");
+    if (origin && (any || origins.includes(origin))) {
+      res.setHeader("access-control-allow-origin", any ? "*" : origin);
+      res.setHeader("access-control-expose-headers", connectCors.exposedHeaders.join(", "));
+      res.setHeader("vary", "origin");
+      if (req.method === "OPTIONS") {
+        res.setHeader("access-control-allow-methods", connectCors.allowedMethods.join(", "));
+        res.setHeader("access-control-allow-headers", [...connectCors.allowedHeaders, "dapr-api-token", "dapr-app-id"].join(", "));
+        res.setHeader("access-control-max-age", "7200");
+        (res as http.ServerResponse).writeHead(204);
+        res.end();
+        return;
+      }
+    }
+    handler(req, res);
+  };
+}

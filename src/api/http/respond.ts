@@ -1,0 +1,57 @@
+// Response helpers shared by every HTTP route: Dapr's JSON errors, JSON bodies, body parsing.
+import { DaprError, errors } from "../../errors.js";
+
+const JSON_HEADERS = { "content-type": "application/json" };
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { ...JSON_HEADERS, ...headers } });
+}
+
+export function noContent(headers?: Record<string, string>): Response {
+  return new Response(null, { status: 204, headers });
+}
+
+export function errorResponse(err: unknown): Response {
+  if (err instanceof DaprError) return json(err, err.httpStatus);
+  const message = err instanceof Error ? err.message : String(err);
+  return json({ errorCode: "ERR_INTERNAL", message }, 500);
+}
+
+/** Reads a request body as JSON; bad UTF-8 or bad JSON becomes ERR_MALFORMED_REQUEST naming what failed. */
+export async function readJson(request: Request, what: string): Promise<unknown> {
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  if (bytes.length === 0) throw errors.malformedRequest(`${what}: request body is empty, expected JSON`);
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    throw errors.malformedRequest(`${what}: request body is not valid UTF-8`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw errors.malformedRequest(`${what}: failed to parse request body as JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Dapr passes per-request metadata as query parameters named "metadata.<key>". */
+export function queryMetadata(url: URL): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) if (k.startsWith("metadata.")) out[k.slice(9)] = v;
+  return out;
+}
+
+/** A stored value inside a JSON response, as Dapr does it: JSON stays JSON, anything else becomes a string. */
+export function valueAsJson(value: Uint8Array): unknown {
+  const text = lenient.decode(value);
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+const lenient = new TextDecoder();
+
+export const encoder = new TextEncoder();

@@ -1,0 +1,106 @@
+// HTTP: /v1.0/state/* and /v1.0-alpha1/state/{store}/query
+import type { Elysia } from "elysia";
+import type { ApiContext } from "../../context.js";
+import type { DeleteInput, SaveInput, TransactionInput } from "../../../blocks/state/state-block.js";
+import { errors } from "../../../errors.js";
+import { encoder, json, noContent, queryMetadata, readJson, valueAsJson } from "../respond.js";
+
+const raw = { parse: "none" as const };
+
+export function stateRoutes(app: Elysia, ctx: ApiContext) {
+  const state = ctx.state;
+  return app
+    .post("/v1.0/state/:store", async ({ params, request }) => {
+      const body = await readJson(request, `state store ${params.store}`);
+      await state.save(params.store, parseSaveList(body, params.store));
+      return noContent();
+    }, raw)
+    .get("/v1.0/state/:store/:key", async ({ params, request }) => {
+      const url = new URL(request.url);
+      const item = await state.get(params.store, params.key, url.searchParams.get("consistency") ?? undefined);
+      if (!item) return noContent();
+      const headers: Record<string, string> = { etag: item.etag, "content-type": item.contentType ?? "application/json" };
+      for (const [k, v] of Object.entries(item.metadata)) headers[`metadata.${k}`] = v;
+      return new Response(item.value as Uint8Array<ArrayBuffer>, { status: 200, headers });
+    })
+    .delete("/v1.0/state/:store/:key", async ({ params, request }) => {
+      const url = new URL(request.url);
+      await state.delete(params.store, {
+        key: params.key,
+        etag: request.headers.get("if-match") ?? undefined,
+        concurrency: url.searchParams.get("concurrency") ?? undefined,
+        consistency: url.searchParams.get("consistency") ?? undefined,
+        metadata: queryMetadata(url),
+      });
+      return noContent();
+    })
+    .post("/v1.0/state/:store/bulk", async ({ params, request }) => {
+      const body = (await readJson(request, `state store ${params.store}`)) as { keys?: unknown };
+      if (!body || typeof body !== "object" || !Array.isArray(body.keys)) {
+        throw errors.malformedRequest(`state store ${params.store}: bulk get body must be {"keys": [...]}`);
+      }
+      const entries = await state.bulkGet(params.store, body.keys as string[]);
+      return json(entries.map((e) => (e.found
+        ? { key: e.key, data: valueAsJson(e.value!), etag: e.etag, metadata: e.metadata }
+        : { key: e.key })));
+    }, raw)
+    .post("/v1.0/state/:store/transaction", async ({ params, request }) => {
+      const body = (await readJson(request, `state store ${params.store}`)) as { operations?: unknown };
+      if (!body || typeof body !== "object" || !Array.isArray(body.operations)) {
+        throw errors.malformedRequest(`state store ${params.store}: transaction body must be {"operations": [...]}`);
+      }
+      const ops = body.operations.map((o, i) => parseTransactionOp(o, i, params.store));
+      await state.transaction(params.store, ops);
+      return noContent();
+    }, raw)
+    .post("/v1.0-alpha1/state/:store/query", async ({ params, request }) => {
+      const body = await readJson(request, `state store ${params.store}`);
+      const out = await state.query(params.store, body);
+      return json({ results: out.results.map((r) => ({ key: r.key, data: valueAsJson(r.value), etag: r.etag })), token: out.token });
+    }, raw);
+}
+
+function parseSaveList(body: unknown, store: string): SaveInput[] {
+  if (!Array.isArray(body)) throw errors.malformedRequest(`state store ${store}: body must be a JSON array of {key, value}`);
+  return body.map((item, i) => parseSaveItem(item, `state store ${store}: [${i}]`));
+}
+
+function parseSaveItem(item: unknown, where: string): SaveInput {
+  if (!item || typeof item !== "object" || Array.isArray(item)) throw errors.malformedRequest(`${where} must be an object {key, value}`);
+  const o = item as Record<string, any>;
+  if (typeof o.key !== "string") throw errors.malformedRequest(`${where}.key must be a string`);
+  if (o.etag !== undefined && o.etag !== null && typeof o.etag !== "string") throw errors.malformedRequest(`${where}.etag must be a string`);
+  const options = o.options ?? {};
+  if (typeof options !== "object") throw errors.malformedRequest(`${where}.options must be an object`);
+  return {
+    key: o.key,
+    value: encoder.encode(JSON.stringify(o.value ?? null)),
+    etag: o.etag ?? undefined,
+    concurrency: options.concurrency,
+    consistency: options.consistency,
+    metadata: stringMap(o.metadata, `${where}.metadata`),
+  };
+}
+
+function parseTransactionOp(o: unknown, i: number, store: string): TransactionInput {
+  const where = `state store ${store}: operations[${i}]`;
+  if (!o || typeof o !== "object") throw errors.malformedRequest(`${where} must be an object {operation, request}`);
+  const { operation, request } = o as { operation?: unknown; request?: unknown };
+  if (operation === "upsert") return { operation, ...parseSaveItem(request, `${where}.request`) };
+  if (operation === "delete") {
+    if (!request || typeof request !== "object") throw errors.malformedRequest(`${where}.request must be an object {key}`);
+    const r = request as Record<string, any>;
+    if (typeof r.key !== "string") throw errors.malformedRequest(`${where}.request.key must be a string`);
+    const del: DeleteInput = { key: r.key, etag: r.etag ?? undefined, concurrency: r.options?.concurrency, consistency: r.options?.consistency };
+    return { operation, ...del };
+  }
+  throw errors.malformedRequest(`${where}.operation must be "upsert" or "delete", got ${JSON.stringify(operation)}`);
+}
+
+function stringMap(raw: unknown, where: string): Record<string, string> | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== "object" || Array.isArray(raw)) throw errors.malformedRequest(`${where} must be an object of strings`);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) out[k] = typeof v === "string" ? v : JSON.stringify(v);
+  return out;
+}

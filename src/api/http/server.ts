@@ -1,0 +1,86 @@
+// The HTTP API (Dapr's /v1.0 surface) on Elysia.
+import { Elysia } from "elysia";
+import type { ApiContext } from "../context.js";
+import { DaprError, errors } from "../../errors.js";
+import { errorResponse, json } from "./respond.js";
+import { stateRoutes } from "./routes/state.js";
+import { systemRoutes } from "./routes/system.js";
+
+export type HttpRouteModule = (app: Elysia, ctx: ApiContext) => Elysia<any, any, any, any, any, any, any>;
+
+/** Every building block's HTTP routes; other blocks append theirs here. */
+export const httpRouteModules: HttpRouteModule[] = [systemRoutes, stateRoutes];
+
+const UNAUTHENTICATED_PATHS = new Set(["/v1.0/healthz", "/v1.0/healthz/outbound"]);
+
+export interface HttpServerHandle {
+  port: number;
+  stop(): Promise<void>;
+}
+
+export function buildHttpApp(ctx: ApiContext, modules = httpRouteModules): Elysia {
+  const maxBytes = ctx.config.maxRequestBodyBytes;
+  const token = ctx.config.apiToken;
+  const cors = corsHeaders(ctx.config.allowedOrigins);
+  let app = new Elysia({ normalize: false })
+    .onRequest(({ request }) => {
+      if (cors && request.method === "OPTIONS") return new Response(null, { status: 204, headers: cors(request) });
+      const length = Number(request.headers.get("content-length") ?? 0);
+      if (length > maxBytes) {
+        return errorResponse(errors.bodyTooLarge(`request body of ${length} bytes exceeds --dapr-http-max-request-size (${maxBytes} bytes)`));
+      }
+      if (token && request.headers.get("dapr-api-token") !== token && !UNAUTHENTICATED_PATHS.has(new URL(request.url).pathname)) {
+        return errorResponse(errors.apiUnauthorized("authorization error: invalid or missing dapr-api-token header"));
+      }
+    })
+    .onError(({ code, error, request }) => {
+      if (error instanceof DaprError) return errorResponse(error);
+      if (code === "NOT_FOUND") {
+        return json({ errorCode: "ERR_NOT_FOUND", message: `no API route for ${request.method} ${new URL(request.url).pathname}` }, 404);
+      }
+      ctx.logger.error("unhandled HTTP API error", { path: new URL(request.url).pathname, error });
+      return errorResponse(error);
+    }) as unknown as Elysia;
+  if (cors) {
+    app = app.onAfterHandle(({ request, response }) => {
+      if (response instanceof Response) for (const [k, v] of Object.entries(cors(request))) response.headers.set(k, v);
+    }) as unknown as Elysia;
+  }
+  for (const mod of modules) app = mod(app, ctx) as unknown as Elysia;
+  return app;
+}
+
+export function startHttpServer(ctx: ApiContext): HttpServerHandle {
+  const app = buildHttpApp(ctx);
+  app.listen({
+    port: ctx.config.httpPort,
+    hostname: ctx.config.listenAddress,
+    // Larger than the API's own limit so the API, not Bun, answers oversize requests with a Dapr error.
+    maxRequestBodySize: ctx.config.maxRequestBodyBytes + 1024 * 1024,
+    idleTimeout: 120,
+  });
+  const port = app.server!.port!;
+  return {
+    port,
+    async stop() {
+      await app.stop(false);
+    },
+  };
+}
+
+function corsHeaders(origins: string[]): ((req: Request) => Record<string, string>) | undefined {
+  if (origins.length === 0) return undefined;
+  const any = origins.includes("*");
+  return (req): Record<string, string> => {
+    const origin = req.headers.get("origin") ?? "";
+    if (!any && !origins.includes(origin)) return {};
+    return {
+      "access-control-allow-origin": any ? "*" : origin,
+      "access-control-allow-methods": "GET, POST, PUT, DELETE, PATCH, OPTIONS",
+      "access-control-allow-headers": req.headers.get("access-control-request-headers") ?? "*",
+      "access-control-expose-headers": "etag, metadata.ttlExpireTime, grpc-status, grpc-message",
+      "access-control-max-age": "7200",
+      vary: "origin",
+    };
+  };
+}

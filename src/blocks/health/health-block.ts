@@ -1,0 +1,46 @@
+// /healthz (the sidecar is up and initialized) and /healthz/outbound (its components can reach their backends).
+import type { ComponentRegistry } from "../../components/registry.js";
+
+export interface OutboundReport {
+  healthy: boolean;
+  failures: { component: string; error: string }[];
+}
+
+const PING_TIMEOUT_MS = 2000;
+
+export class HealthBlock {
+  private ready = false;
+
+  constructor(private readonly registry: ComponentRegistry) {}
+
+  markReady(): void {
+    this.ready = true;
+  }
+
+  isReady(): boolean {
+    return this.ready;
+  }
+
+  async outbound(): Promise<OutboundReport> {
+    const checks = this.registry.list().filter((c) => c.instance.ping);
+    const failures: OutboundReport["failures"] = [];
+    await Promise.all(checks.map(async (c) => {
+      try {
+        await pingWithTimeout(() => c.instance.ping!(), PING_TIMEOUT_MS);
+      } catch (err) {
+        failures.push({ component: c.spec.name, error: err instanceof Error ? err.message : String(err) });
+      }
+    }));
+    return { healthy: failures.length === 0, failures };
+  }
+}
+
+function pingWithTimeout(fn: () => Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout>;
+  return Promise.race([
+    fn().finally(() => clearTimeout(timer)),
+    new Promise<void>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms}ms`)), ms);
+    }),
+  ]);
+}

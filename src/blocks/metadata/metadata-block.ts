@@ -1,0 +1,91 @@
+// GET|PUT /v1.0/metadata: who this sidecar is, what it loaded, and attributes the app set.
+import type { ComponentRegistry } from "../../components/registry.js";
+import type { StateStore } from "../../components/contracts/state.js";
+import type { RuntimeConfig } from "../../runtime/config.js";
+import { errors } from "../../errors.js";
+import { RAPR_VERSION } from "../../version.js";
+
+export interface ComponentInfo {
+  name: string;
+  type: string;
+  version: string;
+  capabilities: string[];
+}
+
+export interface MetadataSnapshot {
+  id: string;
+  runtimeVersion: string;
+  enabledFeatures: string[];
+  actors: { type: string; count: number }[];
+  components: ComponentInfo[];
+  extended: Record<string, string>;
+  subscriptions: unknown[];
+  httpEndpoints: { name: string }[];
+  appConnectionProperties: {
+    port?: number;
+    protocol: string;
+    channelAddress: string;
+    maxConcurrency?: number;
+    health?: { healthCheckPath?: string; healthProbeInterval?: string; healthProbeTimeout?: string; healthThreshold?: number };
+  };
+}
+
+/** Other blocks add to the snapshot (subscriptions, actors, …) without the metadata block knowing them. */
+export type MetadataContributor = (snap: MetadataSnapshot) => void;
+
+export class MetadataBlock {
+  private readonly extended = new Map<string, string>();
+  private readonly contributors: MetadataContributor[] = [];
+
+  constructor(private readonly config: RuntimeConfig, private readonly registry: ComponentRegistry) {
+    this.extended.set("daprRuntimeVersion", RAPR_VERSION);
+    this.extended.set("raprRuntimeVersion", RAPR_VERSION);
+    if (config.appCommand.length) this.extended.set("appCommand", config.appCommand.join(" "));
+    this.extended.set("cliPID", String(process.pid));
+  }
+
+  contribute(fn: MetadataContributor): void {
+    this.contributors.push(fn);
+  }
+
+  set(key: string, value: string): void {
+    if (!key || key.length > 256) throw errors.malformedRequest(`metadata key must be 1 to 256 characters, got ${key.length}`);
+    if (value.length > 65536) throw errors.malformedRequest(`metadata value for "${key}" must be at most 64 KiB`);
+    this.extended.set(key, value);
+  }
+
+  get(): MetadataSnapshot {
+    const c = this.config;
+    const snap: MetadataSnapshot = {
+      id: c.appId,
+      runtimeVersion: RAPR_VERSION,
+      enabledFeatures: [],
+      actors: [],
+      components: this.registry.list().map((l) => ({
+        name: l.spec.name,
+        type: l.spec.type,
+        version: l.spec.version,
+        capabilities: l.family === "state" ? (l.instance as StateStore).features() : [],
+      })),
+      extended: Object.fromEntries(this.extended),
+      subscriptions: [],
+      httpEndpoints: [],
+      appConnectionProperties: {
+        port: c.appPort,
+        protocol: c.appProtocol,
+        channelAddress: c.appChannelAddress,
+        maxConcurrency: c.appMaxConcurrency,
+        health: c.enableAppHealthCheck
+          ? {
+              healthCheckPath: c.appHealthCheckPath,
+              healthProbeInterval: `${c.appHealthProbeIntervalMs / 1000}s`,
+              healthProbeTimeout: `${c.appHealthProbeTimeoutMs}ms`,
+              healthThreshold: c.appHealthThreshold,
+            }
+          : undefined,
+      },
+    };
+    for (const fn of this.contributors) fn(snap);
+    return snap;
+  }
+}

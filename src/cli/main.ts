@@ -1,0 +1,69 @@
+// rapr's command line: `rapr run`, `rapr version`, `rapr --help`.
+import { createLogger } from "../observability/logger.js";
+import { Runtime } from "../runtime/runtime.js";
+import { RAPR_VERSION } from "../version.js";
+import { formatHelp, parseFlags, UsageError } from "./flags.js";
+import { allRunFlags, toRuntimeConfig } from "./run-flags.js";
+
+const USAGE = `rapr — a distributed application runtime, compatible with Dapr's APIs.
+
+Usage:
+  rapr run [flags] [-- <app command...>]   start the sidecar (and the app, if given)
+  rapr version                            print the version
+  rapr --help | rapr run --help           this help
+
+Flags of rapr run:
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...args] = argv;
+  try {
+    switch (cmd) {
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        process.stdout.write(USAGE + formatHelp(allRunFlags()) + "\n");
+        return cmd === undefined ? 2 : 0;
+      case "version":
+      case "--version":
+      case "-v":
+        process.stdout.write(`rapr ${RAPR_VERSION} (bun ${Bun.version})\n`);
+        return 0;
+      case "run":
+        if (args.includes("--help") || args.includes("-h")) {
+          process.stdout.write(USAGE + formatHelp(allRunFlags()) + "\n");
+          return 0;
+        }
+        return await run(args);
+      default:
+        throw new UsageError(`unknown command "${cmd}" (commands: run, version, help)`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`rapr: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`rapr: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+async function run(args: string[]): Promise<number> {
+  const { values, rest } = parseFlags(allRunFlags(), args);
+  const config = toRuntimeConfig(values, rest, process.env);
+  const logger = createLogger({ level: (process.env.RAPR_LOG_LEVEL as any) ?? config.logLevel, json: config.logAsJson, appId: config.appId });
+  const runtime = new Runtime(config, logger);
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.on(sig, () => runtime.stop(`signal ${sig}`));
+  }
+  try {
+    await runtime.start();
+  } catch (err) {
+    logger.error("start-up failed", { error: err });
+    process.stderr.write(`rapr: ${err instanceof Error ? err.message : String(err)}\n`);
+    await runtime.stop("start-up failed");
+    return 1;
+  }
+  return await runtime.finished;
+}

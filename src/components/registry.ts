@@ -1,0 +1,141 @@
+// Holds the known plugins and the live component instances, and turns ComponentSpecs into instances.
+import type { Logger } from "../observability/logger.js";
+import { familyOf, type ComponentSpec } from "./component.js";
+import type { SecretStore } from "./contracts/secretstore.js";
+import { MetadataError, parseMetadata } from "./metadata-schema.js";
+import type { Component, ComponentPlugin } from "./plugin.js";
+
+export interface LoadedComponent {
+  spec: ComponentSpec;
+  family: string;
+  instance: Component;
+  plugin: ComponentPlugin<any, any>;
+}
+
+export class ComponentInitError extends Error {
+  constructor(readonly spec: ComponentSpec, message: string) {
+    super(`${spec.source}: component "${spec.name}" (${spec.type}/${spec.version}): ${message}`);
+    this.name = "ComponentInitError";
+  }
+}
+
+const DEFAULT_INIT_TIMEOUT_MS = 5000;
+
+export class ComponentRegistry {
+  private readonly plugins = new Map<string, ComponentPlugin<any, any>>();
+  private readonly loaded = new Map<string, LoadedComponent>();
+
+  constructor(
+    private readonly ctx: { appId: string; dataDir: string; logger: Logger },
+  ) {}
+
+  registerPlugin(plugin: ComponentPlugin<any, any>): void {
+    this.plugins.set(plugin.type, plugin);
+  }
+
+  pluginTypes(): string[] {
+    return [...this.plugins.keys()].sort();
+  }
+
+  /** Loads secret stores first (other components' secretKeyRefs read from them), then the rest, in file order. */
+  async loadAll(specs: ComponentSpec[]): Promise<void> {
+    const inScope = specs.filter((s) => s.scopes.length === 0 || s.scopes.includes(this.ctx.appId));
+    const secretStores = inScope.filter((s) => familyOf(s.type) === "secretstores");
+    const rest = inScope.filter((s) => familyOf(s.type) !== "secretstores");
+    for (const spec of [...secretStores, ...rest]) await this.load(spec);
+  }
+
+  async load(spec: ComponentSpec): Promise<void> {
+    const log = this.ctx.logger;
+    try {
+      const family = familyOf(spec.type);
+      const key = `${family}/${spec.name}`;
+      if (this.loaded.has(key)) {
+        throw new ComponentInitError(spec, `a ${family} component named "${spec.name}" is already loaded from ${this.loaded.get(key)!.spec.source}`);
+      }
+      const plugin = this.plugins.get(spec.type);
+      if (!plugin) {
+        const known = this.pluginTypes().filter((t) => familyOf(t) === family);
+        throw new ComponentInitError(spec, `unknown component type "${spec.type}"${known.length ? `; known ${family} types: ${known.join(", ")}` : ""}`);
+      }
+      const versions = plugin.versions ?? ["v1"];
+      if (!versions.includes(spec.version)) {
+        throw new ComponentInitError(spec, `field "spec.version": ${spec.type} supports ${versions.join(", ")}, got "${spec.version}"`);
+      }
+      const raw = await this.resolveMetadata(spec);
+      let metadata;
+      try {
+        metadata = parseMetadata(plugin.metadata, raw);
+      } catch (err) {
+        if (err instanceof MetadataError) throw new ComponentInitError(spec, err.message);
+        throw err;
+      }
+      const timeout = spec.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS;
+      const instance = await withTimeout(
+        plugin.create(metadata, { name: spec.name, appId: this.ctx.appId, dataDir: this.ctx.dataDir, logger: log.child(spec.type) }),
+        timeout,
+        () => new ComponentInitError(spec, `init did not finish within ${timeout}ms (spec.initTimeout)`),
+      );
+      this.loaded.set(key, { spec, family, instance, plugin });
+      log.info("component loaded", { name: spec.name, type: spec.type, version: spec.version });
+    } catch (err) {
+      const wrapped = err instanceof ComponentInitError ? err : new ComponentInitError(spec, err instanceof Error ? err.message : String(err));
+      if (spec.ignoreErrors) {
+        log.warn("component failed to load and is ignored (spec.ignoreErrors)", { name: spec.name, error: wrapped.message });
+        return;
+      }
+      throw wrapped;
+    }
+  }
+
+  private async resolveMetadata(spec: ComponentSpec): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const item of spec.metadata) {
+      if (!item.secretKeyRef) {
+        out[item.name] = item.value ?? "";
+        continue;
+      }
+      const storeName = spec.secretStore ?? "kubernetes";
+      const store = this.get<SecretStore>("secretstores", storeName);
+      if (!store) {
+        throw new ComponentInitError(spec, `metadata field "${item.name}": secretKeyRef needs secret store "${storeName}" (auth.secretStore), which is not loaded`);
+      }
+      const secret = await store.get(item.secretKeyRef.name);
+      const key = item.secretKeyRef.key ?? item.secretKeyRef.name;
+      const value = secret?.[key];
+      if (value === undefined) {
+        throw new ComponentInitError(spec, `metadata field "${item.name}": secret "${item.secretKeyRef.name}" key "${key}" not found in secret store "${storeName}"`);
+      }
+      out[item.name] = value;
+    }
+    return out;
+  }
+
+  get<C extends Component>(family: string, name: string): C | undefined {
+    return this.loaded.get(`${family}/${name}`)?.instance as C | undefined;
+  }
+
+  list(family?: string): LoadedComponent[] {
+    return [...this.loaded.values()].filter((c) => !family || c.family === family);
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.loaded.values()].reverse();
+    this.loaded.clear();
+    await Promise.allSettled(all.map((c) => c.instance.close()));
+  }
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(onTimeout()), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,65 @@
+// Dapr's error model: an errorCode, an HTTP status and a gRPC status for every failure the API can report.
+import { Code } from "@connectrpc/connect";
+
+export class DaprError extends Error {
+  constructor(
+    readonly errorCode: string,
+    message: string,
+    readonly httpStatus: number,
+    readonly grpcCode: Code,
+  ) {
+    super(message);
+    this.name = "DaprError";
+  }
+
+  toJSON() {
+    return { errorCode: this.errorCode, message: this.message };
+  }
+}
+
+const make = (code: string, http: number, grpc: Code) => (message: string) => new DaprError(code, message, http, grpc);
+
+export const errors = {
+  malformedRequest: make("ERR_MALFORMED_REQUEST", 400, Code.InvalidArgument),
+  malformedRequestData: make("ERR_MALFORMED_REQUEST_DATA", 400, Code.InvalidArgument),
+  bodyTooLarge: make("ERR_BODY_TOO_LARGE", 413, Code.ResourceExhausted),
+  notFound: make("ERR_NOT_FOUND", 404, Code.NotFound),
+  apiUnauthorized: make("ERR_API_UNAUTHORIZED", 401, Code.Unauthenticated),
+  metadataGet: make("ERR_METADATA_GET", 500, Code.Internal),
+
+  stateStoreNotConfigured: make("ERR_STATE_STORE_NOT_CONFIGURED", 500, Code.FailedPrecondition),
+  stateStoreNotFound: make("ERR_STATE_STORE_NOT_FOUND", 404, Code.InvalidArgument),
+  stateGet: make("ERR_STATE_GET", 500, Code.Internal),
+  stateSave: make("ERR_STATE_SAVE", 500, Code.Internal),
+  stateDelete: make("ERR_STATE_DELETE", 500, Code.Internal),
+  stateBulkGet: make("ERR_STATE_BULK_GET", 500, Code.Internal),
+  stateTransaction: make("ERR_STATE_TRANSACTION", 500, Code.Internal),
+  stateQuery: make("ERR_STATE_QUERY", 500, Code.Internal),
+  stateQueryNotSupported: make("ERR_STATE_STORE_NOT_SUPPORTED", 500, Code.Internal),
+  transactionNotSupported: make("ERR_STATE_STORE_NOT_SUPPORTED", 500, Code.Unimplemented),
+  etagMismatch: (op: "save" | "delete" | "transaction", message: string) =>
+    new DaprError(etagCodes[op], message, 409, Code.Aborted),
+  etagInvalid: (op: "save" | "delete" | "transaction", message: string) =>
+    new DaprError(etagCodes[op], message, 400, Code.InvalidArgument),
+};
+
+const etagCodes = { save: "ERR_STATE_SAVE", delete: "ERR_STATE_DELETE", transaction: "ERR_STATE_TRANSACTION" };
+
+/** Errors a component raises for conditions the API reports specially. */
+export class EtagMismatchError extends Error {
+  constructor(readonly key: string) {
+    super(`etag mismatch for key "${key}"`);
+    this.name = "EtagMismatchError";
+  }
+}
+
+export class EtagInvalidError extends Error {
+  constructor(readonly key: string, etag: string) {
+    super(`invalid etag "${etag}" for key "${key}"`);
+    this.name = "EtagInvalidError";
+  }
+}
+
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

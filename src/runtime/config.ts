@@ -1,0 +1,40 @@
+import type { LogLevel } from "../observability/logger.js";
+
+export type AppProtocol = "http" | "https" | "grpc" | "grpcs" | "h2c";
+
+/** Everything `rapr run` was told, typed and validated. */
+export interface RuntimeConfig {
+  appId: string;
+  appPort?: number;
+  appProtocol: AppProtocol;
+  appChannelAddress: string;
+  appMaxConcurrency?: number;
+  enableAppHealthCheck: boolean;
+  appHealthCheckPath: string;
+  appHealthProbeIntervalMs: number;
+  appHealthProbeTimeoutMs: number;
+  appHealthThreshold: number;
+  httpPort: number;
+  grpcPort: number;
+  internalGrpcPort: number;
+  metricsPort: number;
+  enableMetrics: boolean;
+  listenAddress: string;
+  resourcesPaths: string[];
+  pluginsPaths: string[];
+  configPath?: string;
+  logLevel: LogLevel;
+  logAsJson: boolean;
+  maxRequestBodyBytes: number;
+  dataDir: string;
+  allowedOrigins: string[];
+  gracefulShutdownMs: number;
+  /** DAPR_API_TOKEN from the environment: required on every API call when set. */
+  apiToken?: string;
+  /** APP_API_TOKEN: sent to the app on every call when set. */
+  appApiToken?: string;
+  /** The app to launch (everything after `--`). */
+  appCommand: string[];
+  /** Options of blocks that register their own flags (cluster, dataplane, …), by flag name. */
+  extra: Record<string, string | string[] | boolean | number | undefined>;
+}

@@ -1,0 +1,130 @@
+// Wires a sidecar together: components, blocks, API servers, the app; and takes it apart again in order.
+import { mkdirSync } from "node:fs";
+import { builtinPlugins } from "../../plugins/index.js";
+import type { ApiContext } from "../api/context.js";
+import { startGrpcServer, type GrpcServerHandle } from "../api/grpc/server.js";
+import { startHttpServer, type HttpServerHandle } from "../api/http/server.js";
+import { AppProcess } from "../app/launcher.js";
+import { HealthBlock } from "../blocks/health/health-block.js";
+import { MetadataBlock } from "../blocks/metadata/metadata-block.js";
+import { StateBlock } from "../blocks/state/state-block.js";
+import { loadExternalPlugins } from "../components/external-plugins.js";
+import { loadResourcePaths, type RawResource } from "../components/loader.js";
+import { ComponentRegistry } from "../components/registry.js";
+import type { Logger } from "../observability/logger.js";
+import type { RuntimeConfig } from "./config.js";
+import { embeddedDefaults } from "./defaults.js";
+
+/** A building block with a lifecycle of its own (pub/sub subscriptions, cluster membership, …). */
+export interface RuntimeModule {
+  name: string;
+  start(rt: Runtime): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const runtimeModules: ((rt: Runtime) => RuntimeModule | undefined)[] = [];
+
+export class Runtime {
+  readonly registry: ComponentRegistry;
+  readonly api: ApiContext;
+  /** Resources of kinds other than Component (Subscription, Configuration, Resiliency, …). */
+  resources: RawResource[] = [];
+  readonly finished: Promise<number>;
+  private resolveFinished!: (code: number) => void;
+  private http?: HttpServerHandle;
+  private grpc?: GrpcServerHandle;
+  private app?: AppProcess;
+  private modules: RuntimeModule[] = [];
+  private stopping?: Promise<void>;
+
+  constructor(readonly config: RuntimeConfig, readonly logger: Logger) {
+    this.finished = new Promise((r) => (this.resolveFinished = r));
+    this.registry = new ComponentRegistry({ appId: config.appId, dataDir: config.dataDir, logger: logger.child("components") });
+    this.api = {
+      config,
+      logger,
+      state: new StateBlock(this.registry, config.appId),
+      metadata: new MetadataBlock(config, this.registry),
+      health: new HealthBlock(this.registry),
+      requestShutdown: (reason) => setTimeout(() => this.stop(reason), 10),
+    };
+  }
+
+  get httpPort(): number | undefined {
+    return this.http?.port;
+  }
+
+  get grpcPort(): number | undefined {
+    return this.grpc?.port;
+  }
+
+  async start(): Promise<void> {
+    const c = this.config;
+    const started = performance.now();
+    mkdirSync(c.dataDir, { recursive: true });
+    for (const p of builtinPlugins) this.registry.registerPlugin(p);
+    for (const p of await loadExternalPlugins(c.pluginsPaths)) {
+      this.registry.registerPlugin(p);
+      this.logger.info("plugin registered", { type: p.type });
+    }
+    let components;
+    if (c.resourcesPaths.length) {
+      const loaded = loadResourcePaths(c.resourcesPaths);
+      components = loaded.components;
+      this.resources = loaded.others;
+    } else {
+      components = embeddedDefaults(new Set(this.registry.pluginTypes()));
+    }
+    await this.registry.loadAll(components);
+    for (const make of runtimeModules) {
+      const m = make(this);
+      if (!m) continue;
+      await m.start(this);
+      this.modules.push(m);
+    }
+    this.http = startHttpServer(this.api);
+    this.grpc = await startGrpcServer(this.api);
+    this.api.health.markReady();
+    this.logger.info("rapr is ready", {
+      http_port: this.http.port,
+      grpc_port: this.grpc.port,
+      components: this.registry.list().length,
+      startup_ms: Math.round(performance.now() - started),
+    });
+    if (c.appCommand.length) this.launchApp();
+  }
+
+  private launchApp() {
+    const c = this.config;
+    const env: Record<string, string> = {
+      APP_ID: c.appId,
+      DAPR_HTTP_PORT: String(this.http!.port),
+      DAPR_GRPC_PORT: String(this.grpc!.port),
+      DAPR_HTTP_ENDPOINT: `http://127.0.0.1:${this.http!.port}`,
+      DAPR_GRPC_ENDPOINT: `http://127.0.0.1:${this.grpc!.port}`,
+    };
+    if (c.appPort !== undefined) env.APP_PORT = String(c.appPort);
+    if (c.apiToken) env.DAPR_API_TOKEN = c.apiToken;
+    if (c.appApiToken) env.APP_API_TOKEN = c.appApiToken;
+    this.app = AppProcess.launch({ command: c.appCommand, env, logger: this.logger.child("app") });
+    this.app.exited.then((code) => {
+      this.logger.info("app exited", { code });
+      this.stop("app exited", code);
+    });
+  }
+
+  /** Stops the app, the servers and the components; resolves `finished` with the exit code. */
+  stop(reason: string, exitCode = 0): Promise<void> {
+    this.stopping ??= (async () => {
+      this.logger.info("shutting down", { reason });
+      let code = exitCode;
+      if (this.app) code = reason === "app exited" ? exitCode : await this.app.stop(this.config.gracefulShutdownMs).then(() => exitCode);
+      await Promise.allSettled([this.http?.stop(), this.grpc?.stop()]);
+      for (const m of this.modules.reverse()) await m.stop().catch((err) => this.logger.warn("module stop failed", { module: m.name, error: err }));
+      await this.registry.closeAll();
+      this.logger.info("stopped");
+      this.resolveFinished(code);
+    })();
+    return this.stopping;
+  }
+}
