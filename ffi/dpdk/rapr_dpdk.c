@@ -1,0 +1,376 @@
+/* Rapr's DPDK shim. See rapr_dpdk.h for the contract. */
+#define _GNU_SOURCE
+#include "rapr_dpdk.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_arp.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+#include <rte_mbuf.h>
+#include <rte_udp.h>
+
+#define MAX_PORTS 32
+#define MAX_NEIGH 64
+#define MAX_ARGS 64
+#define HDR_LEN (sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr))
+
+struct neigh {
+  uint32_t ip; /* network order, 0 = free */
+  struct rte_ether_addr mac;
+};
+
+struct port_state {
+  int open;
+  struct rte_mempool *pool;
+  struct rte_ether_addr mac;
+  uint32_t ip;       /* network order */
+  uint16_t udp_port; /* network order */
+  uint16_t ip_id;
+  struct neigh neigh[MAX_NEIGH];
+  uint64_t stats[RAPR_STAT_COUNT];
+};
+
+static struct port_state ports[MAX_PORTS];
+static int eal_state; /* 0 = not tried, 1 = ready, -1 = failed */
+static char last_error[512];
+
+static int fail(int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(last_error, sizeof last_error, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+int rapr_dpdk_version(void) { return RAPR_SHIM_VERSION; }
+
+int rapr_dpdk_last_error(char *buf, int cap) {
+  if (cap <= 0) return 0;
+  snprintf(buf, (size_t)cap, "%s", last_error);
+  return (int)strlen(buf);
+}
+
+int rapr_dpdk_init(const char *args, int count) {
+  if (eal_state == 1) return RAPR_OK;
+  if (eal_state == -1) return fail(RAPR_E_EAL_INIT, "EAL already failed to start in this process; restart it");
+  if (count < 0 || count > MAX_ARGS - 1) return fail(RAPR_E_ARGS, "too many EAL arguments (%d, max %d)", count, MAX_ARGS - 1);
+
+  char *argv[MAX_ARGS];
+  int argc = 0;
+  argv[argc++] = strdup("rapr");
+  for (int i = 0; i < count; i++) {
+    argv[argc++] = strdup(args);
+    args += strlen(args) + 1;
+  }
+
+  /* EAL pins the calling thread (the JS thread) to its main lcore; rapr keeps the
+   * thread free to run wherever the OS likes, as it runs the whole event loop. */
+  cpu_set_t before;
+  int have_affinity = pthread_getaffinity_np(pthread_self(), sizeof before, &before) == 0;
+  rte_log_set_global_level(RTE_LOG_WARNING);
+  int rc = rte_eal_init(argc, argv);
+  if (have_affinity) pthread_setaffinity_np(pthread_self(), sizeof before, &before);
+  if (rc < 0) {
+    eal_state = -1;
+    return fail(RAPR_E_EAL_INIT, "rte_eal_init failed: %s", rte_strerror(rte_errno));
+  }
+  eal_state = 1;
+  return RAPR_OK;
+}
+
+int rapr_dpdk_port_count(void) {
+  if (eal_state != 1) return fail(RAPR_E_NOT_INIT, "EAL is not initialised");
+  return rte_eth_dev_count_avail();
+}
+
+static struct port_state *open_port(uint16_t port) {
+  if (port >= MAX_PORTS || !ports[port].open) return NULL;
+  return &ports[port];
+}
+
+int rapr_dpdk_port_open(uint16_t port, uint16_t rx_desc, uint16_t tx_desc, uint32_t mbufs) {
+  if (eal_state != 1) return fail(RAPR_E_NOT_INIT, "EAL is not initialised");
+  if (port >= MAX_PORTS || !rte_eth_dev_is_valid_port(port))
+    return fail(RAPR_E_BAD_PORT, "port %u does not exist (%u ports available; check --vdev / PCI devices)", port,
+                rte_eth_dev_count_avail());
+  struct port_state *ps = &ports[port];
+  if (ps->open) return fail(RAPR_E_PORT_CONFIG, "port %u is already open", port);
+  memset(ps, 0, sizeof *ps);
+
+  int socket = rte_eth_dev_socket_id(port);
+  if (socket < 0) socket = (int)rte_socket_id();
+  char name[RTE_MEMPOOL_NAMESIZE];
+  snprintf(name, sizeof name, "rapr_pool_%u", port);
+  ps->pool = rte_mempool_lookup(name);
+  if (!ps->pool) ps->pool = rte_pktmbuf_pool_create(name, mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+  if (!ps->pool)
+    return fail(RAPR_E_MEMPOOL, "cannot create a pool of %u mbufs: %s (give EAL more memory with -m)", mbufs,
+                rte_strerror(rte_errno));
+
+  struct rte_eth_conf conf;
+  memset(&conf, 0, sizeof conf);
+  int rc = rte_eth_dev_configure(port, 1, 1, &conf);
+  if (rc < 0) return fail(RAPR_E_PORT_CONFIG, "rte_eth_dev_configure(port %u): %s", port, rte_strerror(-rc));
+  rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rx_desc, &tx_desc);
+  if (rc < 0) return fail(RAPR_E_PORT_CONFIG, "descriptor counts for port %u: %s", port, rte_strerror(-rc));
+  rc = rte_eth_rx_queue_setup(port, 0, rx_desc, (unsigned)socket, NULL, ps->pool);
+  if (rc < 0) return fail(RAPR_E_QUEUE_SETUP, "rx queue on port %u: %s", port, rte_strerror(-rc));
+  rc = rte_eth_tx_queue_setup(port, 0, tx_desc, (unsigned)socket, NULL);
+  if (rc < 0) return fail(RAPR_E_QUEUE_SETUP, "tx queue on port %u: %s", port, rte_strerror(-rc));
+  rc = rte_eth_dev_start(port);
+  if (rc < 0) return fail(RAPR_E_PORT_START, "rte_eth_dev_start(port %u): %s", port, rte_strerror(-rc));
+  rte_eth_promiscuous_enable(port); /* some PMDs do not support it; harmless */
+  rte_eth_macaddr_get(port, &ps->mac);
+  ps->open = 1;
+  return RAPR_OK;
+}
+
+int rapr_dpdk_port_set_addr(uint16_t port, uint32_t ip, uint16_t udp_port) {
+  struct port_state *ps = open_port(port);
+  if (!ps) return fail(RAPR_E_PORT_NOT_OPEN, "port %u is not open", port);
+  ps->ip = rte_cpu_to_be_32(ip);
+  ps->udp_port = rte_cpu_to_be_16(udp_port);
+  return RAPR_OK;
+}
+
+int rapr_dpdk_port_mac(uint16_t port, uint8_t *mac_out) {
+  struct port_state *ps = open_port(port);
+  if (!ps) return fail(RAPR_E_PORT_NOT_OPEN, "port %u is not open", port);
+  memcpy(mac_out, ps->mac.addr_bytes, RTE_ETHER_ADDR_LEN);
+  return RAPR_OK;
+}
+
+int rapr_dpdk_link_up(uint16_t port) {
+  struct port_state *ps = open_port(port);
+  if (!ps) return fail(RAPR_E_PORT_NOT_OPEN, "port %u is not open", port);
+  struct rte_eth_link link;
+  if (rte_eth_link_get_nowait(port, &link) < 0) return 0;
+  return link.link_status == RTE_ETH_LINK_UP;
+}
+
+/* Static entries and entries learned from traffic share the table; learning overwrites. */
+static int neigh_set(struct port_state *ps, uint32_t ip_be, const struct rte_ether_addr *mac) {
+  struct neigh *free_slot = NULL;
+  for (int i = 0; i < MAX_NEIGH; i++) {
+    if (ps->neigh[i].ip == ip_be) {
+      ps->neigh[i].mac = *mac;
+      return RAPR_OK;
+    }
+    if (!free_slot && ps->neigh[i].ip == 0) free_slot = &ps->neigh[i];
+  }
+  if (!free_slot) return RAPR_E_NEIGH_FULL;
+  free_slot->mac = *mac;
+  free_slot->ip = ip_be;
+  return RAPR_OK;
+}
+
+static const struct rte_ether_addr *neigh_get(struct port_state *ps, uint32_t ip_be) {
+  for (int i = 0; i < MAX_NEIGH; i++)
+    if (ps->neigh[i].ip == ip_be) return &ps->neigh[i].mac;
+  return NULL;
+}
+
+int rapr_dpdk_neigh_add(uint16_t port, uint32_t ip, const uint8_t *mac) {
+  struct port_state *ps = open_port(port);
+  if (!ps) return fail(RAPR_E_PORT_NOT_OPEN, "port %u is not open", port);
+  struct rte_ether_addr addr;
+  memcpy(addr.addr_bytes, mac, RTE_ETHER_ADDR_LEN);
+  if (neigh_set(ps, rte_cpu_to_be_32(ip), &addr) < 0)
+    return fail(RAPR_E_NEIGH_FULL, "neighbour table of port %u is full (%d entries)", port, MAX_NEIGH);
+  return RAPR_OK;
+}
+
+static const struct rte_ether_addr broadcast_mac = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+
+static void build_udp(struct port_state *ps, struct rte_mbuf *m, const uint8_t *payload, uint32_t len, uint32_t dst_ip,
+                      uint16_t dst_port) {
+  uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+  struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
+  struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+  struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+  uint32_t dst_be = rte_cpu_to_be_32(dst_ip);
+  const struct rte_ether_addr *dst_mac = neigh_get(ps, dst_be);
+
+  eth->dst_addr = dst_mac ? *dst_mac : broadcast_mac; /* unknown neighbour: broadcast until we learn it */
+  eth->src_addr = ps->mac;
+  eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+
+  ip->version_ihl = RTE_IPV4_VHL_DEF;
+  ip->type_of_service = 0;
+  ip->total_length = rte_cpu_to_be_16((uint16_t)(sizeof *ip + sizeof *udp + len));
+  ip->packet_id = rte_cpu_to_be_16(ps->ip_id++);
+  ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+  ip->time_to_live = 64;
+  ip->next_proto_id = IPPROTO_UDP;
+  ip->hdr_checksum = 0;
+  ip->src_addr = ps->ip;
+  ip->dst_addr = dst_be;
+
+  udp->src_port = ps->udp_port;
+  udp->dst_port = rte_cpu_to_be_16(dst_port);
+  udp->dgram_len = rte_cpu_to_be_16((uint16_t)(sizeof *udp + len));
+  udp->dgram_cksum = 0;
+  rte_memcpy(udp + 1, payload, len);
+
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+  m->data_len = (uint16_t)(HDR_LEN + len);
+  m->pkt_len = m->data_len;
+}
+
+int rapr_dpdk_tx(uint16_t port, const uint8_t *slots, uint32_t slot_size, const uint32_t *desc, uint32_t n) {
+  struct port_state *ps = open_port(port);
+  if (!ps) return fail(RAPR_E_PORT_NOT_OPEN, "port %u is not open", port);
+  if (n > RAPR_MAX_BURST) n = RAPR_MAX_BURST;
+  if (n == 0) return 0;
+  ps->stats[RAPR_STAT_TX_CALLS]++;
+
+  struct rte_mbuf *mbufs[RAPR_MAX_BURST];
+  if (rte_pktmbuf_alloc_bulk(ps->pool, mbufs, n) != 0) {
+    ps->stats[RAPR_STAT_TX_NO_MBUF]++;
+    return 0;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    const uint32_t *d = desc + i * RAPR_DESC_WORDS;
+    if (d[0] > RAPR_MAX_UDP_PAYLOAD || d[0] > slot_size) {
+      rte_pktmbuf_free_bulk(mbufs, n);
+      return fail(RAPR_E_TOO_BIG, "packet %u carries %u bytes; at most %d fit in one frame", i, d[0],
+                  RAPR_MAX_UDP_PAYLOAD);
+    }
+    build_udp(ps, mbufs[i], slots + (size_t)i * slot_size, d[0], d[1], (uint16_t)d[2]);
+  }
+  uint16_t sent = rte_eth_tx_burst(port, 0, mbufs, (uint16_t)n);
+  if (sent < n) {
+    ps->stats[RAPR_STAT_TX_RING_FULL]++;
+    rte_pktmbuf_free_bulk(mbufs + sent, n - sent);
+  }
+  ps->stats[RAPR_STAT_TX_PKTS] += sent;
+  return sent;
+}
+
+static void handle_arp(uint16_t port, struct port_state *ps, struct rte_mbuf *m) {
+  if (m->data_len < sizeof(struct rte_ether_hdr) + sizeof(struct rte_arp_hdr)) return;
+  struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+  struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(eth + 1);
+  if (arp->arp_hardware != rte_cpu_to_be_16(RTE_ARP_HRD_ETHER) ||
+      arp->arp_protocol != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
+    return;
+  neigh_set(ps, arp->arp_data.arp_sip, &arp->arp_data.arp_sha);
+  if (arp->arp_opcode != rte_cpu_to_be_16(RTE_ARP_OP_REQUEST) || arp->arp_data.arp_tip != ps->ip) return;
+
+  struct rte_mbuf *reply = rte_pktmbuf_alloc(ps->pool);
+  if (!reply) return;
+  struct rte_ether_hdr *reth = rte_pktmbuf_mtod(reply, struct rte_ether_hdr *);
+  struct rte_arp_hdr *rarp = (struct rte_arp_hdr *)(reth + 1);
+  reth->dst_addr = eth->src_addr;
+  reth->src_addr = ps->mac;
+  reth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
+  *rarp = *arp;
+  rarp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REPLY);
+  rarp->arp_data.arp_tha = arp->arp_data.arp_sha;
+  rarp->arp_data.arp_tip = arp->arp_data.arp_sip;
+  rarp->arp_data.arp_sha = ps->mac;
+  rarp->arp_data.arp_sip = ps->ip;
+  reply->data_len = reply->pkt_len = sizeof *reth + sizeof *rarp;
+  if (rte_eth_tx_burst(port, 0, &reply, 1) == 1)
+    ps->stats[RAPR_STAT_ARP_REPLIES]++;
+  else
+    rte_pktmbuf_free(reply);
+}
+
+/* Returns payload length if m is a valid UDP datagram for us, -1 otherwise (counted). */
+static int accept_udp(struct port_state *ps, struct rte_mbuf *m, uint32_t slot_size) {
+  if (m->nb_segs != 1 || m->data_len < HDR_LEN) {
+    ps->stats[RAPR_STAT_RX_MALFORMED]++;
+    return -1;
+  }
+  struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+  struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+  struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+  if (ip->version_ihl != RTE_IPV4_VHL_DEF || ip->next_proto_id != IPPROTO_UDP || ip->dst_addr != ps->ip ||
+      udp->dst_port != ps->udp_port) {
+    ps->stats[RAPR_STAT_RX_NOT_FOR_US]++;
+    return -1;
+  }
+  uint32_t ip_len = rte_be_to_cpu_16(ip->total_length);
+  uint32_t udp_len = rte_be_to_cpu_16(udp->dgram_len);
+  if (ip_len > m->data_len - sizeof *eth || udp_len < sizeof *udp || udp_len != ip_len - sizeof *ip ||
+      udp_len - sizeof *udp > slot_size) {
+    ps->stats[RAPR_STAT_RX_MALFORMED]++;
+    return -1;
+  }
+  /* Summing a header that carries a correct checksum yields 0; a zero UDP checksum means "none". */
+  if (rte_ipv4_cksum(ip) != 0 || (udp->dgram_cksum != 0 && rte_ipv4_udptcp_cksum_verify(ip, udp) != 0)) {
+    ps->stats[RAPR_STAT_RX_BAD_CHECKSUM]++;
+    return -1;
+  }
+  neigh_set(ps, ip->src_addr, &eth->src_addr);
+  return (int)(udp_len - sizeof *udp);
+}
+
+int rapr_dpdk_rx(uint16_t port, uint8_t *slots, uint32_t slot_size, uint32_t *desc, uint32_t max) {
+  struct port_state *ps = open_port(port);
+  if (!ps) return fail(RAPR_E_PORT_NOT_OPEN, "port %u is not open", port);
+  if (max > RAPR_MAX_BURST) max = RAPR_MAX_BURST;
+  ps->stats[RAPR_STAT_RX_CALLS]++;
+  struct rte_mbuf *mbufs[RAPR_MAX_BURST];
+  uint16_t got = rte_eth_rx_burst(port, 0, mbufs, (uint16_t)max);
+  if (got == 0) return 0;
+  ps->stats[RAPR_STAT_RX_NONEMPTY_CALLS]++;
+  ps->stats[RAPR_STAT_RX_PKTS] += got;
+
+  uint32_t delivered = 0;
+  for (uint16_t i = 0; i < got; i++) {
+    struct rte_mbuf *m = mbufs[i];
+    struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+    if (m->data_len >= sizeof *eth && eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
+      handle_arp(port, ps, m);
+      continue;
+    }
+    if (m->data_len < sizeof *eth || eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
+      ps->stats[RAPR_STAT_RX_NOT_FOR_US]++;
+      continue;
+    }
+    int len = accept_udp(ps, m, slot_size);
+    if (len < 0) continue;
+    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+    rte_memcpy(slots + (size_t)delivered * slot_size, udp + 1, (size_t)len);
+    uint32_t *d = desc + delivered * RAPR_DESC_WORDS;
+    d[0] = (uint32_t)len;
+    d[1] = rte_be_to_cpu_32(ip->src_addr);
+    d[2] = rte_be_to_cpu_16(udp->src_port);
+    delivered++;
+  }
+  rte_pktmbuf_free_bulk(mbufs, got);
+  ps->stats[RAPR_STAT_RX_DELIVERED] += delivered;
+  return (int)delivered;
+}
+
+int rapr_dpdk_stats(uint16_t port, uint64_t *out, uint32_t count) {
+  struct port_state *ps = open_port(port);
+  if (!ps) return fail(RAPR_E_PORT_NOT_OPEN, "port %u is not open", port);
+  if (count > RAPR_STAT_COUNT) count = RAPR_STAT_COUNT;
+  memcpy(out, ps->stats, count * sizeof(uint64_t));
+  return (int)count;
+}
+
+int rapr_dpdk_port_close(uint16_t port) {
+  struct port_state *ps = open_port(port);
+  if (!ps) return fail(RAPR_E_PORT_NOT_OPEN, "port %u is not open", port);
+  rte_eth_dev_stop(port);
+  rte_eth_dev_close(port);
+  ps->open = 0;
+  return RAPR_OK;
+}

@@ -1,0 +1,271 @@
+// A Transport over any batched datagram I/O (DPDK port, in-memory link): request/response correlation,
+// the poll loop, timeouts. Reliability lives in ReliableEndpoint.
+import {
+  TransportError,
+  type RequestOptions,
+  type Transport,
+  type TransportHandler,
+  type TransportRequest,
+  type TransportResponse,
+} from "../transport";
+import { decodeMessage, encodeRequest, encodeResponse, MessageType, parseAddress } from "../wire";
+import {
+  DEFAULT_ENDPOINT_OPTIONS,
+  ReliableEndpoint,
+  peerKey,
+  type EndpointOptions,
+  type EndpointStats,
+  type PeerKey,
+} from "./endpoint";
+import type { PacketIO } from "./packet-io";
+
+export interface DatagramTransportOptions {
+  name: string;
+  scheme: string;
+  io: PacketIO;
+  localIp: string;
+  localPort: number;
+  endpoint?: Partial<EndpointOptions>;
+  /** Keep busy-polling this long after the last packet before sleeping between polls. */
+  spinMs?: number;
+  idleSleepMs?: number;
+  onClose?: () => void;
+}
+
+interface Pending {
+  key: PeerKey;
+  ip: number;
+  port: number;
+  resolve(res: TransportResponse): void;
+  reject(err: Error): void;
+  cleanup(): void;
+}
+
+export function parseIPv4(text: string): number {
+  const parts = text.split(".");
+  const bytes = parts.map(Number);
+  if (parts.length !== 4 || bytes.some((b) => !Number.isInteger(b) || b < 0 || b > 255)) {
+    throw new TransportError(`"${text}" is not an IPv4 address`, "unreachable");
+  }
+  return ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
+}
+
+export class DatagramTransport implements Transport {
+  readonly name: string;
+  private readonly endpoint: ReliableEndpoint;
+  private readonly endpointOptions: EndpointOptions;
+  private readonly pending = new Map<number, Pending>();
+  private readonly waiting = new Map<PeerKey, number>();
+  private handler?: TransportHandler;
+  private nextRequestId = (Math.random() * 0x7fffffff) >>> 0;
+  private sleepTimer: ReturnType<typeof setTimeout> | undefined;
+  private immediate: ReturnType<typeof setImmediate> | undefined;
+  private flushQueued = false;
+  private lastWorkAt = 0;
+  private nextTimersAt = 0;
+  private closed = false;
+  private failure: Error | undefined;
+  private readonly spinMs: number;
+  private readonly idleSleepMs: number;
+
+  constructor(private readonly opts: DatagramTransportOptions) {
+    this.name = opts.name;
+    this.spinMs = opts.spinMs ?? 20;
+    this.idleSleepMs = opts.idleSleepMs ?? 1;
+    this.endpointOptions = { ...DEFAULT_ENDPOINT_OPTIONS, ...opts.endpoint };
+    this.endpoint = new ReliableEndpoint(
+      opts.io,
+      {
+        onMessage: (peer, generation, bytes) => this.onMessage(peer, generation, bytes),
+        onPeerReset: (peer, reason) => this.onPeerReset(peer, reason),
+      },
+      this.endpointOptions,
+    );
+    this.lastWorkAt = performance.now();
+    this.schedule(this.lastWorkAt);
+  }
+
+  get endpointStats(): EndpointStats {
+    return this.endpoint.stats;
+  }
+
+  async listen(handler: TransportHandler): Promise<string> {
+    this.assertOpen();
+    this.handler = handler;
+    this.kick();
+    return `${this.opts.scheme}://${this.opts.localIp}:${this.opts.localPort}`;
+  }
+
+  request(address: string, req: TransportRequest, options: RequestOptions = {}): Promise<TransportResponse> {
+    try {
+      this.assertOpen();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const { host, port } = parseAddress(address);
+    const ip = parseIPv4(host);
+    const id = (this.nextRequestId = (this.nextRequestId + 1) >>> 0);
+    const encoded = encodeRequest(id, req);
+    if (encoded.length > this.endpointOptions.maxMessageBytes) {
+      return Promise.reject(
+        new TransportError(`request of ${encoded.length} bytes exceeds ${this.endpointOptions.maxMessageBytes}`, "too-large"),
+      );
+    }
+    const key = peerKey(ip, port);
+    return new Promise<TransportResponse>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const onAbort = () => finish(new TransportError(`request to ${address} aborted`, "timeout"));
+      const finish = (outcome: TransportResponse | Error) => {
+        if (!this.pending.delete(id)) return;
+        if (timer) clearTimeout(timer);
+        options.signal?.removeEventListener("abort", onAbort);
+        this.addWaiting(key, ip, port, -1);
+        if (outcome instanceof Error) reject(outcome);
+        else resolve(outcome);
+      };
+      const entry: Pending = { key, ip, port, resolve: finish, reject: finish, cleanup: () => {} };
+      this.pending.set(id, entry);
+      this.addWaiting(key, ip, port, +1);
+      if (options.timeoutMs !== undefined) {
+        timer = setTimeout(
+          () => finish(new TransportError(`no answer from ${address} within ${options.timeoutMs} ms`, "timeout")),
+          options.timeoutMs,
+        );
+      }
+      if (options.signal) {
+        if (options.signal.aborted) return onAbort();
+        options.signal.addEventListener("abort", onAbort, { once: true });
+      }
+      this.endpoint.send(ip, port, encoded, performance.now());
+      this.kick();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      this.endpoint.transmit(performance.now()); // last acks and responses
+    } catch {
+      // the port may already be gone
+    }
+    this.closed = true;
+    if (this.sleepTimer) clearTimeout(this.sleepTimer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.failAll(new TransportError(`${this.name} transport closed`, "closed"));
+    this.opts.onClose?.();
+  }
+
+  private assertOpen(): void {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new TransportError(`${this.name} transport closed`, "closed");
+  }
+
+  private addWaiting(key: PeerKey, ip: number, port: number, delta: number): void {
+    const count = (this.waiting.get(key) ?? 0) + delta;
+    if (count <= 0) this.waiting.delete(key);
+    else this.waiting.set(key, count);
+    if (!this.closed) this.endpoint.setWaiting(ip, port, Math.max(0, count), performance.now());
+  }
+
+  private onMessage(peer: PeerKey, generation: number, bytes: Uint8Array): void {
+    let msg;
+    try {
+      msg = decodeMessage(bytes);
+    } catch {
+      return; // a malformed message from a peer is dropped, never fatal
+    }
+    if (msg.type === MessageType.Response) {
+      const p = this.pending.get(msg.id);
+      if (p && p.key === peer) p.resolve(msg.response);
+      return;
+    }
+    const handler = this.handler;
+    const ip = Math.floor(peer / 65536);
+    const port = peer % 65536;
+    const reply = (res: TransportResponse) => {
+      if (this.closed || this.endpoint.generation(peer) !== generation) return; // that session is gone
+      this.endpoint.send(ip, port, encodeResponse(msg.id, res), performance.now());
+      this.kick();
+    };
+    if (!handler) {
+      reply({ status: 503, headers: {}, body: new TextEncoder().encode("no handler is listening") });
+      return;
+    }
+    let result: Promise<TransportResponse>;
+    try {
+      result = handler(msg.request);
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result.then(reply, (err: unknown) =>
+      reply({ status: 500, headers: {}, body: new TextEncoder().encode(err instanceof Error ? err.message : String(err)) }),
+    );
+  }
+
+  private onPeerReset(peer: PeerKey, reason: string): void {
+    for (const p of [...this.pending.values()]) {
+      if (p.key === peer) p.reject(new TransportError(reason, "unreachable"));
+    }
+  }
+
+  private failAll(err: Error): void {
+    for (const p of [...this.pending.values()]) p.reject(err);
+  }
+
+  /** Sends what was just queued at the end of this tick and makes the poll loop spin again. */
+  private kick(): void {
+    this.lastWorkAt = performance.now();
+    if (this.sleepTimer) {
+      clearTimeout(this.sleepTimer);
+      this.sleepTimer = undefined;
+      this.immediate = setImmediate(this.pump);
+    }
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      if (this.closed || this.failure) return;
+      try {
+        this.endpoint.transmit(performance.now());
+      } catch (err) {
+        this.fail(err);
+      }
+    });
+  }
+
+  private readonly pump = (): void => {
+    this.immediate = undefined;
+    this.sleepTimer = undefined;
+    if (this.closed || this.failure) return;
+    const now = performance.now();
+    try {
+      const work = this.endpoint.poll(now);
+      if (now >= this.nextTimersAt) {
+        this.endpoint.runTimers(now);
+        this.nextTimersAt = now + 1;
+      }
+      if (work > 0 || this.endpoint.pendingTx()) this.lastWorkAt = now;
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.schedule(now);
+  };
+
+  private schedule(now: number): void {
+    if (this.closed) return;
+    if (now - this.lastWorkAt < this.spinMs) {
+      this.immediate = setImmediate(this.pump);
+      return;
+    }
+    this.sleepTimer = setTimeout(this.pump, this.idleSleepMs);
+    // An idle client-only transport must not keep the process alive; a listener or a waiting request does.
+    if (!this.handler && this.pending.size === 0) this.sleepTimer.unref?.();
+  }
+
+  private fail(err: unknown): void {
+    const reason = err instanceof Error ? err.message : String(err);
+    this.failure = new TransportError(`${this.name} transport failed: ${reason}`, "closed");
+    this.failAll(this.failure);
+  }
+}

@@ -1,0 +1,113 @@
+// DPDK fast path for sidecar-to-sidecar traffic. Importing this module never loads DPDK; probeDpdk() and
+// createDpdkTransport() do, and both report a missing shim or libdpdk as a one-line reason.
+import type { Transport } from "../transport";
+import { DatagramTransport, parseIPv4 } from "./datagram-transport";
+import type { EndpointOptions, EndpointStats } from "./endpoint";
+import { DpdkPacketIO } from "./packet-io";
+import { loadShim, Stat } from "./shim";
+
+export { DpdkError } from "./shim";
+
+export const DEFAULT_DPDK_UDP_PORT = 47100;
+
+export interface DpdkTransportOptions {
+  /** EAL arguments, e.g. ["--no-huge", "-m", "256", "--no-pci", "-l", "0", "--vdev=net_memif0,role=server"]. */
+  ealArgs: string[];
+  /** DPDK port id (0 for the first --vdev or PCI device). */
+  port: number;
+  /** This node's IPv4 address on the DPDK port. */
+  localIp: string;
+  /** UDP port rapr listens on at localIp; default 47100. */
+  udpPort?: number;
+  /** Static neighbour table; unknown neighbours get broadcast frames until one of their packets is seen. */
+  neighbours?: { ip: string; mac: string }[];
+  rxDescriptors?: number;
+  txDescriptors?: number;
+  mbufs?: number;
+  /** Busy-poll this long after the last packet before sleeping 1 ms between polls (default 20). */
+  spinMs?: number;
+  endpoint?: Partial<EndpointOptions>;
+}
+
+export class DpdkUnavailableError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = "DpdkUnavailableError";
+  }
+}
+
+export type DpdkProbe = { ok: true } | { ok: false; reason: string };
+
+/** Can this process load the shim and libdpdk? (Does not start EAL: that is one-shot per process.) */
+export function probeDpdk(): DpdkProbe {
+  const loaded = loadShim();
+  return loaded.ok ? { ok: true } : { ok: false, reason: loaded.reason };
+}
+
+export interface DpdkStats {
+  txCalls: number;
+  txPackets: number;
+  rxCalls: number;
+  rxNonEmptyCalls: number;
+  rxPackets: number;
+  txRingFull: number;
+  rxBadChecksum: number;
+  endpoint: EndpointStats;
+}
+
+export interface DpdkTransport extends Transport {
+  readonly name: "dpdk";
+  stats(): DpdkStats;
+  linkUp(): boolean;
+}
+
+function parseMac(text: string): Uint8Array {
+  const bytes = text.split(/[:-]/).map((h) => Number.parseInt(h, 16));
+  if (bytes.length !== 6 || bytes.some((b) => !Number.isInteger(b) || b < 0 || b > 255)) {
+    throw new Error(`"${text}" is not a MAC address`);
+  }
+  return Uint8Array.from(bytes);
+}
+
+/** Starts EAL (once per process), opens the port and returns a transport on it.
+ * Throws DpdkUnavailableError when the shim or libdpdk is missing: log `err.reason`, use the kernel path. */
+export async function createDpdkTransport(opts: DpdkTransportOptions): Promise<DpdkTransport> {
+  const loaded = loadShim();
+  if (!loaded.ok) throw new DpdkUnavailableError(loaded.reason);
+  const shim = loaded.shim;
+  const udpPort = opts.udpPort ?? DEFAULT_DPDK_UDP_PORT;
+  const ip = parseIPv4(opts.localIp);
+  shim.initEal(opts.ealArgs);
+  shim.openPort(opts.port, opts.rxDescriptors ?? 1024, opts.txDescriptors ?? 1024, opts.mbufs ?? 8191);
+  shim.setAddress(opts.port, ip, udpPort);
+  for (const n of opts.neighbours ?? []) shim.addNeighbour(opts.port, parseIPv4(n.ip), parseMac(n.mac));
+
+  const io = new DpdkPacketIO(shim, opts.port);
+  const transport = new DatagramTransport({
+    name: "dpdk",
+    scheme: "dpdk",
+    io,
+    localIp: opts.localIp,
+    localPort: udpPort,
+    spinMs: opts.spinMs,
+    endpoint: opts.endpoint,
+    onClose: () => shim.closePort(opts.port),
+  });
+  return Object.assign(transport, {
+    name: "dpdk" as const,
+    linkUp: () => shim.linkUp(opts.port),
+    stats: (): DpdkStats => {
+      const s = shim.stats(opts.port).map(Number);
+      return {
+        txCalls: s[Stat.TxCalls]!,
+        txPackets: s[Stat.TxPackets]!,
+        rxCalls: s[Stat.RxCalls]!,
+        rxNonEmptyCalls: s[Stat.RxNonEmptyCalls]!,
+        rxPackets: s[Stat.RxPackets]!,
+        txRingFull: s[Stat.TxRingFull]!,
+        rxBadChecksum: s[Stat.RxBadChecksum]!,
+        endpoint: transport.endpointStats,
+      };
+    },
+  });
+}
