@@ -138,7 +138,7 @@ export class UDXStream extends streamx.Duplex {
   // RTT and loss detection
   private srtt = 0;
   private rttvar = 0;
-  private rtoMs = RTO_MIN_MS;
+  private rtoMs = 1000;
   private minRtt = Infinity;
   private rackOrder = -1;
   private rackRtt = 0;
@@ -739,7 +739,6 @@ export class UDXStream extends streamx.Duplex {
     if (advanced) {
       this.remoteAcked = ack;
       this.rtoBackoff = 1;
-      this.tlpInFlight = false;
     }
 
     if (sackView) {
@@ -767,6 +766,7 @@ export class UDXStream extends streamx.Duplex {
     }
 
     if (delivered > 0) {
+      this.tlpInFlight = false;
       this.cc.onDelivered(delivered);
       if (this.remoteAcked === this.seq) {
         this.rtoAt = Infinity;
@@ -779,7 +779,7 @@ export class UDXStream extends streamx.Duplex {
       this.checkDrain();
       this.updateIdleTimers();
     }
-    if (this.remoteAcked !== this.seq && advanced) this.armTlp();
+    if (this.remoteAcked !== this.seq && delivered > 0) this.armTlp();
     this.scheduleTimer();
   }
 
@@ -931,7 +931,7 @@ export class UDXStream extends streamx.Duplex {
   // ---- timers --------------------------------------------------------------------------------
 
   private armTlp(): void {
-    if (this.cc.inRecovery || this.tlpInFlight || this.srtt === 0) {
+    if (this.tlpInFlight || this.srtt === 0) {
       this.tlpAt = Infinity;
       return;
     }
@@ -994,9 +994,9 @@ export class UDXStream extends streamx.Duplex {
 
   /** Tail loss probe: send new data if allowed, else resend the newest unacked packet. */
   private onTlp(): void {
-    if (this.remoteAcked === this.seq || this.cc.inRecovery) return;
+    if (this.remoteAcked === this.seq) return;
     this.tlpInFlight = true;
-    if (this.writeQueue.length > 0 && this.sendRwnd > 0 && this.sendNewPacket()) return;
+    if (!this.cc.inRecovery && this.writeQueue.length > 0 && this.sendRwnd > 0 && this.sendNewPacket()) return;
     let newest: Packet | null = null;
     for (let i = this.inflightQueue.length - 1; i >= this.inflightHead; i--) {
       const { pkt, order } = this.inflightQueue[i]!;
