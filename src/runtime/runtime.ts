@@ -4,6 +4,7 @@ import { builtinPlugins } from "../../plugins/index.js";
 import type { ApiContext } from "../api/context.js";
 import { startGrpcServer, type GrpcServerHandle } from "../api/grpc/server.js";
 import { startHttpServer, type HttpServerHandle } from "../api/http/server.js";
+import { AppChannel } from "../app/channel.js";
 import { AppProcess } from "../app/launcher.js";
 import { HealthBlock } from "../blocks/health/health-block.js";
 import { MetadataBlock } from "../blocks/metadata/metadata-block.js";
@@ -27,6 +28,8 @@ export const runtimeModules: ((rt: Runtime) => RuntimeModule | undefined)[] = []
 export class Runtime {
   readonly registry: ComponentRegistry;
   readonly api: ApiContext;
+  /** Calls into this sidecar's own app. */
+  readonly appChannel: AppChannel;
   /** Resources of kinds other than Component (Subscription, Configuration, Resiliency, …). */
   resources: RawResource[] = [];
   readonly finished: Promise<number>;
@@ -39,6 +42,7 @@ export class Runtime {
 
   constructor(readonly config: RuntimeConfig, readonly logger: Logger) {
     this.finished = new Promise((r) => (this.resolveFinished = r));
+    this.appChannel = new AppChannel(config, logger.child("app-channel"));
     this.registry = new ComponentRegistry({ appId: config.appId, dataDir: config.dataDir, logger: logger.child("components") });
     this.api = {
       config,
@@ -92,6 +96,7 @@ export class Runtime {
       startup_ms: Math.round(performance.now() - started),
     });
     if (c.appCommand.length) this.launchApp();
+    this.appChannel.startHealthChecks();
   }
 
   private launchApp() {
@@ -119,6 +124,7 @@ export class Runtime {
       this.logger.info("shutting down", { reason });
       let code = exitCode;
       if (this.app) code = reason === "app exited" ? exitCode : await this.app.stop(this.config.gracefulShutdownMs).then(() => exitCode);
+      this.appChannel.stop();
       await Promise.allSettled([this.http?.stop(), this.grpc?.stop()]);
       for (const m of this.modules.reverse()) await m.stop().catch((err) => this.logger.warn("module stop failed", { module: m.name, error: err }));
       await this.registry.closeAll();

@@ -1,0 +1,194 @@
+// The app channel: how the sidecar calls its own app (HTTP or gRPC AppCallback), under --app-max-concurrency,
+// with APP_API_TOKEN, and with the app's health tracked by probes when --enable-app-health-check is on.
+import { createClient, type Client } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { create } from "@bufbuild/protobuf";
+import { anyPack, anyUnpack, BytesValueSchema } from "@bufbuild/protobuf/wkt";
+import { connect } from "node:net";
+import { AppCallback, AppCallbackHealthCheck } from "../gen/dapr/proto/runtime/v1/appcallback_pb.js";
+import { HTTPExtension_Verb } from "../gen/dapr/proto/common/v1/common_pb.js";
+import type { Logger } from "../observability/logger.js";
+import type { RuntimeConfig } from "../runtime/config.js";
+import { Semaphore } from "./semaphore.js";
+
+export interface AppRequest {
+  method: string;
+  /** Path on the app, without the leading slash, e.g. "orders/42". */
+  path: string;
+  /** Encoded query string without "?", may be empty. */
+  query?: string;
+  headers: Record<string, string>;
+  body?: Uint8Array;
+  signal?: AbortSignal;
+}
+
+export interface AppResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+export class AppUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "AppUnavailableError";
+  }
+}
+
+type HealthListener = (healthy: boolean) => void;
+
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "host", "content-length", "te", "trailer"]);
+
+export class AppChannel {
+  private readonly limit: Semaphore;
+  private readonly baseUrl?: string;
+  private readonly isGrpc: boolean;
+  /** AppCallback for gRPC apps; undefined for HTTP apps or when no --app-port was given. */
+  readonly callback?: Client<typeof AppCallback>;
+  private readonly healthClient?: Client<typeof AppCallbackHealthCheck>;
+  private healthy = true;
+  private failures = 0;
+  private probeTimer?: ReturnType<typeof setInterval>;
+  private readonly listeners: HealthListener[] = [];
+
+  constructor(private readonly config: RuntimeConfig, private readonly logger: Logger) {
+    this.limit = new Semaphore(config.appMaxConcurrency);
+    this.isGrpc = config.appProtocol === "grpc" || config.appProtocol === "grpcs";
+    if (config.appPort === undefined) return;
+    const scheme = config.appProtocol === "https" || config.appProtocol === "grpcs" ? "https" : "http";
+    this.baseUrl = `${scheme}://${config.appChannelAddress}:${config.appPort}`;
+    if (this.isGrpc) {
+      const transport = createGrpcTransport({
+        baseUrl: this.baseUrl,
+        interceptors: config.appApiToken ? [(next) => (req) => (req.header.set("dapr-api-token", config.appApiToken!), next(req))] : [],
+      });
+      this.callback = createClient(AppCallback, transport);
+      this.healthClient = createClient(AppCallbackHealthCheck, transport);
+    }
+  }
+
+  get configured(): boolean {
+    return this.baseUrl !== undefined;
+  }
+
+  get protocol(): "http" | "grpc" {
+    return this.isGrpc ? "grpc" : "http";
+  }
+
+  isHealthy(): boolean {
+    return this.healthy;
+  }
+
+  onHealthChange(fn: HealthListener): void {
+    this.listeners.push(fn);
+  }
+
+  /** Runs fn under --app-max-concurrency; every call into the app goes through here. */
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    return this.limit.run(fn);
+  }
+
+  /** A plain HTTP request to an HTTP app (subscriptions, event delivery, actor calls, invocation). */
+  async http(req: AppRequest): Promise<AppResponse> {
+    if (!this.baseUrl) throw new AppUnavailableError("no app port configured (--app-port)");
+    if (this.isGrpc) throw new AppUnavailableError(`the app speaks ${this.config.appProtocol}, not HTTP`);
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k.toLowerCase())) headers.set(k, v);
+    if (this.config.appApiToken) headers.set("dapr-api-token", this.config.appApiToken);
+    const url = `${this.baseUrl}/${req.path}${req.query ? `?${req.query}` : ""}`;
+    return this.run(async () => {
+      let res: Response;
+      try {
+        res = await fetch(url, { method: req.method, headers, body: req.body && req.body.length ? (req.body as Uint8Array<ArrayBuffer>) : undefined, signal: req.signal, redirect: "manual" });
+      } catch (err) {
+        throw new AppUnavailableError(`app ${this.config.appId} at ${this.baseUrl} did not answer ${req.method} /${req.path}: ${(err as Error).message}`);
+      }
+      const out: Record<string, string> = {};
+      res.headers.forEach((v, k) => {
+        if (!HOP_BY_HOP.has(k)) out[k] = v;
+      });
+      return { status: res.status, headers: out, body: new Uint8Array(await res.arrayBuffer()) };
+    });
+  }
+
+  /** Service invocation into the app: HTTP apps get the request as is; gRPC apps get AppCallback.OnInvoke. */
+  async invoke(req: AppRequest): Promise<AppResponse> {
+    if (!this.isGrpc) return this.http(req);
+    if (!this.callback) throw new AppUnavailableError("no app port configured (--app-port)");
+    const verb = HTTPExtension_Verb[req.method.toUpperCase() as keyof typeof HTTPExtension_Verb] ?? HTTPExtension_Verb.POST;
+    const contentType = req.headers["content-type"] ?? "application/json";
+    return this.run(async () => {
+      const res = await this.callback!.onInvoke(
+        {
+          method: req.path,
+          data: anyPack(BytesValueSchema, create(BytesValueSchema, { value: req.body ?? new Uint8Array() })),
+          contentType,
+          httpExtension: { verb, querystring: req.query ?? "" },
+        },
+        { signal: req.signal },
+      );
+      const body = res.data ? (res.data.typeUrl.endsWith("google.protobuf.BytesValue") ? anyUnpack(res.data, BytesValueSchema)?.value : res.data.value) : undefined;
+      const headers: Record<string, string> = res.contentType ? { "content-type": res.contentType } : {};
+      return { status: 200, headers, body: body ?? new Uint8Array() };
+    });
+  }
+
+  /** Resolves once the app's port accepts connections (Dapr waits for this before subscribing). */
+  async waitForPort(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.config.appPort === undefined) return false;
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && !signal?.aborted) {
+      if (await tcpOpen(this.config.appChannelAddress, this.config.appPort)) return true;
+      await Bun.sleep(50);
+    }
+    return false;
+  }
+
+  startHealthChecks(): void {
+    if (!this.config.enableAppHealthCheck || !this.configured) return;
+    this.probeTimer = setInterval(() => void this.probe(), this.config.appHealthProbeIntervalMs);
+    this.probeTimer.unref?.();
+  }
+
+  stop(): void {
+    clearInterval(this.probeTimer);
+  }
+
+  private async probe(): Promise<void> {
+    const c = this.config;
+    const signal = AbortSignal.timeout(c.appHealthProbeTimeoutMs);
+    let ok = false;
+    try {
+      if (this.healthClient) {
+        await this.healthClient.healthCheck({}, { signal });
+        ok = true;
+      } else {
+        const res = await fetch(`${this.baseUrl}${c.appHealthCheckPath}`, { signal });
+        ok = res.status >= 200 && res.status < 300;
+      }
+    } catch {
+      ok = false;
+    }
+    if (ok) {
+      this.failures = 0;
+      this.setHealthy(true);
+    } else if (++this.failures >= c.appHealthThreshold) {
+      this.setHealthy(false);
+    }
+  }
+
+  private setHealthy(h: boolean) {
+    if (h === this.healthy) return;
+    this.healthy = h;
+    this.logger.warn(h ? "app is healthy again" : "app is unhealthy", { app_id: this.config.appId });
+    for (const fn of this.listeners) fn(h);
+  }
+}
+
+function tcpOpen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port });
+    s.once("connect", () => (s.destroy(), resolve(true)));
+    s.once("error", () => (s.destroy(), resolve(false)));
+  });
+}

@@ -1,0 +1,75 @@
+// Starts the compiled rapr binary (dist/rapr) as a real process for integration tests.
+import type { Subprocess } from "bun";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, waitFor } from "./ports.js";
+
+export const RAPR_BIN = join(import.meta.dir, "..", "..", "dist", "rapr");
+
+export interface SidecarOptions {
+  appId?: string;
+  args?: string[];
+  env?: Record<string, string>;
+  dataDir?: string;
+  appCommand?: string[];
+  waitReady?: boolean;
+}
+
+export interface Sidecar {
+  appId: string;
+  httpPort: number;
+  grpcPort: number;
+  dataDir: string;
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  http(path: string, init?: RequestInit): Promise<Response>;
+  output(): Promise<string>;
+  stop(): Promise<number>;
+}
+
+export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> {
+  const appId = opts.appId ?? `app${Math.random().toString(36).slice(2, 8)}`;
+  const httpPort = await freePort();
+  const grpcPort = await freePort();
+  const ownDir = !opts.dataDir;
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "rapr-test-"));
+  const args = [
+    "run", "--app-id", appId,
+    "--dapr-http-port", String(httpPort), "--dapr-grpc-port", String(grpcPort),
+    "--data-dir", dataDir, "--log-level", "warn",
+    ...(opts.args ?? []),
+    ...(opts.appCommand ? ["--", ...opts.appCommand] : []),
+  ];
+  const proc = Bun.spawn([RAPR_BIN, ...args], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, RAPR_LOG_LEVEL: "", ...opts.env },
+  });
+  let outputText: Promise<string> | undefined;
+  const output = () => (outputText ??= Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]).then(([o, e]) => o + e));
+  const base = `http://127.0.0.1:${httpPort}`;
+  const sidecar: Sidecar = {
+    appId, httpPort, grpcPort, dataDir, proc,
+    http: (path, init) => fetch(base + path, init),
+    output,
+    async stop() {
+      proc.kill("SIGTERM");
+      const code = await proc.exited;
+      if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+      return code;
+    },
+  };
+  if (opts.waitReady !== false) {
+    try {
+      await waitFor(async () => {
+        if (proc.exitCode !== null) throw new Error(`rapr exited with ${proc.exitCode}: ${await output()}`);
+        return (await fetch(`${base}/v1.0/healthz`)).status === 204;
+      }, `rapr ${appId} to become healthy`, 15_000);
+    } catch (err) {
+      proc.kill("SIGKILL");
+      throw err;
+    }
+  }
+  return sidecar;
+}
