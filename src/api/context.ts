@@ -2,6 +2,7 @@
 import type { StateBlock } from "../blocks/state/state-block.js";
 import type { MetadataBlock } from "../blocks/metadata/metadata-block.js";
 import type { HealthBlock } from "../blocks/health/health-block.js";
+import type { AppChannel } from "../app/channel.js";
 import type { Logger } from "../observability/logger.js";
 import type { RuntimeConfig } from "../runtime/config.js";
 
@@ -11,6 +12,8 @@ export interface ApiContext {
   state: StateBlock;
   metadata: MetadataBlock;
   health: HealthBlock;
+  appChannel: AppChannel;
+  /** Blocks with a lifecycle set their own field here from their RuntimeModule's start(). */
   /** Starts a graceful shutdown; the API answers first. */
   requestShutdown(reason: string): void;
 }

@@ -50,6 +50,7 @@ export class Runtime {
       state: new StateBlock(this.registry, config.appId),
       metadata: new MetadataBlock(config, this.registry),
       health: new HealthBlock(this.registry),
+      appChannel: this.appChannel,
       requestShutdown: (reason) => setTimeout(() => this.stop(reason), 10),
     };
   }
