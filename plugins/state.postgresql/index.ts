@@ -15,7 +15,8 @@ type Tx = postgres.TransactionSql<{}>;
 
 const pgDialect: SqlDialect = {
   jsonAt: (path) => `(doc #> '{${path.map((p) => `"${p}"`).join(",")}}')`,
-  placeholder: (n) => `$${n}::jsonb`,
+  // Bound as text and cast: postgres.js would JSON-encode a value it sees typed jsonb a second time.
+  placeholder: (n) => `($${n}::text)::jsonb`,
   param: (v) => JSON.stringify(v),
 };
 
