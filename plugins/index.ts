@@ -1,7 +1,15 @@
 // The built-in plugins, compiled into the binary.
 import type { ComponentPlugin } from "../src/components/plugin.js";
+import secretstoresLocalEnv from "./secretstores.local.env/index.js";
+import secretstoresLocalFile from "./secretstores.local.file/index.js";
 import stateInMemory from "./state.in-memory/index.js";
 import statePostgresql from "./state.postgresql/index.js";
 import stateSqlite from "./state.sqlite/index.js";
 
-export const builtinPlugins: ComponentPlugin<any, any>[] = [stateInMemory, stateSqlite, statePostgresql];
+export const builtinPlugins: ComponentPlugin<any, any>[] = [
+  stateInMemory,
+  stateSqlite,
+  statePostgresql,
+  secretstoresLocalEnv,
+  secretstoresLocalFile,
+];

@@ -37,6 +37,9 @@ export const errors = {
   stateQuery: make("ERR_STATE_QUERY", 500, Code.Internal),
   stateQueryNotSupported: make("ERR_STATE_STORE_NOT_SUPPORTED", 500, Code.Internal),
   transactionNotSupported: make("ERR_STATE_STORE_NOT_SUPPORTED", 500, Code.Unimplemented),
+  secretStoresNotConfigured: make("ERR_SECRET_STORES_NOT_CONFIGURED", 500, Code.FailedPrecondition),
+  secretStoreNotFound: make("ERR_SECRET_STORE_NOT_FOUND", 401, Code.InvalidArgument),
+  secretGet: make("ERR_SECRET_GET", 500, Code.Internal),
   etagMismatch: (op: "save" | "delete" | "transaction", message: string) =>
     new DaprError(etagCodes[op], message, 409, Code.Aborted),
   etagInvalid: (op: "save" | "delete" | "transaction", message: string) =>

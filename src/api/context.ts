@@ -1,4 +1,5 @@
 // What both API fronts can reach: the blocks, never plugins directly.
+import type { SecretsBlock } from "../blocks/secrets/secrets-block.js";
 import type { StateBlock } from "../blocks/state/state-block.js";
 import type { MetadataBlock } from "../blocks/metadata/metadata-block.js";
 import type { HealthBlock } from "../blocks/health/health-block.js";
@@ -10,6 +11,7 @@ export interface ApiContext {
   config: RuntimeConfig;
   logger: Logger;
   state: StateBlock;
+  secrets: SecretsBlock;
   metadata: MetadataBlock;
   health: HealthBlock;
   appChannel: AppChannel;

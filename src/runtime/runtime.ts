@@ -8,6 +8,7 @@ import { AppChannel } from "../app/channel.js";
 import { AppProcess } from "../app/launcher.js";
 import { HealthBlock } from "../blocks/health/health-block.js";
 import { MetadataBlock } from "../blocks/metadata/metadata-block.js";
+import { SecretsBlock } from "../blocks/secrets/secrets-block.js";
 import { StateBlock } from "../blocks/state/state-block.js";
 import { loadExternalPlugins } from "../components/external-plugins.js";
 import { loadResourcePaths, type RawResource } from "../components/loader.js";
@@ -48,6 +49,7 @@ export class Runtime {
       config,
       logger,
       state: new StateBlock(this.registry, config.appId),
+      secrets: new SecretsBlock(this.registry),
       metadata: new MetadataBlock(config, this.registry),
       health: new HealthBlock(this.registry),
       appChannel: this.appChannel,

@@ -9,6 +9,7 @@ import * as net from "node:net";
 import { Dapr } from "../../gen/dapr/proto/runtime/v1/dapr_pb.js";
 import type { ApiContext } from "../context.js";
 import { DaprError } from "../../errors.js";
+import { secretsHandlers } from "./handlers/secrets.js";
 import { stateHandlers } from "./handlers/state.js";
 import { systemHandlers } from "./handlers/system.js";
 
@@ -16,7 +17,7 @@ export type DaprHandlerModule = (ctx: ApiContext) => Partial<ServiceImpl<typeof 
 /** Registers services other than Dapr's own (rapr.v1.Cluster, AppCallback proxies, …). */
 export type RouterModule = (router: ConnectRouter, ctx: ApiContext) => void;
 
-export const daprHandlerModules: DaprHandlerModule[] = [systemHandlers, stateHandlers];
+export const daprHandlerModules: DaprHandlerModule[] = [systemHandlers, stateHandlers, secretsHandlers];
 export const routerModules: RouterModule[] = [];
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0");

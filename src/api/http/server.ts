@@ -3,13 +3,14 @@ import { Elysia } from "elysia";
 import type { ApiContext } from "../context.js";
 import { DaprError, errors } from "../../errors.js";
 import { errorResponse, json } from "./respond.js";
+import { secretsRoutes } from "./routes/secrets.js";
 import { stateRoutes } from "./routes/state.js";
 import { systemRoutes } from "./routes/system.js";
 
 export type HttpRouteModule = (app: Elysia, ctx: ApiContext) => Elysia<any, any, any, any, any, any, any>;
 
 /** Every building block's HTTP routes; other blocks append theirs here. */
-export const httpRouteModules: HttpRouteModule[] = [systemRoutes, stateRoutes];
+export const httpRouteModules: HttpRouteModule[] = [systemRoutes, stateRoutes, secretsRoutes];
 
 const UNAUTHENTICATED_PATHS = new Set(["/v1.0/healthz", "/v1.0/healthz/outbound"]);
 

@@ -1,0 +1,58 @@
+// secretstores.local.file: secrets from a JSON file; nested objects flatten into "a:b" names.
+import { readFileSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import type { SecretStore } from "../../src/components/contracts/secretstore.js";
+import { field } from "../../src/components/metadata-schema.js";
+import { definePlugin } from "../../src/components/plugin.js";
+
+type Secrets = Record<string, Record<string, string>>;
+
+export default definePlugin({
+  type: "secretstores.local.file",
+  metadata: {
+    secretsFile: field.string({ required: true }),
+    nestedSeparator: field.string({ default: ":" }),
+    /** When true, each top-level key is one secret holding many keys. */
+    multiValued: field.bool({ default: false }),
+  },
+  async create(meta): Promise<SecretStore> {
+    const file = isAbsolute(meta.secretsFile) ? meta.secretsFile : resolve(meta.secretsFile);
+    let doc: unknown;
+    try {
+      doc = JSON.parse(readFileSync(file, "utf8"));
+    } catch (err) {
+      throw new Error(`metadata field "secretsFile": cannot read JSON from ${file}: ${(err as Error).message}`);
+    }
+    if (!doc || typeof doc !== "object" || Array.isArray(doc)) throw new Error(`metadata field "secretsFile": ${file} must hold a JSON object`);
+    const secrets: Secrets = {};
+    const sep = meta.nestedSeparator;
+    if (meta.multiValued) {
+      for (const [name, value] of Object.entries(doc)) {
+        const flat: Record<string, string> = {};
+        flatten(value, "", sep, flat);
+        secrets[name] = flat;
+      }
+    } else {
+      const flat: Record<string, string> = {};
+      flatten(doc, "", sep, flat);
+      for (const [k, v] of Object.entries(flat)) secrets[k] = { [k]: v };
+    }
+    return {
+      async get(name) {
+        return secrets[name];
+      },
+      async bulkGet() {
+        return secrets;
+      },
+      async close() {},
+    };
+  },
+});
+
+function flatten(value: unknown, prefix: string, sep: string, out: Record<string, string>) {
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}${sep}${k}` : k, sep, out);
+  } else {
+    out[prefix] = typeof value === "string" ? value : JSON.stringify(value);
+  }
+}
