@@ -1,0 +1,45 @@
+// The test PostgreSQL server, and Component YAML that points a state store at it.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import postgres from "postgres";
+
+export const PG_URL = process.env.RAPR_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
+
+/** A table name no other test run uses. */
+export function uniqueTable(prefix: string): string {
+  return `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export async function dropTable(table: string, url = PG_URL): Promise<void> {
+  const sql = postgres(url, { onnotice: () => {}, max: 1 });
+  try {
+    await sql.unsafe(`DROP TABLE IF EXISTS "${table}"`);
+  } finally {
+    await sql.end({ timeout: 2 });
+  }
+}
+
+/** Writes a resources dir holding one state.postgresql component; returns the dir. */
+export function postgresResourcesDir(opts: { name?: string; table: string; connectionString?: string; extra?: Record<string, string> }): string {
+  const dir = mkdtempSync(join(tmpdir(), "rapr-pg-res-"));
+  const meta: Record<string, string> = {
+    connectionString: opts.connectionString ?? PG_URL,
+    tableName: opts.table,
+    ...opts.extra,
+  };
+  const yaml = [
+    "apiVersion: dapr.io/v1alpha1",
+    "kind: Component",
+    "metadata:",
+    `  name: ${opts.name ?? "statestore"}`,
+    "spec:",
+    "  type: state.postgresql",
+    "  version: v1",
+    "  metadata:",
+    ...Object.entries(meta).flatMap(([k, v]) => [`  - name: ${k}`, `    value: ${JSON.stringify(v)}`]),
+    "",
+  ].join("\n");
+  writeFileSync(join(dir, "statestore.yaml"), yaml);
+  return dir;
+}
