@@ -22,36 +22,65 @@ export interface EncodedMessage {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-function utf8(s: string): Uint8Array {
-  const bytes = encoder.encode(s);
-  if (bytes.length > 0xffff) throw new TransportError(`string of ${bytes.length} bytes exceeds 65535`, "too-large");
-  return bytes;
+// Short ASCII strings (kinds, paths, header names) dominate; encoding them by hand avoids
+// TextEncoder/TextDecoder calls and DataView allocations on the per-message path.
+function utf8(s: string): Uint8Array | string {
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) > 0x7f) {
+      const bytes = encoder.encode(s);
+      if (bytes.length > 0xffff) throw new TransportError(`string of ${bytes.length} bytes exceeds 65535`, "too-large");
+      return bytes;
+    }
+  }
+  if (s.length > 0xffff) throw new TransportError(`string of ${s.length} bytes exceeds 65535`, "too-large");
+  return s;
 }
 
-function encodeHead(first: Uint8Array[], status: number | undefined, headers: Record<string, string>, type: MessageType, id: number) {
-  const parts: Uint8Array[] = [...first];
-  const names = Object.keys(headers);
-  for (const name of names) parts.push(utf8(name), utf8(headers[name] ?? ""));
+const byteLength = (p: Uint8Array | string) => p.length;
+
+function writeU16(b: Uint8Array, at: number, v: number) {
+  b[at] = v >>> 8;
+  b[at + 1] = v;
+}
+
+function writeStr(b: Uint8Array, at: number, p: Uint8Array | string): number {
+  writeU16(b, at, p.length);
+  at += 2;
+  if (typeof p === "string") {
+    for (let i = 0; i < p.length; i++) b[at + i] = p.charCodeAt(i);
+  } else {
+    b.set(p, at);
+  }
+  return at + p.length;
+}
+
+function encodeHead(
+  first: (Uint8Array | string)[],
+  status: number | undefined,
+  headers: Record<string, string>,
+  type: MessageType,
+  id: number,
+): Uint8Array {
+  const pairs: (Uint8Array | string)[] = [];
+  for (const name in headers) pairs.push(utf8(name), utf8(headers[name] ?? ""));
   let size = 1 + 4 + (status === undefined ? 0 : 2) + 2;
-  for (const p of parts) size += 2 + p.length;
+  for (const p of first) size += 2 + byteLength(p);
+  for (const p of pairs) size += 2 + byteLength(p);
   const head = new Uint8Array(size);
-  const view = new DataView(head.buffer);
-  view.setUint8(0, type);
-  view.setUint32(1, id >>> 0);
+  head[0] = type;
+  head[1] = id >>> 24;
+  head[2] = id >>> 16;
+  head[3] = id >>> 8;
+  head[4] = id;
   let at = 5;
   if (status !== undefined) {
-    view.setUint16(at, status);
+    writeU16(head, at, status);
     at += 2;
   }
-  const writeStr = (p: Uint8Array) => {
-    view.setUint16(at, p.length);
-    head.set(p, at + 2);
-    at += 2 + p.length;
-  };
-  for (const p of first) writeStr(p);
-  view.setUint16(at, names.length);
+  for (const p of first) at = writeStr(head, at, p);
+  writeU16(head, at, pairs.length / 2);
   at += 2;
-  for (let i = first.length; i < parts.length; i++) writeStr(parts[i]!);
+  for (const p of pairs) at = writeStr(head, at, p);
   return head;
 }
 
@@ -70,59 +99,72 @@ export function copyEncoded(msg: EncodedMessage, from: number, len: number, dst:
   const headLen = msg.head.length;
   if (from < headLen) {
     const n = Math.min(len, headLen - from);
-    dst.set(msg.head.subarray(from, from + n), dstOffset);
+    dst.set(n === headLen ? msg.head : msg.head.subarray(from, from + n), dstOffset);
     from += n;
     len -= n;
     dstOffset += n;
   }
-  if (len > 0) dst.set(msg.body.subarray(from - headLen, from - headLen + len), dstOffset);
+  if (len > 0) {
+    const start = from - headLen;
+    dst.set(start === 0 && len === msg.body.length ? msg.body : msg.body.subarray(start, start + len), dstOffset);
+  }
 }
 
-/** Decodes a whole message; the body is a view into `bytes`, not a copy. */
-export function decodeMessage(bytes: Uint8Array): WireMessage {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let at = 0;
+/** Decodes the message in bytes[start, end). The body is a view into `bytes` unless copyBody is set
+ * (for messages read straight out of a reusable receive buffer). */
+export function decodeMessage(bytes: Uint8Array, start = 0, end = bytes.length, copyBody = false): WireMessage {
+  let at = start;
+  const body = () => (copyBody ? bytes.slice(at, end) : at === 0 && end === bytes.length ? bytes : bytes.subarray(at, end));
   const need = (n: number) => {
-    if (at + n > bytes.length) throw new TransportError("truncated message", "protocol");
+    if (at + n > end) throw new TransportError("truncated message", "protocol");
+  };
+  const readU16 = () => {
+    need(2);
+    const v = (bytes[at]! << 8) | bytes[at + 1]!;
+    at += 2;
+    return v;
   };
   const readStr = () => {
-    need(2);
-    const len = view.getUint16(at);
-    need(2 + len);
-    const s = decoder.decode(bytes.subarray(at + 2, at + 2 + len));
-    at += 2 + len;
+    const len = readU16();
+    need(len);
+    let ascii = true;
+    for (let i = at; i < at + len; i++) {
+      if (bytes[i]! > 0x7f) {
+        ascii = false;
+        break;
+      }
+    }
+    let s = "";
+    if (ascii) for (let i = at; i < at + len; i++) s += String.fromCharCode(bytes[i]!);
+    else s = decoder.decode(bytes.subarray(at, at + len));
+    at += len;
     return s;
   };
-  need(5);
-  const type = view.getUint8(0);
-  const id = view.getUint32(1);
-  at = 5;
-  if (type === MessageType.Request) {
-    const kind = readStr();
-    const path = readStr();
-    const headers = readHeaders();
-    return { type, id, request: { kind, path, headers, body: bytes.subarray(at) } };
-  }
-  if (type === MessageType.Response) {
-    need(2);
-    const status = view.getUint16(at);
-    at += 2;
-    const headers = readHeaders();
-    return { type, id, response: { status, headers, body: bytes.subarray(at) } };
-  }
-  throw new TransportError(`unknown message type ${type}`, "protocol");
-
-  function readHeaders(): Record<string, string> {
-    need(2);
-    const count = view.getUint16(at);
-    at += 2;
+  const readHeaders = (): Record<string, string> => {
+    const count = readU16();
     const headers: Record<string, string> = {};
     for (let i = 0; i < count; i++) {
       const name = readStr();
       headers[name] = readStr();
     }
     return headers;
+  };
+  need(5);
+  const type = bytes[at]!;
+  const id = ((bytes[at + 1]! << 24) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 8) | bytes[at + 4]!) >>> 0;
+  at += 5;
+  if (type === MessageType.Request) {
+    const kind = readStr();
+    const path = readStr();
+    const headers = readHeaders();
+    return { type, id, request: { kind, path, headers, body: body() } };
   }
+  if (type === MessageType.Response) {
+    const status = readU16();
+    const headers = readHeaders();
+    return { type, id, response: { status, headers, body: body() } };
+  }
+  throw new TransportError(`unknown message type ${type}`, "protocol");
 }
 
 /** "tcp://127.0.0.1:7000", "dpdk://10.0.0.1:7000" or "10.0.0.1:7000" → host and port. */

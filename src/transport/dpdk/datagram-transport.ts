@@ -56,6 +56,7 @@ export class DatagramTransport implements Transport {
   private readonly endpointOptions: EndpointOptions;
   private readonly pending = new Map<number, Pending>();
   private readonly waiting = new Map<PeerKey, number>();
+  private readonly addresses = new Map<string, { ip: number; port: number }>();
   private handler?: TransportHandler;
   private nextRequestId = (Math.random() * 0x7fffffff) >>> 0;
   private sleepTimer: ReturnType<typeof setTimeout> | undefined;
@@ -76,7 +77,8 @@ export class DatagramTransport implements Transport {
     this.endpoint = new ReliableEndpoint(
       opts.io,
       {
-        onMessage: (peer, generation, bytes) => this.onMessage(peer, generation, bytes),
+        onMessage: (peer, generation, bytes, start, end, reused) =>
+          this.onMessage(peer, generation, bytes, start, end, reused),
         onPeerReset: (peer, reason) => this.onPeerReset(peer, reason),
       },
       this.endpointOptions,
@@ -102,8 +104,13 @@ export class DatagramTransport implements Transport {
     } catch (err) {
       return Promise.reject(err);
     }
-    const { host, port } = parseAddress(address);
-    const ip = parseIPv4(host);
+    let target = this.addresses.get(address);
+    if (!target) {
+      const { host, port } = parseAddress(address);
+      target = { ip: parseIPv4(host), port };
+      if (this.addresses.size < 4096) this.addresses.set(address, target);
+    }
+    const { ip, port } = target;
     const id = (this.nextRequestId = (this.nextRequestId + 1) >>> 0);
     const encoded = encodeRequest(id, req);
     if (encoded.length > this.endpointOptions.maxMessageBytes) {
@@ -167,10 +174,10 @@ export class DatagramTransport implements Transport {
     if (!this.closed) this.endpoint.setWaiting(ip, port, Math.max(0, count), performance.now());
   }
 
-  private onMessage(peer: PeerKey, generation: number, bytes: Uint8Array): void {
+  private onMessage(peer: PeerKey, generation: number, bytes: Uint8Array, start: number, end: number, reused: boolean): void {
     let msg;
     try {
-      msg = decodeMessage(bytes);
+      msg = decodeMessage(bytes, start, end, reused);
     } catch {
       return; // a malformed message from a peer is dropped, never fatal
     }

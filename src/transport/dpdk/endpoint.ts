@@ -43,7 +43,8 @@ export const DEFAULT_ENDPOINT_OPTIONS: EndpointOptions = {
 };
 
 export interface EndpointEvents {
-  onMessage(peer: PeerKey, generation: number, bytes: Uint8Array): void;
+  /** The message is bytes[start, end); `bytes` may be a receive buffer that is reused after the call. */
+  onMessage(peer: PeerKey, generation: number, bytes: Uint8Array, start: number, end: number, reused: boolean): void;
   /** Everything sent to or expected from the peer's previous session is gone. */
   onPeerReset(peer: PeerKey, reason: string): void;
 }
@@ -375,6 +376,10 @@ export class ReliableEndpoint {
       this.resetPeer(peer, `peer ${formatPeer(peer.key)} sent a ${total}-byte message (limit ${this.opts.maxMessageBytes})`, true);
       return;
     }
+    if (offset === 0 && fragLen === total) {
+      this.events.onMessage(peer.key, peer.generation, this.io.rx, at + HEADER_BYTES, at + len, true);
+      return;
+    }
     let r = peer.reassembly.get(msgId);
     if (!r) {
       r = { buf: new Uint8Array(total), got: 0 };
@@ -384,7 +389,7 @@ export class ReliableEndpoint {
     r.got += fragLen;
     if (r.got >= total) {
       peer.reassembly.delete(msgId);
-      this.events.onMessage(peer.key, peer.generation, r.buf);
+      this.events.onMessage(peer.key, peer.generation, r.buf, 0, total, false);
     }
     void now;
   }

@@ -4,7 +4,11 @@ import { copyEncoded, type EncodedMessage } from "../wire";
 
 export function frameBytes(msg: EncodedMessage): Uint8Array {
   const out = new Uint8Array(4 + msg.length);
-  new DataView(out.buffer).setUint32(0, msg.length);
+  const n = msg.length;
+  out[0] = n >>> 24;
+  out[1] = n >>> 16;
+  out[2] = n >>> 8;
+  out[3] = n;
   copyEncoded(msg, 0, msg.length, out, 4);
   return out;
 }
