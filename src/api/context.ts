@@ -5,11 +5,13 @@ import type { MetadataBlock } from "../blocks/metadata/metadata-block.js";
 import type { HealthBlock } from "../blocks/health/health-block.js";
 import type { AppChannel } from "../app/channel.js";
 import type { Logger } from "../observability/logger.js";
+import type { Metrics } from "../observability/metrics.js";
 import type { RuntimeConfig } from "../runtime/config.js";
 
 export interface ApiContext {
   config: RuntimeConfig;
   logger: Logger;
+  metrics: Metrics;
   state: StateBlock;
   secrets: SecretsBlock;
   metadata: MetadataBlock;

@@ -70,6 +70,7 @@ export function toRuntimeConfig(v: FlagValues, appCommand: string[], env: Record
     internalGrpcPort: v["dapr-internal-grpc-port"] as number,
     metricsPort: v["metrics-port"] as number,
     enableMetrics: v["enable-metrics"] as boolean,
+    enableApiLogging: v["enable-api-logging"] as boolean,
     listenAddress: v["dapr-listen-addresses"] as string,
     resourcesPaths: (v["resources-path"] as string[]).map((p) => resolve(p)),
     pluginsPaths: (v["plugins-path"] as string[]).map((p) => resolve(p)),

@@ -19,6 +19,7 @@ export interface RuntimeConfig {
   internalGrpcPort: number;
   metricsPort: number;
   enableMetrics: boolean;
+  enableApiLogging: boolean;
   listenAddress: string;
   resourcesPaths: string[];
   pluginsPaths: string[];

@@ -14,6 +14,7 @@ import { loadExternalPlugins } from "../components/external-plugins.js";
 import { loadResourcePaths, type RawResource } from "../components/loader.js";
 import { ComponentRegistry } from "../components/registry.js";
 import type { Logger } from "../observability/logger.js";
+import { Metrics } from "../observability/metrics.js";
 import type { RuntimeConfig } from "./config.js";
 import { embeddedDefaults } from "./defaults.js";
 
@@ -29,6 +30,7 @@ export const runtimeModules: ((rt: Runtime) => RuntimeModule | undefined)[] = []
 export class Runtime {
   readonly registry: ComponentRegistry;
   readonly api: ApiContext;
+  readonly metrics: Metrics;
   /** Calls into this sidecar's own app. */
   readonly appChannel: AppChannel;
   /** Resources of kinds other than Component (Subscription, Configuration, Resiliency, …). */
@@ -45,9 +47,11 @@ export class Runtime {
     this.finished = new Promise((r) => (this.resolveFinished = r));
     this.appChannel = new AppChannel(config, logger.child("app-channel"));
     this.registry = new ComponentRegistry({ appId: config.appId, dataDir: config.dataDir, logger: logger.child("components") });
+    this.metrics = new Metrics(config.appId);
     this.api = {
       config,
       logger,
+      metrics: this.metrics,
       state: new StateBlock(this.registry, config.appId),
       secrets: new SecretsBlock(this.registry),
       metadata: new MetadataBlock(config, this.registry),
@@ -89,6 +93,8 @@ export class Runtime {
       await m.start(this);
       this.modules.push(m);
     }
+    this.metrics.componentsLoaded.set({ app_id: c.appId }, this.registry.list().length);
+    if (c.enableMetrics) this.metrics.serve(c.listenAddress, c.metricsPort, this.logger);
     this.http = startHttpServer(this.api);
     this.grpc = await startGrpcServer(this.api);
     this.api.health.markReady();
@@ -128,7 +134,7 @@ export class Runtime {
       let code = exitCode;
       if (this.app) code = reason === "app exited" ? exitCode : await this.app.stop(this.config.gracefulShutdownMs).then(() => exitCode);
       this.appChannel.stop();
-      await Promise.allSettled([this.http?.stop(), this.grpc?.stop()]);
+      await Promise.allSettled([this.http?.stop(), this.grpc?.stop(), this.metrics.stop()]);
       for (const m of this.modules.reverse()) await m.stop().catch((err) => this.logger.warn("module stop failed", { module: m.name, error: err }));
       await this.registry.closeAll();
       this.logger.info("stopped");

@@ -33,15 +33,27 @@ function errorMapping(ctx: ApiContext): Interceptor {
     if (token && req.header.get("dapr-api-token") !== token) {
       throw new ConnectError("authorization error: invalid or missing dapr-api-token metadata", Code.Unauthenticated);
     }
+    const started = performance.now();
+    const method = `/${req.service.typeName}/${req.method.name}`;
+    let status = "OK";
     try {
       return await next(req);
     } catch (err) {
-      if (err instanceof DaprError) throw new ConnectError(err.message, err.grpcCode, { "dapr-error-code": err.errorCode });
-      if (err instanceof ConnectError) throw err;
-      ctx.logger.error("unhandled gRPC API error", { method: req.method.name, error: err });
-      throw new ConnectError(err instanceof Error ? err.message : String(err), Code.Internal);
+      const mapped = toConnectError(err, ctx, method);
+      status = Code[mapped.code];
+      throw mapped;
+    } finally {
+      ctx.metrics.observeGrpc(method, status, performance.now() - started);
+      if (ctx.config.enableApiLogging) ctx.logger.child("api").info("gRPC API called", { method, status });
     }
   };
+}
+
+function toConnectError(err: unknown, ctx: ApiContext, method: string): ConnectError {
+  if (err instanceof DaprError) return new ConnectError(err.message, err.grpcCode, { "dapr-error-code": err.errorCode });
+  if (err instanceof ConnectError) return err;
+  ctx.logger.error("unhandled gRPC API error", { method, error: err });
+  return new ConnectError(err instanceof Error ? err.message : String(err), Code.Internal);
 }
 
 export function buildConnectHandler(ctx: ApiContext) {
