@@ -2,6 +2,8 @@
 import type { ComponentPlugin } from "../src/components/plugin.js";
 import secretstoresLocalEnv from "./secretstores.local.env/index.js";
 import secretstoresLocalFile from "./secretstores.local.file/index.js";
+import pubsubInMemory from "./pubsub.in-memory/index.js";
+import pubsubNats from "./pubsub.nats/index.js";
 import stateInMemory from "./state.in-memory/index.js";
 import statePostgresql from "./state.postgresql/index.js";
 import stateSqlite from "./state.sqlite/index.js";

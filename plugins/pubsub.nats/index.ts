@@ -1,0 +1,229 @@
+// pubsub.nats: NATS JetStream (durable, at-least-once) or core NATS (jetstream=false: fire-and-forget).
+// One stream per topic ("{streamPrefix}{topic}" capturing subject "{subjectPrefix}{topic}") and one durable pull
+// consumer per consumer group (the app id), both created on demand; explicit acks, maxDeliver, ackWait.
+import { connect, headers as natsHeaders, nanos, type NatsConnection, type Subscription as NatsSubscription } from "@nats-io/transport-node";
+import {
+  AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType,
+  type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg,
+} from "@nats-io/jetstream";
+import { field, type MetadataOf } from "../../src/components/metadata-schema.js";
+import { definePlugin, type PluginContext } from "../../src/components/plugin.js";
+import {
+  redeliveryDelayMs,
+  type BulkPublishResult, type MessageHandler, type PublishRequest, type PubSub, type PubSubFeature,
+  type SubscribeRequest, type Subscription,
+} from "../../src/components/contracts/pubsub.js";
+import { natsName } from "./names.js";
+
+const metadata = {
+  natsURL: field.string({ required: true, aliases: ["url", "servers"] }),
+  jetstream: field.bool({ default: true }),
+  streamPrefix: field.string({ default: "rapr-" }),
+  subjectPrefix: field.string({ default: "" }),
+  storage: field.string({ default: "file", oneOf: ["file", "memory"] }),
+  maxAge: field.duration({ default: 0 }),
+  ackWait: field.duration({ default: 30_000, min: 1 }),
+  maxDeliver: field.int({ default: -1 }),
+  maxAckPending: field.int({ default: 1000, min: 1 }),
+  deliverPolicy: field.string({ default: "all", oneOf: ["all", "new", "last"] }),
+  redeliveryInitialDelay: field.duration({ default: 100 }),
+  redeliveryMaxDelay: field.duration({ default: 10_000 }),
+  publishTimeout: field.duration({ default: 5_000, min: 1 }),
+  name: field.string({ default: "" }),
+};
+type Md = MetadataOf<typeof metadata>;
+
+class NatsPubSub implements PubSub {
+  private readonly js?: JetStreamClient;
+  private readonly knownStreams = new Map<string, Promise<string>>();
+  private readonly subs = new Set<Subscription>();
+
+  constructor(private readonly nc: NatsConnection, private readonly jsm: JetStreamManager | undefined, private readonly md: Md) {
+    if (jsm) this.js = jetstream(nc);
+  }
+
+  features(): PubSubFeature[] {
+    return this.js ? ["BULK_PUBLISH", "DURABLE", "EPHEMERAL", "COMPETING_CONSUMERS"] : ["BULK_PUBLISH", "EPHEMERAL", "COMPETING_CONSUMERS"];
+  }
+
+  private subject(topic: string) {
+    return this.md.subjectPrefix + topic;
+  }
+
+  /** The topic's stream, created on first use; resolves to its name. */
+  private ensureStream(topic: string): Promise<string> {
+    let p = this.knownStreams.get(topic);
+    if (!p) {
+      p = this.createStream(topic);
+      this.knownStreams.set(topic, p);
+      p.catch(() => this.knownStreams.delete(topic));
+    }
+    return p;
+  }
+
+  private async createStream(topic: string): Promise<string> {
+    const name = natsName(this.md.streamPrefix + topic);
+    try {
+      await this.jsm!.streams.info(name);
+    } catch {
+      await this.jsm!.streams.add({
+        name,
+        subjects: [this.subject(topic)],
+        storage: this.md.storage === "memory" ? StorageType.Memory : StorageType.File,
+        max_age: this.md.maxAge ? nanos(this.md.maxAge) : 0,
+      });
+    }
+    return name;
+  }
+
+  async publish(req: PublishRequest): Promise<void> {
+    const h = natsHeaders();
+    if (req.contentType) h.set("Content-Type", req.contentType);
+    if (!this.js) {
+      if (this.nc.isClosed()) throw new Error("NATS connection is closed");
+      this.nc.publish(this.subject(req.topic), req.data, { headers: h });
+      return;
+    }
+    await this.ensureStream(req.topic);
+    await this.js.publish(this.subject(req.topic), req.data, { headers: h, timeout: this.md.publishTimeout });
+  }
+
+  async bulkPublish(reqs: PublishRequest[]): Promise<BulkPublishResult> {
+    const results = await Promise.allSettled(reqs.map((r) => this.publish(r)));
+    const failed: BulkPublishResult["failed"] = [];
+    results.forEach((r, index) => {
+      if (r.status === "rejected") failed.push({ index, error: String(r.reason?.message ?? r.reason) });
+    });
+    return { failed };
+  }
+
+  async subscribe(req: SubscribeRequest, handler: MessageHandler): Promise<Subscription> {
+    const sub = req.mode === "ephemeral" || !this.js ? this.coreSubscribe(req, handler) : await this.durableSubscribe(req, handler);
+    this.subs.add(sub);
+    return {
+      close: async () => {
+        this.subs.delete(sub);
+        await sub.close();
+      },
+    };
+  }
+
+  /** Core NATS: ephemeral subscribers each see every message; durable-mode groups become queue groups. */
+  private coreSubscribe(req: SubscribeRequest, handler: MessageHandler): Subscription {
+    const queue = req.mode === "durable" ? natsName(req.group) : undefined;
+    const s: NatsSubscription = this.nc.subscribe(this.subject(req.topic), {
+      queue,
+      callback: (err, m) => {
+        if (err) return;
+        const contentType = m.headers?.get("Content-Type") || undefined;
+        void handler({ topic: req.topic, data: m.data, contentType, metadata: {}, deliveryAttempt: 1, maxAttempts: 1 }).catch(() => {});
+      },
+    });
+    return { close: async () => s.unsubscribe() };
+  }
+
+  private async durableSubscribe(req: SubscribeRequest, handler: MessageHandler): Promise<Subscription> {
+    const stream = await this.ensureStream(req.topic);
+    const durable = natsName(req.group);
+    const md = this.md;
+    const maxInFlight = Math.min(req.maxInFlight ?? md.maxAckPending, md.maxAckPending);
+    const config = {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(md.ackWait),
+      max_deliver: md.maxDeliver,
+      max_ack_pending: md.maxAckPending,
+      filter_subject: this.subject(req.topic),
+      deliver_policy: md.deliverPolicy === "new" ? DeliverPolicy.New : md.deliverPolicy === "last" ? DeliverPolicy.Last : DeliverPolicy.All,
+    };
+    const existing = await this.jsm!.consumers.info(stream, durable).catch(() => undefined);
+    if (!existing) {
+      await this.jsm!.consumers.add(stream, config);
+    } else if (existing.config.ack_wait !== config.ack_wait || existing.config.max_deliver !== config.max_deliver || existing.config.max_ack_pending !== config.max_ack_pending) {
+      await this.jsm!.consumers.update(stream, durable, { ack_wait: config.ack_wait, max_deliver: config.max_deliver, max_ack_pending: config.max_ack_pending });
+    }
+    const consumer = await this.js!.consumers.get(stream, durable);
+    const messages: ConsumerMessages = await consumer.consume({ max_messages: maxInFlight });
+    const maxAttempts = md.maxDeliver > 0 ? md.maxDeliver : Infinity;
+    let inFlight = 0;
+    let closed = false;
+    const unanswered = new Set<JsMsg>();
+    let wake: (() => void) | undefined;
+    const settle = async (m: JsMsg) => {
+      const attempt = m.info.deliveryCount;
+      unanswered.add(m);
+      let result;
+      try {
+        result = await handler({ topic: req.topic, data: m.data, contentType: m.headers?.get("Content-Type") || undefined, metadata: {}, deliveryAttempt: attempt, maxAttempts });
+      } catch {
+        result = "retry" as const;
+      }
+      if (!unanswered.delete(m) || closed) return; // handed back at close
+      if (result === "success") m.ack();
+      else if (result === "drop") m.term("dropped by subscriber");
+      else m.nak(redeliveryDelayMs(attempt, md.redeliveryInitialDelay, md.redeliveryMaxDelay));
+    };
+    const loop = (async () => {
+      for await (const m of messages) {
+        while (inFlight >= maxInFlight && !closed) await new Promise<void>((r) => (wake = r));
+        if (closed) {
+          m.nak();
+          continue;
+        }
+        inFlight++;
+        void settle(m).finally(() => {
+          inFlight--;
+          const w = wake;
+          wake = undefined;
+          w?.();
+        });
+      }
+    })().catch(() => {});
+    return {
+      close: async () => {
+        closed = true;
+        // Whatever the handler has not answered goes back to the group now rather than after ackWait.
+        for (const m of unanswered) m.nak();
+        unanswered.clear();
+        await messages.close().catch(() => {});
+        const w = wake;
+        wake = undefined;
+        w?.();
+        await loop;
+      },
+    };
+  }
+
+  async ping(): Promise<void> {
+    await this.nc.flush();
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.subs].map((s) => s.close()));
+    this.subs.clear();
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+}
+
+export async function createNatsPubSub(md: Md, ctx: Pick<PluginContext, "appId" | "name">): Promise<NatsPubSub> {
+  const nc = await connect({
+    servers: md.natsURL.replace(/^nats:\/\//, "").split(","),
+    name: md.name || `rapr-${ctx.appId}-${ctx.name}`,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+  });
+  try {
+    const jsm = md.jetstream ? await jetstreamManager(nc) : undefined;
+    return new NatsPubSub(nc, jsm, md);
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
+}
+
+export default definePlugin({
+  type: "pubsub.nats",
+  versions: ["v1"],
+  metadata,
+  create: (md, ctx) => createNatsPubSub(md, ctx),
+});

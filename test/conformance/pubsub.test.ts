@@ -1,0 +1,192 @@
+// One conformance suite for the PubSub contract, run against every pubsub plugin (a real nats-server included).
+import { afterAll, describe, expect, test } from "bun:test";
+import { tmpdir } from "node:os";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import pubsubInMemory from "../../plugins/pubsub.in-memory/index.js";
+import pubsubNats from "../../plugins/pubsub.nats/index.js";
+import type { HandlerResult, PubSub, PubSubMessage } from "../../src/components/contracts/pubsub.js";
+import { parseMetadata } from "../../src/components/metadata-schema.js";
+import type { ComponentPlugin } from "../../src/components/plugin.js";
+import { silentLogger } from "../../src/observability/logger.js";
+import { waitFor } from "../support/ports.js";
+
+const NATS_URL = process.env.RAPR_TEST_NATS ?? "127.0.0.1:4222";
+const RUN = `c${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+const STREAM_PREFIX = `raprconf-${RUN}-`;
+
+async function create(plugin: ComponentPlugin<any, any>, raw: Record<string, string>): Promise<PubSub> {
+  return (await plugin.create(parseMetadata(plugin.metadata, raw), { name: "pubsub", appId: "conformance", dataDir: tmpdir(), logger: silentLogger })) as PubSub;
+}
+
+/** Each subject: a factory for a fresh instance with the given delivery limits (instances of one subject share a broker). */
+type Factory = (opts: { maxDeliver?: number }) => Promise<PubSub>;
+
+const fast = { redeliveryInitialDelay: "10ms", redeliveryMaxDelay: "50ms" };
+let sharedMemory: PubSub | undefined;
+const subjects: [string, Factory][] = [
+  // In-process: instances in one process are one broker only if they are the same instance.
+  ["pubsub.in-memory", async (o) => (o.maxDeliver ? create(pubsubInMemory, { ...fast, maxDeliver: String(o.maxDeliver) }) : (sharedMemory ??= await create(pubsubInMemory, fast)))],
+  ["pubsub.nats", (o) => create(pubsubNats, { natsURL: NATS_URL, streamPrefix: STREAM_PREFIX, storage: "memory", ackWait: "2s", maxDeliver: String(o.maxDeliver ?? -1), ...fast })],
+];
+
+const opened: PubSub[] = [];
+afterAll(async () => {
+  await Promise.allSettled(opened.map((p) => p.close()));
+  const nc = await connect({ servers: NATS_URL });
+  const jsm = await jetstreamManager(nc);
+  for await (const s of jsm.streams.list()) if (s.config.name.startsWith(STREAM_PREFIX)) await jsm.streams.delete(s.config.name);
+  await nc.close();
+});
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+let counter = 0;
+const topicName = () => `t${RUN}-${++counter}`;
+const body = (m: PubSubMessage) => dec.decode(m.data);
+
+for (const [name, factory] of subjects) {
+  const make: Factory = async (o) => {
+    const p = await factory(o);
+    opened.push(p);
+    return p;
+  };
+
+  describe(`${name} conformance`, () => {
+    test("a durable subscriber receives what is published after it subscribed, with its content type", async () => {
+      const ps = await make({});
+      const topic = topicName();
+      const got: PubSubMessage[] = [];
+      const sub = await ps.subscribe({ topic, mode: "durable", group: "g1" }, async (m) => (got.push(m), "success"));
+      await ps.publish({ topic, data: enc.encode('{"n":1}'), contentType: "application/json" });
+      await waitFor(() => got.length === 1, "delivery");
+      expect(body(got[0])).toBe('{"n":1}');
+      expect(got[0].contentType).toBe("application/json");
+      expect(got[0].deliveryAttempt).toBe(1);
+      await sub.close();
+    });
+
+    test("retry redelivers with a higher attempt number; success stops redelivery", async () => {
+      const ps = await make({});
+      const topic = topicName();
+      const attempts: number[] = [];
+      const sub = await ps.subscribe({ topic, mode: "durable", group: "g1" }, async (m) => {
+        attempts.push(m.deliveryAttempt);
+        return m.deliveryAttempt < 3 ? "retry" : "success";
+      });
+      await ps.publish({ topic, data: enc.encode("x") });
+      await waitFor(() => attempts.length >= 3, "three attempts");
+      await Bun.sleep(200); // nothing further may arrive after success
+      expect(attempts).toEqual([1, 2, 3]);
+      await sub.close();
+    });
+
+    test("drop acknowledges without redelivery", async () => {
+      const ps = await make({});
+      const topic = topicName();
+      const seen: string[] = [];
+      const sub = await ps.subscribe({ topic, mode: "durable", group: "g1" }, async (m) => {
+        seen.push(body(m));
+        return body(m) === "bad" ? "drop" : "success";
+      });
+      await ps.publish({ topic, data: enc.encode("bad") });
+      await ps.publish({ topic, data: enc.encode("good") });
+      await waitFor(() => seen.includes("good"), "second message");
+      await Bun.sleep(200);
+      expect(seen.filter((s) => s === "bad").length).toBe(1);
+      await sub.close();
+    });
+
+    test("maxDeliver bounds the attempts and the last one says it is the last", async () => {
+      const ps = await make({ maxDeliver: 3 });
+      const topic = topicName();
+      const seen: PubSubMessage[] = [];
+      const sub = await ps.subscribe({ topic, mode: "durable", group: "g1" }, async (m) => (seen.push(m), "retry"));
+      await ps.publish({ topic, data: enc.encode("poison") });
+      await waitFor(() => seen.length >= 3, "three attempts");
+      await Bun.sleep(300);
+      expect(seen.map((m) => m.deliveryAttempt)).toEqual([1, 2, 3]);
+      expect(seen[2].maxAttempts).toBe(3);
+      await sub.close();
+    });
+
+    test("competing consumers in one group share messages; another group gets every message", async () => {
+      const ps = await make({});
+      const topic = topicName();
+      const a: string[] = [];
+      const b: string[] = [];
+      const other: string[] = [];
+      const subs = await Promise.all([
+        ps.subscribe({ topic, mode: "durable", group: "shared" }, async (m) => (a.push(body(m)), "success")),
+        ps.subscribe({ topic, mode: "durable", group: "shared" }, async (m) => (b.push(body(m)), "success")),
+        ps.subscribe({ topic, mode: "durable", group: "other" }, async (m) => (other.push(body(m)), "success")),
+      ]);
+      const sent = Array.from({ length: 30 }, (_, i) => `m${i}`);
+      for (const s of sent) await ps.publish({ topic, data: enc.encode(s) });
+      await waitFor(() => a.length + b.length === sent.length && other.length === sent.length, "all deliveries");
+      await Bun.sleep(100);
+      expect([...a, ...b].sort()).toEqual([...sent].sort());
+      expect([...other].sort()).toEqual([...sent].sort());
+      await Promise.all(subs.map((s) => s.close()));
+    });
+
+    test("a message in flight when its subscriber leaves is delivered to the next member of the group", async () => {
+      const ps = await make({});
+      const topic = topicName();
+      let hung = 0;
+      const first = await ps.subscribe({ topic, mode: "durable", group: "g1" }, () => (hung++, new Promise<HandlerResult>(() => {})));
+      await ps.publish({ topic, data: enc.encode("survivor") });
+      await waitFor(() => hung === 1, "first subscriber got it");
+      await first.close();
+      const got: string[] = [];
+      const second = await ps.subscribe({ topic, mode: "durable", group: "g1" }, async (m) => (got.push(body(m)), "success"));
+      await waitFor(() => got.length === 1, "redelivery to the second member", 15_000);
+      expect(got).toEqual(["survivor"]);
+      await second.close();
+    });
+
+    test("every ephemeral subscriber sees every message", async () => {
+      const ps = await make({});
+      const topic = topicName();
+      const x: string[] = [];
+      const y: string[] = [];
+      const subs = await Promise.all([
+        ps.subscribe({ topic, mode: "ephemeral", group: "n1" }, async (m) => (x.push(body(m)), "success")),
+        ps.subscribe({ topic, mode: "ephemeral", group: "n2" }, async (m) => (y.push(body(m)), "success")),
+      ]);
+      await Bun.sleep(50); // core subscriptions reach the server asynchronously
+      for (let i = 0; i < 5; i++) await ps.publish({ topic, data: enc.encode(`e${i}`) });
+      await waitFor(() => x.length === 5 && y.length === 5, "ephemeral fan-out");
+      expect(x).toEqual(["e0", "e1", "e2", "e3", "e4"]);
+      await Promise.all(subs.map((s) => s.close()));
+    });
+
+    test("bulk publish delivers every entry and reports no failures", async () => {
+      const ps = await make({});
+      const topic = topicName();
+      const got: string[] = [];
+      const sub = await ps.subscribe({ topic, mode: "durable", group: "g1" }, async (m) => (got.push(body(m)), "success"));
+      const res = await ps.bulkPublish(Array.from({ length: 10 }, (_, i) => ({ topic, data: enc.encode(`b${i}`) })));
+      expect(res.failed).toEqual([]);
+      await waitFor(() => got.length === 10, "bulk deliveries");
+      expect(got.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `b${i}`).sort());
+      await sub.close();
+    });
+  });
+}
+
+describe("pubsub.nats core mode (jetstream=false)", () => {
+  test("fire-and-forget: queue-group members share messages", async () => {
+    const ps = await create(pubsubNats, { natsURL: NATS_URL, jetstream: "false" });
+    opened.push(ps);
+    const topic = topicName();
+    const a: string[] = [];
+    const b: string[] = [];
+    await ps.subscribe({ topic, mode: "durable", group: "q" }, async (m) => (a.push(body(m)), "success"));
+    await ps.subscribe({ topic, mode: "durable", group: "q" }, async (m) => (b.push(body(m)), "success"));
+    await ps.ping!();
+    for (let i = 0; i < 20; i++) await ps.publish({ topic, data: enc.encode(`c${i}`) });
+    await waitFor(() => a.length + b.length === 20, "core deliveries");
+    expect(new Set([...a, ...b]).size).toBe(20);
+  });
+});
