@@ -14,4 +14,6 @@ export const builtinPlugins: ComponentPlugin<any, any>[] = [
   statePostgresql,
   secretstoresLocalEnv,
   secretstoresLocalFile,
+  pubsubInMemory,
+  pubsubNats,
 ];
