@@ -15,3 +15,11 @@ if (!result.success) {
   for (const log of result.logs) console.error(log);
   process.exit(1);
 }
+
+// Best effort: the DPDK FFI shim. Without libdpdk it is skipped and rapr keeps the kernel data plane.
+try {
+  const shim = Bun.spawnSync(["bash", `${root}ffi/dpdk/build.sh`], { stdout: "inherit", stderr: "inherit" });
+  if (shim.exitCode !== 0 && shim.exitCode !== 2) console.warn("dpdk shim: build failed; DPDK data plane unavailable");
+} catch (err) {
+  console.warn(`dpdk shim: not built (${err instanceof Error ? err.message : String(err)})`);
+}

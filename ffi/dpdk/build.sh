@@ -15,6 +15,9 @@ if ! command -v "$cc" >/dev/null; then
   exit 2
 fi
 
+if [ -f "$out" ] && [ "$out" -nt "$here/rapr_dpdk.c" ] && [ "$out" -nt "$here/rapr_dpdk.h" ] && [ "$out" -nt "$0" ]; then
+  exit 0 # up to date
+fi
 mkdir -p "$here/build"
 # shellcheck disable=SC2046 # pkg-config output is a list of flags
 "$cc" -O2 -g -DALLOW_EXPERIMENTAL_API -Wall -Wextra -Wno-unused-parameter -fPIC -shared \

@@ -70,25 +70,24 @@ export class Peer {
   }
 }
 
-/** One memif link between processes: a socket path and fresh EAL file prefixes. */
-export class MemifLink {
-  readonly socket: string;
+/** Spawns peers with fresh EAL file prefixes and removes what they leave behind. */
+export class DpdkLab {
   private readonly prefixes: string[] = [];
   private readonly peers: Peer[] = [];
+  private readonly cleanups: (() => void)[] = [];
   private count = 0;
 
-  constructor(readonly name: string) {
-    this.socket = join(tmpdir(), `rapr-${name}-${process.pid}.sock`);
-  }
+  constructor(readonly name: string) {}
 
-  ealArgs(role: "server" | "client"): string[] {
+  ealArgs(vdev: string): string[] {
     const prefix = `rapr-${this.name}-${process.pid}-${this.count++}`;
     this.prefixes.push(prefix);
-    return [...BASE_EAL, `--file-prefix=${prefix}`, `--vdev=net_memif0,role=${role},socket=${this.socket}`];
+    return [...BASE_EAL, `--file-prefix=${prefix}`, `--vdev=${vdev}`];
   }
 
-  spawn(config: Record<string, unknown>): Peer {
-    const proc = Bun.spawn([process.execPath, PEER, JSON.stringify(config)], {
+  spawn(config: Record<string, unknown>, netns?: string): Peer {
+    const command = [process.execPath, PEER, JSON.stringify(config)];
+    const proc = Bun.spawn(netns ? ["ip", "netns", "exec", netns, ...command] : command, {
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
@@ -98,13 +97,77 @@ export class MemifLink {
     return peer;
   }
 
+  onCleanup(fn: () => void): void {
+    this.cleanups.push(fn);
+  }
+
   async cleanup(): Promise<void> {
     for (const p of this.peers) {
       if (p.alive()) p.proc.kill("SIGKILL");
       await p.proc.exited;
     }
-    rmSync(this.socket, { force: true });
+    for (const fn of this.cleanups.splice(0)) fn();
     for (const prefix of this.prefixes) rmSync(join("/var/run/dpdk", prefix), { recursive: true, force: true });
+  }
+}
+
+/** One memif link between processes: a socket path shared by a server and its clients. */
+export class MemifLink extends DpdkLab {
+  readonly socket: string;
+
+  constructor(name: string) {
+    super(name);
+    this.socket = join(tmpdir(), `rapr-${name}-${process.pid}.sock`);
+    this.onCleanup(() => rmSync(this.socket, { force: true }));
+  }
+
+  memifArgs(role: "server" | "client"): string[] {
+    return this.ealArgs(`net_memif0,role=${role},socket=${this.socket}`);
+  }
+}
+
+/** Two network namespaces joined by a veth pair; each side is driven by net_af_packet. */
+export class VethLab extends DpdkLab {
+  readonly nsA: string;
+  readonly nsB: string;
+  readonly ifA: string;
+  readonly ifB: string;
+
+  constructor(name: string) {
+    super(name);
+    const tag = `${process.pid % 100000}`;
+    this.nsA = `rapr-${name}-${tag}-a`;
+    this.nsB = `rapr-${name}-${tag}-b`;
+    this.ifA = `rva${tag}`;
+    this.ifB = `rvb${tag}`;
+  }
+
+  /** Creates the namespaces and the veth pair; returns why it could not, if it could not. */
+  setUp(): string | undefined {
+    const steps = [
+      ["ip", "netns", "add", this.nsA],
+      ["ip", "netns", "add", this.nsB],
+      ["ip", "link", "add", this.ifA, "netns", this.nsA, "type", "veth", "peer", "name", this.ifB, "netns", this.nsB],
+      ["ip", "-n", this.nsA, "link", "set", this.ifA, "up"],
+      ["ip", "-n", this.nsB, "link", "set", this.ifB, "up"],
+    ];
+    this.onCleanup(() => {
+      Bun.spawnSync(["ip", "netns", "del", this.nsA]);
+      Bun.spawnSync(["ip", "netns", "del", this.nsB]);
+    });
+    for (const step of steps) {
+      try {
+        const r = Bun.spawnSync(step, { stderr: "pipe" });
+        if (r.exitCode !== 0) return `\`${step.join(" ")}\` failed: ${r.stderr.toString().trim()}`;
+      } catch (err) {
+        return `\`${step.join(" ")}\` failed: ${err instanceof Error ? err.message : String(err)}`;
+      }
+    }
+    return undefined;
+  }
+
+  afPacketArgs(side: "a" | "b"): string[] {
+    return this.ealArgs(`net_af_packet0,iface=${side === "a" ? this.ifA : this.ifB}`);
   }
 }
 

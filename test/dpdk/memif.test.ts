@@ -15,11 +15,11 @@ afterEach(async () => {
 });
 
 function startServer(l: MemifLink) {
-  return l.spawn({ role: "server", localIp: SERVER_IP, ealArgs: l.ealArgs("server"), peerTimeoutMs: 1000 });
+  return l.spawn({ role: "server", localIp: SERVER_IP, ealArgs: l.memifArgs("server"), peerTimeoutMs: 1000 });
 }
 
 function startClient(l: MemifLink, mode: string, ip = "10.77.0.2") {
-  return l.spawn({ role: "client", localIp: ip, peerIp: SERVER_IP, ealArgs: l.ealArgs("client"), mode, peerTimeoutMs: 1000 });
+  return l.spawn({ role: "client", localIp: ip, peerIp: SERVER_IP, ealArgs: l.memifArgs("client"), mode, peerTimeoutMs: 1000 });
 }
 
 describe("DPDK transport over net_memif between two processes", () => {

@@ -1,5 +1,7 @@
 // DPDK fast path for sidecar-to-sidecar traffic. Importing this module never loads DPDK; probeDpdk() and
 // createDpdkTransport() do, and both report a missing shim or libdpdk as a one-line reason.
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import type { Transport } from "../transport";
 import { DatagramTransport, parseIPv4 } from "./datagram-transport";
 import type { EndpointOptions, EndpointStats } from "./endpoint";
@@ -69,6 +71,17 @@ function parseMac(text: string): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
+/** Adds what a sidecar wants unless the caller chose otherwise: no telemetry socket, and a per-process
+ * --file-prefix so several rapr processes on one host do not fight over DPDK's default runtime directory. */
+function withDefaults(args: string[]): { args: string[]; generatedPrefix?: string } {
+  const out = [...args];
+  if (!args.some((a) => a === "--telemetry" || a === "--no-telemetry")) out.push("--no-telemetry");
+  if (args.some((a) => a.startsWith("--file-prefix") || a === "--in-memory")) return { args: out };
+  const generatedPrefix = `rapr-${process.pid}`;
+  out.push(`--file-prefix=${generatedPrefix}`);
+  return { args: out, generatedPrefix };
+}
+
 /** Starts EAL (once per process), opens the port and returns a transport on it.
  * Throws DpdkUnavailableError when the shim or libdpdk is missing: log `err.reason`, use the kernel path. */
 export async function createDpdkTransport(opts: DpdkTransportOptions): Promise<DpdkTransport> {
@@ -77,7 +90,8 @@ export async function createDpdkTransport(opts: DpdkTransportOptions): Promise<D
   const shim = loaded.shim;
   const udpPort = opts.udpPort ?? DEFAULT_DPDK_UDP_PORT;
   const ip = parseIPv4(opts.localIp);
-  shim.initEal(opts.ealArgs);
+  const eal = withDefaults(opts.ealArgs);
+  shim.initEal(eal.args);
   shim.openPort(opts.port, opts.rxDescriptors ?? 1024, opts.txDescriptors ?? 1024, opts.mbufs ?? 8191);
   shim.setAddress(opts.port, ip, udpPort);
   for (const n of opts.neighbours ?? []) shim.addNeighbour(opts.port, parseIPv4(n.ip), parseMac(n.mac));
@@ -91,7 +105,10 @@ export async function createDpdkTransport(opts: DpdkTransportOptions): Promise<D
     localPort: udpPort,
     spinMs: opts.spinMs,
     endpoint: opts.endpoint,
-    onClose: () => shim.closePort(opts.port),
+    onClose: () => {
+      shim.closePort(opts.port);
+      if (eal.generatedPrefix) rmSync(join("/var/run/dpdk", eal.generatedPrefix), { recursive: true, force: true });
+    },
   });
   return Object.assign(transport, {
     name: "dpdk" as const,

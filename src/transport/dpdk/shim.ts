@@ -83,7 +83,7 @@ export function shimCandidates(): string[] {
     join(import.meta.dir, "..", "..", "..", "ffi", "dpdk", "build", "librapr_dpdk.so"),
     join(process.cwd(), "ffi", "dpdk", "build", "librapr_dpdk.so"),
   ];
-  return fromEnv ? [fromEnv] : candidates;
+  return fromEnv ? [fromEnv] : [...new Set(candidates)];
 }
 
 export type LoadResult = { ok: true; shim: DpdkShim } | { ok: false; reason: string };
