@@ -12,6 +12,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Thrown from a waitFor callback to stop waiting at once (the awaited thing can no longer happen). */
+export class GiveUp extends Error {}
+
 /** Polls until fn returns a truthy value or the deadline passes. */
 export async function waitFor<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 10_000, everyMs = 25): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -21,6 +24,7 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | false> | T | 
       const v = await fn();
       if (v) return v;
     } catch (err) {
+      if (err instanceof GiveUp) throw err;
       lastErr = err;
     }
     await Bun.sleep(everyMs);

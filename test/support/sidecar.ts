@@ -3,7 +3,7 @@ import type { Subprocess } from "bun";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, waitFor } from "./ports.js";
+import { freePort, GiveUp, waitFor } from "./ports.js";
 
 export const RAPR_BIN = join(import.meta.dir, "..", "..", "dist", "rapr");
 
@@ -63,7 +63,7 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
   if (opts.waitReady !== false) {
     try {
       await waitFor(async () => {
-        if (proc.exitCode !== null) throw new Error(`rapr exited with ${proc.exitCode}: ${await output()}`);
+        if (proc.exitCode !== null) throw new GiveUp(`rapr exited with ${proc.exitCode}: ${await output()}`);
         return (await fetch(`${base}/v1.0/healthz`)).status === 204;
       }, `rapr ${appId} to become healthy`, 15_000);
     } catch (err) {
