@@ -116,6 +116,8 @@ export class UDXSocket extends EventEmitter {
       socket: {
         data: (_s, data, rport, rhost) => this.onDatagram(data, rport, rhost),
         drain: () => this.flushQueue(),
+        // ICMP errors (e.g. ECONNREFUSED from an unreachable port) are ignored, as libudx does.
+        error: () => {},
       },
     });
     const result = Bun.peek(pending);
