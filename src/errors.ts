@@ -40,6 +40,14 @@ export const errors = {
   secretStoresNotConfigured: make("ERR_SECRET_STORES_NOT_CONFIGURED", 500, Code.FailedPrecondition),
   secretStoreNotFound: make("ERR_SECRET_STORE_NOT_FOUND", 401, Code.InvalidArgument),
   secretGet: make("ERR_SECRET_GET", 500, Code.Internal),
+  pubsubNotFound: make("ERR_PUBSUB_NOT_FOUND", 404, Code.InvalidArgument),
+  pubsubNotConfigured: make("ERR_PUBSUB_NOT_CONFIGURED", 400, Code.FailedPrecondition),
+  pubsubEmpty: make("ERR_PUBSUB_EMPTY", 404, Code.InvalidArgument),
+  pubsubTopicEmpty: make("ERR_TOPIC_NAME_EMPTY", 404, Code.InvalidArgument),
+  pubsubPublish: make("ERR_PUBSUB_PUBLISH_MESSAGE", 500, Code.Internal),
+  pubsubCloudEventsSer: make("ERR_PUBSUB_CLOUD_EVENTS_SER", 400, Code.InvalidArgument),
+  pubsubEventsSer: make("ERR_PUBSUB_EVENTS_SER", 400, Code.InvalidArgument),
+  pubsubForbidden: make("ERR_PUBSUB_FORBIDDEN", 403, Code.PermissionDenied),
   etagMismatch: (op: "save" | "delete" | "transaction", message: string) =>
     new DaprError(etagCodes[op], message, 409, Code.Aborted),
   etagInvalid: (op: "save" | "delete" | "transaction", message: string) =>
