@@ -110,6 +110,17 @@ describe("reliable datagram transport", () => {
     await roundTrip(second, address, 64, 3);
   });
 
+  test("a peer that was quiet longer than the peer timeout is not mistaken for a dead one", async () => {
+    const net = new MemoryNetwork();
+    const server = node(net, "10.1.0.1", 100);
+    const client = node(net, "10.1.0.2", 100);
+    const address = await server.listen(checksumEcho);
+    await roundTrip(client, address, 64, 1);
+    await Bun.sleep(250); // the idle gap under test
+    await roundTrip(client, address, 64, 2);
+    expect(client.endpointStats.peerResets).toBe(0);
+  });
+
   test("rejects a message above the size limit before sending it", async () => {
     const net = new MemoryNetwork();
     const client = node(net, "10.1.0.2");

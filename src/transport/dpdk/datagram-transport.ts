@@ -32,13 +32,18 @@ export interface DatagramTransportOptions {
   onClose?: () => void;
 }
 
-interface Pending {
-  key: PeerKey;
+interface Target {
   ip: number;
   port: number;
+  key: PeerKey;
+  /** Requests waiting for this peer's answer. */
+  waiting: number;
+}
+
+interface Pending {
+  key: PeerKey;
   resolve(res: TransportResponse): void;
   reject(err: Error): void;
-  cleanup(): void;
 }
 
 export function parseIPv4(text: string): number {
@@ -55,8 +60,8 @@ export class DatagramTransport implements Transport {
   private readonly endpoint: ReliableEndpoint;
   private readonly endpointOptions: EndpointOptions;
   private readonly pending = new Map<number, Pending>();
-  private readonly waiting = new Map<PeerKey, number>();
-  private readonly addresses = new Map<string, { ip: number; port: number }>();
+  private readonly addresses = new Map<string, Target>();
+  private readonly targets = new Map<PeerKey, Target>();
   private handler?: TransportHandler;
   private nextRequestId = (Math.random() * 0x7fffffff) >>> 0;
   private sleepTimer: ReturnType<typeof setTimeout> | undefined;
@@ -80,6 +85,7 @@ export class DatagramTransport implements Transport {
         onMessage: (peer, generation, bytes, start, end, reused) =>
           this.onMessage(peer, generation, bytes, start, end, reused),
         onPeerReset: (peer, reason) => this.onPeerReset(peer, reason),
+        waitingFor: (peer) => this.targets.get(peer)?.waiting ?? 0,
       },
       this.endpointOptions,
     );
@@ -107,10 +113,13 @@ export class DatagramTransport implements Transport {
     let target = this.addresses.get(address);
     if (!target) {
       const { host, port } = parseAddress(address);
-      target = { ip: parseIPv4(host), port };
+      const ip = parseIPv4(host);
+      const key = peerKey(ip, port);
+      target = this.targets.get(key) ?? { ip, port, key, waiting: 0 };
+      this.targets.set(key, target);
       if (this.addresses.size < 4096) this.addresses.set(address, target);
     }
-    const { ip, port } = target;
+    const { ip, port, key } = target;
     const id = (this.nextRequestId = (this.nextRequestId + 1) >>> 0);
     const encoded = encodeRequest(id, req);
     if (encoded.length > this.endpointOptions.maxMessageBytes) {
@@ -118,7 +127,7 @@ export class DatagramTransport implements Transport {
         new TransportError(`request of ${encoded.length} bytes exceeds ${this.endpointOptions.maxMessageBytes}`, "too-large"),
       );
     }
-    const key = peerKey(ip, port);
+    const t = target;
     return new Promise<TransportResponse>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const onAbort = () => finish(new TransportError(`request to ${address} aborted`, "timeout"));
@@ -126,13 +135,12 @@ export class DatagramTransport implements Transport {
         if (!this.pending.delete(id)) return;
         if (timer) clearTimeout(timer);
         options.signal?.removeEventListener("abort", onAbort);
-        this.addWaiting(key, ip, port, -1);
+        t.waiting--;
         if (outcome instanceof Error) reject(outcome);
         else resolve(outcome);
       };
-      const entry: Pending = { key, ip, port, resolve: finish, reject: finish, cleanup: () => {} };
-      this.pending.set(id, entry);
-      this.addWaiting(key, ip, port, +1);
+      this.pending.set(id, { key, resolve: finish, reject: finish });
+      t.waiting++;
       if (options.timeoutMs !== undefined) {
         timer = setTimeout(
           () => finish(new TransportError(`no answer from ${address} within ${options.timeoutMs} ms`, "timeout")),
@@ -165,13 +173,6 @@ export class DatagramTransport implements Transport {
   private assertOpen(): void {
     if (this.failure) throw this.failure;
     if (this.closed) throw new TransportError(`${this.name} transport closed`, "closed");
-  }
-
-  private addWaiting(key: PeerKey, ip: number, port: number, delta: number): void {
-    const count = (this.waiting.get(key) ?? 0) + delta;
-    if (count <= 0) this.waiting.delete(key);
-    else this.waiting.set(key, count);
-    if (!this.closed) this.endpoint.setWaiting(ip, port, Math.max(0, count), performance.now());
   }
 
   private onMessage(peer: PeerKey, generation: number, bytes: Uint8Array, start: number, end: number, reused: boolean): void {

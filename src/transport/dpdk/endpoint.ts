@@ -47,6 +47,8 @@ export interface EndpointEvents {
   onMessage(peer: PeerKey, generation: number, bytes: Uint8Array, start: number, end: number, reused: boolean): void;
   /** Everything sent to or expected from the peer's previous session is gone. */
   onPeerReset(peer: PeerKey, reason: string): void;
+  /** How many requests wait for this peer to answer; while non-zero the peer is pinged and watched. */
+  waitingFor(peer: PeerKey): number;
 }
 
 export type PeerKey = number; // ip * 65536 + port
@@ -192,6 +194,7 @@ export class ReliableEndpoint {
   /** Queues a message; returns the peer session generation it belongs to. */
   send(ip: number, port: number, msg: EncodedMessage, now: number): number {
     const peer = this.peer(ip, port, now);
+    if (!peer.busy()) peer.lastHeard = now; // silence is measured from when we start needing the peer
     peer.queue.push({ encoded: msg, id: peer.nextMsgId, next: 0 });
     peer.nextMsgId = u32(peer.nextMsgId + 1) || 1;
     return peer.generation;
@@ -199,11 +202,6 @@ export class ReliableEndpoint {
 
   generation(key: PeerKey): number {
     return this.peers.get(key)?.generation ?? -1;
-  }
-
-  /** How many requests wait for this peer to answer; while non-zero the peer is pinged and watched. */
-  setWaiting(ip: number, port: number, count: number, now: number): void {
-    this.peer(ip, port, now).waiting = count;
   }
 
   /** One round: receive a burst, run timers, transmit. Returns packets moved (0 = idle). */
@@ -221,6 +219,7 @@ export class ReliableEndpoint {
   runTimers(now: number): void {
     for (const peer of this.peers.values()) {
       if (peer.inFlight() > 0) this.checkRetransmit(peer, now);
+      peer.waiting = this.events.waitingFor(peer.key);
       if (!peer.busy()) continue;
       const silentFor = now - peer.lastHeard;
       if (silentFor > this.opts.peerTimeoutMs) {
