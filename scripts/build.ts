@@ -1,6 +1,7 @@
 // Compiles rapr into one self-contained executable: dist/rapr.
 import { $ } from "bun";
 import pkg from "../package.json";
+import { udxBuildPlugin } from "../src/cluster/udx/plugin.js";
 
 const root = new URL("..", import.meta.url).pathname;
 await $`mkdir -p dist`.cwd(root);
@@ -10,6 +11,7 @@ const result = await Bun.build({
   minify: { syntax: true, whitespace: true },
   sourcemap: "linked",
   define: { RAPR_VERSION_DEFINE: JSON.stringify(pkg.version) },
+  plugins: [udxBuildPlugin], // hyperswarm on Bun: TS UDX for udx-native, embedded sodium addon
 });
 if (!result.success) {
   for (const log of result.logs) console.error(log);
