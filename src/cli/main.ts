@@ -57,6 +57,9 @@ async function run(args: string[]): Promise<number> {
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
     process.on(sig, () => runtime.stop(`signal ${sig}`));
   }
+  // A failure in one background task (a broker reconnect, a sweeper) must not take the sidecar down.
+  process.on("unhandledRejection", (reason) => logger.error("unhandled rejection", { error: reason }));
+  process.on("uncaughtException", (err) => logger.error("uncaught exception", { error: err, stack: err.stack }));
   try {
     await runtime.start();
   } catch (err) {
