@@ -1,6 +1,7 @@
 // What both API fronts can reach: the blocks, never plugins directly.
 import type { SecretsBlock } from "../blocks/secrets/secrets-block.js";
 import type { StateBlock } from "../blocks/state/state-block.js";
+import type { PubsubBlock } from "../blocks/pubsub/pubsub-block.js";
 import type { MetadataBlock } from "../blocks/metadata/metadata-block.js";
 import type { HealthBlock } from "../blocks/health/health-block.js";
 import type { AppChannel } from "../app/channel.js";
@@ -18,6 +19,9 @@ export interface ApiContext {
   health: HealthBlock;
   appChannel: AppChannel;
   /** Blocks with a lifecycle set their own field here from their RuntimeModule's start(). */
+  pubsub?: PubsubBlock;
+  invoke?: import("../blocks/invoke/invoke-block.js").InvokeBlock;
+  resiliency?: import("../resiliency/index.js").Resiliency;
   /** Starts a graceful shutdown; the API answers first. */
   requestShutdown(reason: string): void;
 }

@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import type { LogLevel } from "../observability/logger.js";
 import type { AppProtocol, RuntimeConfig } from "../runtime/config.js";
 import { UsageError, type FlagSpec, type FlagValues } from "./flags.js";
+import { pubsubRunFlags } from "../blocks/pubsub/flags.js";
 
 const PORT = { min: 0, max: 65535 };
 
@@ -38,7 +39,7 @@ export const runFlags: FlagSpec[] = [
 ];
 
 /** Blocks that bring flags of their own (cluster, dataplane, …) append them here. */
-export const extraRunFlags: FlagSpec[] = [];
+export const extraRunFlags: FlagSpec[] = [...pubsubRunFlags];
 
 export function allRunFlags(): FlagSpec[] {
   return [...runFlags, ...extraRunFlags];

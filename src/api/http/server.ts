@@ -3,6 +3,7 @@ import { Elysia } from "elysia";
 import type { ApiContext } from "../context.js";
 import { DaprError, errors } from "../../errors.js";
 import { errorResponse, json } from "./respond.js";
+import { pubsubRoutes } from "./routes/pubsub.js";
 import { secretsRoutes } from "./routes/secrets.js";
 import { stateRoutes } from "./routes/state.js";
 import { systemRoutes } from "./routes/system.js";
@@ -10,7 +11,7 @@ import { systemRoutes } from "./routes/system.js";
 export type HttpRouteModule = (app: Elysia, ctx: ApiContext) => Elysia<any, any, any, any, any, any, any>;
 
 /** Every building block's HTTP routes; other blocks append theirs here. */
-export const httpRouteModules: HttpRouteModule[] = [systemRoutes, stateRoutes, secretsRoutes];
+export const httpRouteModules: HttpRouteModule[] = [systemRoutes, stateRoutes, secretsRoutes, pubsubRoutes];
 
 const UNAUTHENTICATED_PATHS = new Set(["/v1.0/healthz", "/v1.0/healthz/outbound"]);
 

@@ -1,0 +1,69 @@
+// HTTP: POST /v1.0/publish/{pubsub}/{topic}, bulk publish, and the Rapr WebSocket for subscribers outside the cluster.
+import type { Elysia } from "elysia";
+import type { ApiContext } from "../../context.js";
+import type { PubsubBlock, BulkPublishEntry } from "../../../blocks/pubsub/pubsub-block.js";
+import { isCloudEventContentType, isJsonContentType } from "../../../blocks/pubsub/cloudevents.js";
+import { errors } from "../../../errors.js";
+import { encoder, json, noContent, queryMetadata, readJson } from "../respond.js";
+import { outsideWebSocketRoute } from "./pubsub-outside.js";
+
+const raw = { parse: "none" as const };
+
+export function pubsubBlockOf(ctx: ApiContext): PubsubBlock {
+  if (!ctx.pubsub) throw errors.pubsubNotConfigured("the pub/sub block is not running");
+  return ctx.pubsub;
+}
+
+/** Elysia leaves the wildcard percent-encoded; topics may contain "/". */
+function topicParam(params: Record<string, string>): string {
+  const t = params["*"] ?? "";
+  try {
+    return decodeURIComponent(t);
+  } catch {
+    return t;
+  }
+}
+
+export function pubsubRoutes(app: Elysia, ctx: ApiContext) {
+  const publish = async ({ params, request }: { params: Record<string, string>; request: Request }) => {
+    const url = new URL(request.url);
+    await pubsubBlockOf(ctx).publish({
+      pubsubName: params.pubsub,
+      topic: topicParam(params),
+      data: new Uint8Array(await request.arrayBuffer()),
+      contentType: request.headers.get("content-type") ?? undefined,
+      metadata: queryMetadata(url),
+      traceparent: request.headers.get("traceparent") ?? undefined,
+      tracestate: request.headers.get("tracestate") ?? undefined,
+    });
+    return noContent();
+  };
+  const bulk = async ({ params, request }: { params: Record<string, string>; request: Request }) => {
+    const url = new URL(request.url);
+    const body = await readJson(request, `bulk publish to ${params.pubsub}`);
+    if (!Array.isArray(body)) throw errors.pubsubEventsSer("bulk publish body must be a JSON array of {entryId, event, contentType}");
+    const entries: BulkPublishEntry[] = body.map((e, i) => bulkEntry(e, i));
+    const out = await pubsubBlockOf(ctx).bulkPublish(params.pubsub, topicParam(params), entries, queryMetadata(url), request.headers.get("traceparent") ?? undefined);
+    if (out.failedEntries.length === 0) return noContent();
+    return json({ failedEntries: out.failedEntries, errorCode: "ERR_PUBSUB_PUBLISH_MESSAGE" }, 500);
+  };
+  return outsideWebSocketRoute(
+    app
+      .post("/v1.0/publish/:pubsub/*", publish, raw)
+      .post("/v1.0-alpha1/publish/bulk/:pubsub/*", bulk, raw)
+      .post("/v1.0/publish/bulk/:pubsub/*", bulk, raw) as unknown as Elysia,
+    ctx,
+  );
+}
+
+function bulkEntry(e: unknown, i: number): BulkPublishEntry {
+  if (!e || typeof e !== "object") throw errors.pubsubEventsSer(`entries[${i}] must be an object {entryId, event, contentType}`);
+  const o = e as Record<string, unknown>;
+  const contentType = typeof o.contentType === "string" && o.contentType ? o.contentType : typeof o.event === "string" ? "text/plain" : "application/json";
+  let event: Uint8Array;
+  if (typeof o.event === "string" && !isJsonContentType(contentType) && !isCloudEventContentType(contentType)) event = encoder.encode(o.event);
+  else event = encoder.encode(JSON.stringify(o.event ?? null));
+  const metadata: Record<string, string> = {};
+  if (o.metadata && typeof o.metadata === "object") for (const [k, v] of Object.entries(o.metadata)) metadata[k] = String(v);
+  return { entryId: String(o.entryId ?? ""), event, contentType, metadata };
+}

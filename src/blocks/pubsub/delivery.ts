@@ -1,0 +1,148 @@
+// Handing events to the app: HTTP POST /{route} with the CloudEvent (or the raw payload), or gRPC OnTopicEvent /
+// OnBulkTopicEvent. The app's answer becomes success / retry / drop; an app that is down or hangs means retry.
+import type { JsonObject } from "@bufbuild/protobuf";
+import type { AppChannel } from "../../app/channel.js";
+import type { HandlerResult } from "../../components/contracts/pubsub.js";
+import { TopicEventResponse_TopicEventResponseStatus as PbStatus } from "../../gen/dapr/proto/runtime/v1/appcallback_pb.js";
+import { eventData, type CloudEvent } from "./cloudevents.js";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const CE_ATTRS = new Set(["id", "source", "type", "specversion", "datacontenttype", "data", "data_base64", "topic", "pubsubname"]);
+
+export interface DeliveryOptions {
+  pubsubName: string;
+  topic: string;
+  path: string;
+  /** Subscription metadata rawPayload=true: the app gets the payload bytes, not the envelope. */
+  rawPayload: boolean;
+  timeoutMs: number;
+}
+
+function statusFromText(s: unknown): HandlerResult | undefined {
+  if (typeof s !== "string") return undefined;
+  const u = s.toUpperCase();
+  return u === "SUCCESS" ? "success" : u === "DROP" ? "drop" : u === "RETRY" ? "retry" : undefined;
+}
+
+function statusFromPb(s: PbStatus): HandlerResult {
+  return s === PbStatus.DROP ? "drop" : s === PbStatus.RETRY ? "retry" : "success";
+}
+
+/** HTTP: 2xx with {"status": "SUCCESS|RETRY|DROP"} (none = success), 404 = drop, anything else = retry. */
+export function resultFromHttp(status: number, body: Uint8Array): HandlerResult {
+  if (status === 404) return "drop";
+  if (status < 200 || status > 299) return "retry";
+  if (body.length === 0) return "success";
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(dec.decode(body));
+  } catch {
+    return "success";
+  }
+  if (!parsed || typeof parsed !== "object" || !("status" in parsed)) return "success";
+  const s = (parsed as { status: unknown }).status;
+  if (s === "" || s === undefined || s === null) return "success";
+  return statusFromText(s) ?? "retry";
+}
+
+export async function deliverOne(app: AppChannel, ce: CloudEvent, o: DeliveryOptions): Promise<HandlerResult> {
+  const signal = AbortSignal.timeout(o.timeoutMs);
+  try {
+    if (app.protocol === "grpc") {
+      if (!app.callback) return "retry";
+      const res = await app.run(() => app.callback!.onTopicEvent(topicEventRequest(ce, o), { signal }));
+      return statusFromPb(res.status);
+    }
+    const headers: Record<string, string> = {
+      "content-type": o.rawPayload ? String(ce.datacontenttype ?? "application/octet-stream") : "application/cloudevents+json",
+      pubsubname: o.pubsubName,
+      topic: o.topic,
+    };
+    if (typeof ce.traceparent === "string") headers.traceparent = ce.traceparent;
+    if (typeof ce.tracestate === "string") headers.tracestate = ce.tracestate;
+    const body = o.rawPayload ? eventData(ce) : enc.encode(JSON.stringify(ce));
+    const res = await app.http({ method: "POST", path: o.path, headers, body, signal });
+    return resultFromHttp(res.status, res.body);
+  } catch {
+    return "retry";
+  }
+}
+
+export function topicEventRequest(ce: CloudEvent, o: { pubsubName: string; topic: string; path: string }) {
+  const extensions: JsonObject = {};
+  for (const [k, v] of Object.entries(ce)) if (!CE_ATTRS.has(k)) extensions[k] = v as JsonObject[string];
+  return {
+    id: ce.id,
+    source: ce.source,
+    type: ce.type,
+    specVersion: ce.specversion,
+    dataContentType: String(ce.datacontenttype ?? ""),
+    data: eventData(ce),
+    topic: o.topic,
+    pubsubName: o.pubsubName,
+    path: o.path,
+    extensions,
+  };
+}
+
+export interface BulkEntry {
+  entryId: string;
+  ce: CloudEvent;
+}
+
+/** Bulk delivery: one call with many entries; the app answers a status per entry (missing = retry). */
+export async function deliverBulk(app: AppChannel, entries: BulkEntry[], o: DeliveryOptions): Promise<Map<string, HandlerResult>> {
+  const out = new Map<string, HandlerResult>();
+  const all = (r: HandlerResult) => {
+    for (const e of entries) out.set(e.entryId, r);
+    return out;
+  };
+  const signal = AbortSignal.timeout(o.timeoutMs);
+  try {
+    if (app.protocol === "grpc") {
+      if (!app.callback) return all("retry");
+      const res = await app.run(() => app.callback!.onBulkTopicEvent({
+        id: crypto.randomUUID(),
+        topic: o.topic,
+        pubsubName: o.pubsubName,
+        path: o.path,
+        type: "com.dapr.event.sent.bulk",
+        metadata: {},
+        entries: entries.map((e) => ({
+          entryId: e.entryId,
+          contentType: o.rawPayload ? String(e.ce.datacontenttype ?? "") : "application/cloudevents+json",
+          metadata: {},
+          event: o.rawPayload
+            ? { case: "bytes" as const, value: eventData(e.ce) }
+            : { case: "cloudEvent" as const, value: { id: e.ce.id, source: e.ce.source, type: e.ce.type, specVersion: e.ce.specversion, dataContentType: String(e.ce.datacontenttype ?? ""), data: eventData(e.ce) } },
+        })),
+      }, { signal }));
+      for (const s of res.statuses) out.set(s.entryId, statusFromPb(s.status));
+    } else {
+      const body = {
+        id: crypto.randomUUID(),
+        topic: o.topic,
+        pubsubname: o.pubsubName,
+        type: "com.dapr.event.sent.bulk",
+        metadata: {},
+        entries: entries.map((e) => ({
+          entryId: e.entryId,
+          event: o.rawPayload ? e.ce.data ?? e.ce.data_base64 : e.ce,
+          contentType: o.rawPayload ? e.ce.datacontenttype : "application/cloudevents+json",
+          metadata: {},
+        })),
+      };
+      const res = await app.http({ method: "POST", path: o.path, headers: { "content-type": "application/json" }, body: enc.encode(JSON.stringify(body)), signal });
+      if (res.status === 404) return all("drop");
+      if (res.status < 200 || res.status > 299) return all("retry");
+      const parsed = res.body.length ? (JSON.parse(dec.decode(res.body)) as { statuses?: { entryId?: string; status?: string }[] }) : {};
+      if (!parsed.statuses) return all("success");
+      for (const s of parsed.statuses) if (s.entryId) out.set(s.entryId, statusFromText(s.status) ?? "retry");
+    }
+  } catch {
+    return all("retry");
+  }
+  for (const e of entries) if (!out.has(e.entryId)) out.set(e.entryId, "retry");
+  return out;
+}

@@ -1,0 +1,73 @@
+// Pub/sub's lifecycle in the runtime: the block on the API context, declarative subscriptions at start,
+// programmatic ones once the app's port opens, the outside-subscriber hub, and an orderly stop.
+import { randomUUID } from "node:crypto";
+import type { Runtime, RuntimeModule } from "../../runtime/runtime.js";
+import { messageOf } from "../../errors.js";
+import { OutsideHub } from "./outside/hub.js";
+import { PubsubBlock } from "./pubsub-block.js";
+import { loadAppSubscriptions } from "./app-subscriptions.js";
+import { parseDeclarative, type SubscriptionSpec } from "./subscriptions.js";
+
+const APP_PORT_WAIT_MS = 10 * 60_000;
+
+export function pubsubModule(): RuntimeModule {
+  const stopped = new AbortController();
+  let block: PubsubBlock | undefined;
+  let hub: OutsideHub | undefined;
+  let loading: Promise<void> | undefined;
+  return {
+    name: "pubsub",
+    async start(rt: Runtime) {
+      const log = rt.logger.child("pubsub");
+      block = new PubsubBlock(rt.registry, rt.config.appId, rt.appChannel, log);
+      const extra = rt.config.extra;
+      hub = new OutsideHub(block, {
+        secret: (extra["subscriber-token-secret"] as string | undefined) || process.env.RAPR_SUBSCRIBER_TOKEN_SECRET || undefined,
+        bufferSize: (extra["subscriber-buffer"] as number | undefined) ?? 256,
+        nodeId: `rapr-edge-${rt.config.appId}-${randomUUID().slice(0, 8)}`,
+        logger: log.child("outside"),
+      });
+      block.outside = hub;
+      rt.api.pubsub = block;
+      const b = block;
+      rt.api.metadata.contribute((snap) => {
+        for (const s of b.subscriptions()) {
+          snap.subscriptions.push({
+            pubsubname: s.pubsubName,
+            topic: s.topic,
+            metadata: s.metadata,
+            rules: [...s.rules, ...(s.defaultPath !== undefined ? [{ match: "", path: s.defaultPath }] : [])],
+            deadLetterTopic: s.deadLetterTopic ?? "",
+            type: s.kind.toUpperCase(),
+          });
+        }
+      });
+      if (!rt.appChannel.configured) return;
+      let declarative: SubscriptionSpec[] = [];
+      try {
+        declarative = parseDeclarative(rt.resources, rt.config.appId);
+      } catch (err) {
+        log.error("invalid Subscription resource", { error: messageOf(err) });
+      }
+      loading = (async () => {
+        const seen = new Set<string>();
+        const start = async (s: SubscriptionSpec) => {
+          const key = `${s.pubsubName}\u0000${s.topic}`;
+          if (seen.has(key)) return log.warn("duplicate subscription ignored", { pubsub: s.pubsubName, topic: s.topic, kind: s.kind });
+          seen.add(key);
+          await b.subscribe(s).catch((err) => log.error("subscription failed", { pubsub: s.pubsubName, topic: s.topic, error: messageOf(err) }));
+        };
+        for (const s of declarative) await start(s);
+        if (!(await rt.appChannel.waitForPort(APP_PORT_WAIT_MS, stopped.signal))) return;
+        const programmatic = await loadAppSubscriptions(rt.appChannel, log, stopped.signal);
+        for (const s of programmatic) await start(s);
+      })();
+    },
+    async stop() {
+      stopped.abort();
+      await loading?.catch(() => {});
+      await hub?.close();
+      await block?.stop();
+    },
+  };
+}

@@ -1,0 +1,189 @@
+// Subscribers outside the cluster (browsers, devices): one ephemeral broker subscription per topic per node,
+// fanned out in-process. Each event is serialized once; each client has its own bounded buffer and a drop
+// counter, so a slow client loses events rather than slowing the node or the other clients.
+import type { Subscription } from "../../../components/contracts/pubsub.js";
+import { errors } from "../../../errors.js";
+import type { Logger } from "../../../observability/logger.js";
+import { eventFromBroker, type CloudEvent } from "../cloudevents.js";
+import type { PubsubBlock } from "../pubsub-block.js";
+import { compileFilter, type EventPredicate } from "../routing.js";
+import { TokenError, tokenAllows, verifySubscriberToken, type SubscriberClaims } from "./tokens.js";
+
+/** What the hub hands a client: the event and its JSON text (shared by all clients). */
+export interface OutsideEvent {
+  ce: CloudEvent;
+  json: string;
+}
+
+export interface OutsideClient {
+  /** Called for each matching event; must not block. Returns false when the client dropped it. */
+  offer(ev: OutsideEvent): boolean;
+}
+
+interface Attached {
+  client: OutsideClient;
+  filter?: EventPredicate;
+  filterText?: string;
+}
+
+interface TopicFanout {
+  clients: Set<Attached>;
+  subscription: Promise<Subscription>;
+}
+
+export interface OutsideHubOptions {
+  /** HMAC secret for subscriber tokens; without one, outside subscribers are refused. */
+  secret?: string;
+  /** Events a client may have queued before new ones are dropped. */
+  bufferSize: number;
+  nodeId: string;
+  logger: Logger;
+}
+
+export interface OutsideStats {
+  clients: number;
+  topics: number;
+  delivered: number;
+  dropped: number;
+}
+
+export class OutsideHub {
+  private readonly topics = new Map<string, TopicFanout>();
+  private readonly filters = new Map<string, EventPredicate>();
+  private delivered = 0;
+  private dropped = 0;
+  private clientCount = 0;
+
+  constructor(private readonly block: PubsubBlock, readonly opts: OutsideHubOptions) {}
+
+  get bufferSize(): number {
+    return this.opts.bufferSize;
+  }
+
+  /** Checks a token against the topic; throws Dapr errors (401 no/bad token, 403 topic not in scope). */
+  authorize(token: string | undefined, pubsubName: string, topic: string): SubscriberClaims {
+    if (!this.opts.secret) throw errors.pubsubForbidden("subscribers outside the cluster are disabled on this node (no --subscriber-token-secret)");
+    if (!token) throw errors.apiUnauthorized("a subscriber token is required");
+    let claims: SubscriberClaims;
+    try {
+      claims = verifySubscriberToken(this.opts.secret, token);
+    } catch (err) {
+      throw errors.apiUnauthorized(err instanceof TokenError ? err.message : "invalid subscriber token");
+    }
+    if (!tokenAllows(claims, pubsubName, topic)) throw errors.pubsubForbidden(`the token for ${claims.sub} does not cover ${pubsubName}/${topic}`);
+    return claims;
+  }
+
+  /** Compiles (once per distinct text) a CEL filter; throws a 400 on a bad expression. */
+  filter(text: string | undefined): EventPredicate | undefined {
+    if (!text) return undefined;
+    let f = this.filters.get(text);
+    if (!f) {
+      try {
+        f = compileFilter(text);
+      } catch (err) {
+        throw errors.malformedRequest((err as Error).message);
+      }
+      if (this.filters.size > 10_000) this.filters.clear();
+      this.filters.set(text, f);
+    }
+    return f;
+  }
+
+  /** Adds a client to a topic's fan-out (subscribing on the broker for the first one); returns the detach function. */
+  async attach(pubsubName: string, topic: string, filterText: string | undefined, client: OutsideClient): Promise<() => void> {
+    this.block.component(pubsubName);
+    const entry: Attached = { client, filter: this.filter(filterText), filterText };
+    const key = `${pubsubName}\u0000${topic}`;
+    let fan = this.topics.get(key);
+    if (!fan) {
+      const clients = new Set<Attached>();
+      const subscription = this.block.component(pubsubName).subscribe(
+        { topic, mode: "ephemeral", group: this.opts.nodeId },
+        async (msg) => {
+          this.fanOut(clients, eventFromBroker(msg.data, msg.contentType, { topic, pubsubName }).ce);
+          return "success";
+        },
+      );
+      fan = { clients, subscription };
+      this.topics.set(key, fan);
+      subscription.catch(() => this.topics.get(key) === fan && this.topics.delete(key));
+    }
+    fan.clients.add(entry);
+    this.clientCount++;
+    await fan.subscription;
+    let attached = true;
+    const f = fan;
+    return () => {
+      if (!attached) return;
+      attached = false;
+      this.clientCount--;
+      f.clients.delete(entry);
+      if (f.clients.size === 0 && this.topics.get(key) === f) {
+        this.topics.delete(key);
+        void f.subscription.then((s) => s.close()).catch(() => {});
+      }
+    };
+  }
+
+  private fanOut(clients: Set<Attached>, ce: CloudEvent) {
+    const ev: OutsideEvent = { ce, json: JSON.stringify(ce) };
+    // One evaluation per distinct filter per event, however many clients share it.
+    const verdicts = new Map<string, boolean>();
+    for (const a of clients) {
+      if (a.filter) {
+        let ok = verdicts.get(a.filterText!);
+        if (ok === undefined) verdicts.set(a.filterText!, (ok = a.filter(ce)));
+        if (!ok) continue;
+      }
+      if (a.client.offer(ev)) this.delivered++;
+      else this.dropped++;
+    }
+  }
+
+  stats(): OutsideStats {
+    return { clients: this.clientCount, topics: this.topics.size, delivered: this.delivered, dropped: this.dropped };
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.topics.values()];
+    this.topics.clear();
+    await Promise.allSettled(all.map((f) => f.subscription.then((s) => s.close())));
+  }
+}
+
+/** A client whose transport pulls (a server stream): a bounded queue, newest events dropped when it is full. */
+export class QueuedClient implements OutsideClient {
+  private readonly queue: OutsideEvent[] = [];
+  private waiter?: () => void;
+  dropped = 0;
+  closed = false;
+
+  constructor(private readonly capacity: number) {}
+
+  offer(ev: OutsideEvent): boolean {
+    if (this.closed) return false;
+    if (this.queue.length >= this.capacity) {
+      this.dropped++;
+      return false;
+    }
+    this.queue.push(ev);
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+    return true;
+  }
+
+  /** The next event, or undefined once closed. */
+  async next(): Promise<OutsideEvent | undefined> {
+    while (!this.queue.length && !this.closed) await new Promise<void>((r) => (this.waiter = r));
+    return this.queue.shift();
+  }
+
+  close() {
+    this.closed = true;
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+}

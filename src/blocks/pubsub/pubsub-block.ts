@@ -1,0 +1,200 @@
+// The pub/sub building block: publishing (CloudEvents envelopes), and subscriptions that route each event with
+// CEL rules and hand it to the app (or a stream), with dead-lettering after the broker's last attempt.
+import type { AppChannel } from "../../app/channel.js";
+import type { HandlerResult, MessageHandler, PubSub, PubSubMessage, Subscription } from "../../components/contracts/pubsub.js";
+import type { ComponentRegistry } from "../../components/registry.js";
+import { errors, messageOf } from "../../errors.js";
+import type { Logger } from "../../observability/logger.js";
+import { Batcher } from "./batcher.js";
+import type { OutsideHub } from "./outside/hub.js";
+import {
+  acceptCloudEvent, encodeCloudEvent, eventFromBroker, isCloudEventContentType, wrapInCloudEvent, type CloudEvent,
+} from "./cloudevents.js";
+import { deliverBulk, deliverOne, type BulkEntry } from "./delivery.js";
+import { compileRouter } from "./routing.js";
+import type { SubscriptionSpec } from "./subscriptions.js";
+
+export interface PublishInput {
+  pubsubName: string;
+  topic: string;
+  data: Uint8Array;
+  contentType?: string;
+  metadata: Record<string, string>;
+  traceparent?: string;
+  tracestate?: string;
+}
+
+export interface BulkPublishEntry {
+  entryId: string;
+  event: Uint8Array;
+  contentType: string;
+  metadata: Record<string, string>;
+}
+
+export interface BulkPublishOutcome {
+  failedEntries: { entryId: string; error: string }[];
+}
+
+/** Per-event sink of a streaming subscription: answers like an app would. */
+export type EventSink = (ce: CloudEvent) => Promise<HandlerResult>;
+
+interface Active {
+  spec: SubscriptionSpec;
+  sub: Subscription;
+  close(): Promise<void>;
+}
+
+const DEFAULT_DELIVERY_TIMEOUT_MS = 60_000;
+
+export class PubsubBlock {
+  private readonly active = new Set<Active>();
+  /** Subscribers outside the cluster (set by the pub/sub runtime module). */
+  outside?: OutsideHub;
+
+  constructor(
+    private readonly registry: ComponentRegistry,
+    readonly appId: string,
+    private readonly app: AppChannel,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The named pubsub component, or Dapr's errors for a missing name or an unknown component. */
+  component(name: string): PubSub {
+    if (!name) throw errors.pubsubEmpty("pubsub name is empty");
+    const ps = this.registry.get<PubSub>("pubsub", name);
+    if (ps) return ps;
+    if (this.registry.list("pubsub").length === 0) throw errors.pubsubNotConfigured("no pubsub is configured");
+    throw errors.pubsubNotFound(`pubsub ${name} not found`);
+  }
+
+  componentNames(): string[] {
+    return this.registry.list("pubsub").map((c) => c.spec.name);
+  }
+
+  /** The bytes that go to the broker: a CloudEvent envelope, the body as is when it is one, or the raw payload. */
+  envelope(input: Omit<PublishInput, "pubsubName"> & { pubsubName: string }): { data: Uint8Array; contentType: string } {
+    const md = input.metadata;
+    if (md.rawPayload === "true") return { data: input.data, contentType: input.contentType || "application/octet-stream" };
+    const overrides: Record<string, string> = {};
+    for (const [k, v] of Object.entries(md)) if (k.startsWith("cloudevent.")) overrides[k.slice(11)] = v;
+    const fill = { source: this.appId, topic: input.topic, pubsubName: input.pubsubName, traceparent: input.traceparent, tracestate: input.tracestate, overrides };
+    const ce = isCloudEventContentType(input.contentType)
+      ? acceptCloudEvent(input.data, fill)
+      : wrapInCloudEvent({ ...fill, data: input.data, contentType: input.contentType || "text/plain" });
+    return { data: encodeCloudEvent(ce), contentType: "application/cloudevents+json" };
+  }
+
+  async publish(input: PublishInput): Promise<void> {
+    const ps = this.component(input.pubsubName);
+    if (!input.topic) throw errors.pubsubTopicEmpty(`topic is empty in pubsub ${input.pubsubName}`);
+    const { data, contentType } = this.envelope(input);
+    try {
+      await ps.publish({ topic: input.topic, data, contentType, metadata: input.metadata });
+    } catch (err) {
+      throw errors.pubsubPublish(`error when publish to topic ${input.topic} in pubsub ${input.pubsubName}: ${messageOf(err)}`);
+    }
+  }
+
+  async bulkPublish(pubsubName: string, topic: string, entries: BulkPublishEntry[], metadata: Record<string, string>, traceparent?: string): Promise<BulkPublishOutcome> {
+    const ps = this.component(pubsubName);
+    if (!topic) throw errors.pubsubTopicEmpty(`topic is empty in pubsub ${pubsubName}`);
+    const seen = new Set<string>();
+    for (const e of entries) {
+      if (!e.entryId) throw errors.pubsubEventsSer("every bulk publish entry needs an entryId");
+      if (seen.has(e.entryId)) throw errors.pubsubEventsSer(`entryId ${e.entryId} is used twice`);
+      seen.add(e.entryId);
+    }
+    const reqs = entries.map((e) => {
+      const env = this.envelope({ pubsubName, topic, data: e.event, contentType: e.contentType, metadata: { ...metadata, ...e.metadata }, traceparent });
+      return { topic, data: env.data, contentType: env.contentType, metadata: e.metadata };
+    });
+    let failed;
+    try {
+      failed = (await ps.bulkPublish(reqs)).failed;
+    } catch (err) {
+      failed = entries.map((_, index) => ({ index, error: messageOf(err) }));
+    }
+    return { failedEntries: failed.map((f) => ({ entryId: entries[f.index].entryId, error: f.error })) };
+  }
+
+  /** Starts delivering a subscription's events to the app. */
+  async subscribe(spec: SubscriptionSpec): Promise<void> {
+    const ps = this.component(spec.pubsubName);
+    const router = compileRouter(spec);
+    const rawPayload = spec.metadata.rawPayload === "true";
+    const timeoutMs = Number(spec.metadata.deliveryTimeoutMs) || DEFAULT_DELIVERY_TIMEOUT_MS;
+    const base = { pubsubName: spec.pubsubName, topic: spec.topic, rawPayload, timeoutMs };
+    const batchers = new Map<string, Batcher<BulkEntry>>();
+    const batcherFor = (path: string) => {
+      let b = batchers.get(path);
+      if (!b) {
+        b = new Batcher<BulkEntry>(spec.bulk!.maxMessagesCount, spec.bulk!.maxAwaitDurationMs, async (items) => {
+          const results = await deliverBulk(this.app, items, { ...base, path });
+          return items.map((i) => results.get(i.entryId) ?? "retry");
+        });
+        batchers.set(path, b);
+      }
+      return b;
+    };
+    const handler: MessageHandler = async (msg) => {
+      const { ce } = eventFromBroker(msg.data, msg.contentType, spec);
+      const path = router.route(ce);
+      if (path === undefined) return "drop";
+      const result = spec.bulk
+        ? await batcherFor(path).add({ entryId: crypto.randomUUID(), ce })
+        : await deliverOne(this.app, ce, { ...base, path });
+      return this.afterDelivery(ps, spec, msg, result);
+    };
+    const maxInFlight = spec.bulk ? Math.max(64, spec.bulk.maxMessagesCount * 2) : undefined;
+    const sub = await ps.subscribe({ topic: spec.topic, mode: "durable", group: this.appId, maxInFlight, metadata: spec.metadata }, handler);
+    const entry: Active = {
+      spec,
+      sub,
+      close: async () => {
+        for (const b of batchers.values()) b.close();
+        await sub.close();
+      },
+    };
+    this.active.add(entry);
+    this.logger.info("subscribed", { pubsub: spec.pubsubName, topic: spec.topic, kind: spec.kind });
+  }
+
+  /** A streaming subscription (SubscribeTopicEventsAlpha1): events go to the sink instead of the app. */
+  async subscribeStream(spec: SubscriptionSpec, sink: EventSink): Promise<() => Promise<void>> {
+    const ps = this.component(spec.pubsubName);
+    const handler: MessageHandler = async (msg) => {
+      const { ce } = eventFromBroker(msg.data, msg.contentType, spec);
+      return this.afterDelivery(ps, spec, msg, await sink(ce).catch(() => "retry" as const));
+    };
+    const sub = await ps.subscribe({ topic: spec.topic, mode: "durable", group: this.appId, metadata: spec.metadata }, handler);
+    const entry: Active = { spec, sub, close: () => sub.close() };
+    this.active.add(entry);
+    return async () => {
+      this.active.delete(entry);
+      await sub.close();
+    };
+  }
+
+  /** On the broker's last attempt, a retry becomes a publish to the dead-letter topic (then the original is acknowledged). */
+  private async afterDelivery(ps: PubSub, spec: SubscriptionSpec, msg: PubSubMessage, result: HandlerResult): Promise<HandlerResult> {
+    if (result !== "retry" || !spec.deadLetterTopic || msg.deliveryAttempt < msg.maxAttempts) return result;
+    try {
+      await ps.publish({ topic: spec.deadLetterTopic, data: msg.data, contentType: msg.contentType });
+      this.logger.warn("event sent to the dead-letter topic", { pubsub: spec.pubsubName, topic: spec.topic, dead_letter_topic: spec.deadLetterTopic });
+      return "drop";
+    } catch (err) {
+      this.logger.warn("dead-letter publish failed", { pubsub: spec.pubsubName, topic: spec.deadLetterTopic, error: messageOf(err) });
+      return "retry";
+    }
+  }
+
+  subscriptions(): SubscriptionSpec[] {
+    return [...this.active].map((a) => a.spec);
+  }
+
+  async stop(): Promise<void> {
+    const all = [...this.active];
+    this.active.clear();
+    await Promise.allSettled(all.map((a) => a.close()));
+  }
+}
