@@ -7,6 +7,8 @@ import pubsubNats from "./pubsub.nats/index.js";
 import stateInMemory from "./state.in-memory/index.js";
 import statePostgresql from "./state.postgresql/index.js";
 import stateSqlite from "./state.sqlite/index.js";
+import nameresolutionLocal from "./nameresolution.local/index.js";
+import nameresolutionStatic from "./nameresolution.static/index.js";
 
 export const builtinPlugins: ComponentPlugin<any, any>[] = [
   stateInMemory,
@@ -16,4 +18,6 @@ export const builtinPlugins: ComponentPlugin<any, any>[] = [
   secretstoresLocalFile,
   pubsubInMemory,
   pubsubNats,
+  nameresolutionLocal,
+  nameresolutionStatic,
 ];

@@ -26,6 +26,8 @@ export const errors = {
   notFound: make("ERR_NOT_FOUND", 404, Code.NotFound),
   apiUnauthorized: make("ERR_API_UNAUTHORIZED", 401, Code.Unauthenticated),
   metadataGet: make("ERR_METADATA_GET", 500, Code.Internal),
+  directInvoke: make("ERR_DIRECT_INVOKE", 500, Code.Internal),
+  permissionDenied: make("ERR_PERMISSION_DENIED", 403, Code.PermissionDenied),
 
   stateStoreNotConfigured: make("ERR_STATE_STORE_NOT_CONFIGURED", 500, Code.FailedPrecondition),
   stateStoreNotFound: make("ERR_STATE_STORE_NOT_FOUND", 404, Code.InvalidArgument),

@@ -1,9 +1,9 @@
 // The app channel: how the sidecar calls its own app (HTTP or gRPC AppCallback), under --app-max-concurrency,
 // with APP_API_TOKEN, and with the app's health tracked by probes when --enable-app-health-check is on.
-import { createClient, type Client } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { create } from "@bufbuild/protobuf";
-import { anyPack, anyUnpack, BytesValueSchema } from "@bufbuild/protobuf/wkt";
+import { AnySchema, anyUnpack, BytesValueSchema } from "@bufbuild/protobuf/wkt";
 import { connect } from "node:net";
 import { AppCallback, AppCallbackHealthCheck } from "../gen/dapr/proto/runtime/v1/appcallback_pb.js";
 import { HTTPExtension_Verb } from "../gen/dapr/proto/common/v1/common_pb.js";
@@ -36,6 +36,19 @@ export class AppUnavailableError extends Error {
 }
 
 type HealthListener = (healthy: boolean) => void;
+
+/** Carries a protobuf Any's type URL next to its value when an invocation crosses HTTP-shaped hops. */
+export const ANY_TYPE_HEADER = "rapr-any-type";
+
+/** gRPC status → the HTTP status Dapr reports for it. */
+export function httpStatusOfGrpc(code: Code): number {
+  const map: Partial<Record<Code, number>> = {
+    [Code.Canceled]: 499, [Code.InvalidArgument]: 400, [Code.DeadlineExceeded]: 504, [Code.NotFound]: 404,
+    [Code.AlreadyExists]: 409, [Code.PermissionDenied]: 403, [Code.ResourceExhausted]: 429, [Code.FailedPrecondition]: 400,
+    [Code.Aborted]: 409, [Code.OutOfRange]: 400, [Code.Unimplemented]: 501, [Code.Unavailable]: 503, [Code.Unauthenticated]: 401,
+  };
+  return map[code] ?? 500;
+}
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "host", "content-length", "te", "trailer"]);
 
@@ -99,7 +112,7 @@ export class AppChannel {
     return this.run(async () => {
       let res: Response;
       try {
-        res = await fetch(url, { method: req.method, headers, body: req.body && req.body.length ? (req.body as Uint8Array<ArrayBuffer>) : undefined, signal: req.signal, redirect: "manual" });
+        res = await fetch(url, { method: req.method, headers, body: req.body && req.body.length ? (req.body as Uint8Array<ArrayBuffer>) : undefined, signal: req.signal, redirect: "manual", decompress: false } as RequestInit);
       } catch (err) {
         throw new AppUnavailableError(`app ${this.config.appId} at ${this.baseUrl} did not answer ${req.method} /${req.path}: ${(err as Error).message}`);
       }
@@ -111,25 +124,38 @@ export class AppChannel {
     });
   }
 
-  /** Service invocation into the app: HTTP apps get the request as is; gRPC apps get AppCallback.OnInvoke. */
+  /** Service invocation into the app: HTTP apps get the request as is; gRPC apps get AppCallback.OnInvoke,
+   * with the body as the raw value of the Any (type URL from header ANY_TYPE_HEADER when the caller sent one). */
   async invoke(req: AppRequest): Promise<AppResponse> {
     if (!this.isGrpc) return this.http(req);
     if (!this.callback) throw new AppUnavailableError("no app port configured (--app-port)");
     const verb = HTTPExtension_Verb[req.method.toUpperCase() as keyof typeof HTTPExtension_Verb] ?? HTTPExtension_Verb.POST;
     const contentType = req.headers["content-type"] ?? "application/json";
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k.toLowerCase()) && k !== "content-type" && k !== ANY_TYPE_HEADER) headers.set(k, v);
     return this.run(async () => {
-      const res = await this.callback!.onInvoke(
-        {
-          method: req.path,
-          data: anyPack(BytesValueSchema, create(BytesValueSchema, { value: req.body ?? new Uint8Array() })),
-          contentType,
-          httpExtension: { verb, querystring: req.query ?? "" },
-        },
-        { signal: req.signal },
-      );
-      const body = res.data ? (res.data.typeUrl.endsWith("google.protobuf.BytesValue") ? anyUnpack(res.data, BytesValueSchema)?.value : res.data.value) : undefined;
-      const headers: Record<string, string> = res.contentType ? { "content-type": res.contentType } : {};
-      return { status: 200, headers, body: body ?? new Uint8Array() };
+      let res;
+      try {
+        res = await this.callback!.onInvoke(
+          {
+            method: req.path,
+            data: create(AnySchema, { typeUrl: req.headers[ANY_TYPE_HEADER] ?? "", value: req.body ?? new Uint8Array() }),
+            contentType,
+            httpExtension: { verb, querystring: req.query ?? "" },
+          },
+          { signal: req.signal, headers },
+        );
+      } catch (err) {
+        const ce = ConnectError.from(err);
+        if (ce.code === Code.Unavailable) throw new AppUnavailableError(`app ${this.config.appId} at ${this.baseUrl} did not answer OnInvoke(${req.path}): ${ce.rawMessage}`);
+        const body = new TextEncoder().encode(JSON.stringify({ errorCode: "ERR_DIRECT_INVOKE", message: ce.rawMessage, grpcCode: ce.code }));
+        return { status: httpStatusOfGrpc(ce.code), headers: { "content-type": "application/json", "grpc-status": String(ce.code) }, body };
+      }
+      const out: Record<string, string> = res.contentType ? { "content-type": res.contentType } : {};
+      let body = res.data?.value ?? new Uint8Array();
+      if (res.data?.typeUrl.endsWith("google.protobuf.BytesValue")) body = anyUnpack(res.data, BytesValueSchema)?.value ?? body;
+      else if (res.data?.typeUrl) out[ANY_TYPE_HEADER] = res.data.typeUrl;
+      return { status: 200, headers: out, body };
     });
   }
 

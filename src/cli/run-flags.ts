@@ -5,6 +5,7 @@ import type { LogLevel } from "../observability/logger.js";
 import type { AppProtocol, RuntimeConfig } from "../runtime/config.js";
 import { UsageError, type FlagSpec, type FlagValues } from "./flags.js";
 import { pubsubRunFlags } from "../blocks/pubsub/flags.js";
+import { invokeRunFlags } from "../blocks/invoke/flags.js";
 
 const PORT = { min: 0, max: 65535 };
 
@@ -39,7 +40,7 @@ export const runFlags: FlagSpec[] = [
 ];
 
 /** Blocks that bring flags of their own (cluster, dataplane, …) append them here. */
-export const extraRunFlags: FlagSpec[] = [...pubsubRunFlags];
+export const extraRunFlags: FlagSpec[] = [...pubsubRunFlags, ...invokeRunFlags];
 
 export function allRunFlags(): FlagSpec[] {
   return [...runFlags, ...extraRunFlags];

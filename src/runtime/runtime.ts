@@ -9,6 +9,7 @@ import { AppProcess } from "../app/launcher.js";
 import { HealthBlock } from "../blocks/health/health-block.js";
 import { MetadataBlock } from "../blocks/metadata/metadata-block.js";
 import { pubsubModule } from "../blocks/pubsub/module.js";
+import { invokeModule } from "../blocks/invoke/module.js";
 import { SecretsBlock } from "../blocks/secrets/secrets-block.js";
 import { StateBlock } from "../blocks/state/state-block.js";
 import { loadExternalPlugins } from "../components/external-plugins.js";
@@ -26,7 +27,7 @@ export interface RuntimeModule {
   stop(): Promise<void>;
 }
 
-export const runtimeModules: ((rt: Runtime) => RuntimeModule | undefined)[] = [pubsubModule];
+export const runtimeModules: ((rt: Runtime) => RuntimeModule | undefined)[] = [invokeModule, pubsubModule];
 
 export class Runtime {
   readonly registry: ComponentRegistry;

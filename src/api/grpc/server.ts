@@ -10,6 +10,7 @@ import { Dapr } from "../../gen/dapr/proto/runtime/v1/dapr_pb.js";
 import type { ApiContext } from "../context.js";
 import { DaprError } from "../../errors.js";
 import { pubsubHandlers } from "./handlers/pubsub.js";
+import { invokeHandlers } from "./handlers/invoke.js";
 import { subscribersRouter } from "./handlers/pubsub-outside.js";
 import { secretsHandlers } from "./handlers/secrets.js";
 import { stateHandlers } from "./handlers/state.js";
@@ -19,7 +20,7 @@ export type DaprHandlerModule = (ctx: ApiContext) => Partial<ServiceImpl<typeof 
 /** Registers services other than Dapr's own (rapr.v1.Cluster, AppCallback proxies, …). */
 export type RouterModule = (router: ConnectRouter, ctx: ApiContext) => void;
 
-export const daprHandlerModules: DaprHandlerModule[] = [systemHandlers, stateHandlers, secretsHandlers, pubsubHandlers];
+export const daprHandlerModules: DaprHandlerModule[] = [systemHandlers, stateHandlers, secretsHandlers, pubsubHandlers, invokeHandlers];
 export const routerModules: RouterModule[] = [subscribersRouter];
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0");

@@ -4,6 +4,7 @@ import type { ApiContext } from "../context.js";
 import { DaprError, errors } from "../../errors.js";
 import { errorResponse, json } from "./respond.js";
 import { pubsubRoutes } from "./routes/pubsub.js";
+import { invokeRoutes } from "./routes/invoke.js";
 import { secretsRoutes } from "./routes/secrets.js";
 import { stateRoutes } from "./routes/state.js";
 import { systemRoutes } from "./routes/system.js";
@@ -11,7 +12,7 @@ import { systemRoutes } from "./routes/system.js";
 export type HttpRouteModule = (app: Elysia, ctx: ApiContext) => Elysia<any, any, any, any, any, any, any>;
 
 /** Every building block's HTTP routes; other blocks append theirs here. */
-export const httpRouteModules: HttpRouteModule[] = [systemRoutes, stateRoutes, secretsRoutes, pubsubRoutes];
+export const httpRouteModules: HttpRouteModule[] = [systemRoutes, stateRoutes, secretsRoutes, pubsubRoutes, invokeRoutes];
 
 const UNAUTHENTICATED_PATHS = new Set(["/v1.0/healthz", "/v1.0/healthz/outbound"]);
 

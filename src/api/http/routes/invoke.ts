@@ -1,0 +1,45 @@
+// HTTP: /v1.0/invoke/{appId}/method/{method...} with any verb, and any path carrying a `dapr-app-id` header.
+import type { Elysia } from "elysia";
+import type { ApiContext } from "../../context.js";
+import { ANY_TYPE_HEADER } from "../../../app/channel.js";
+import { errors } from "../../../errors.js";
+import { errorResponse } from "../respond.js";
+
+const INVOKE_PREFIX = "/v1.0/invoke/";
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+
+export function invokeRoutes(app: Elysia, ctx: ApiContext) {
+  return app
+    .onRequest(({ request }) => {
+      const appId = request.headers.get("dapr-app-id");
+      if (!appId) return;
+      const url = new URL(request.url);
+      if (url.pathname.startsWith(INVOKE_PREFIX)) return;
+      return handle(ctx, request, appId, url.pathname.replace(/^\/+/, ""), url);
+    })
+    .all("/v1.0/invoke/:appId/method/*", ({ request, params }) => {
+      const url = new URL(request.url);
+      const rest = url.pathname.slice(INVOKE_PREFIX.length);
+      const marker = rest.indexOf("/method/");
+      const method = marker >= 0 ? rest.slice(marker + "/method/".length) : "";
+      return handle(ctx, request, decodeURIComponent(params.appId), method, url);
+    }, { parse: "none" });
+}
+
+async function handle(ctx: ApiContext, request: Request, appId: string, method: string, url: URL): Promise<Response> {
+  try {
+    if (!ctx.invoke) throw errors.directInvoke("service invocation is not available in this sidecar");
+    const body = new Uint8Array(await request.arrayBuffer());
+    if (body.length > ctx.config.maxRequestBodyBytes) {
+      throw errors.bodyTooLarge(`request body of ${body.length} bytes exceeds --dapr-http-max-request-size (${ctx.config.maxRequestBodyBytes} bytes)`);
+    }
+    const headers: Record<string, string> = {};
+    request.headers.forEach((v, k) => (headers[k] = v));
+    const res = await ctx.invoke.invoke({ appId, method, verb: request.method, query: url.search.slice(1), headers, body });
+    const out = new Headers();
+    for (const [k, v] of Object.entries(res.headers)) if (k !== ANY_TYPE_HEADER) out.set(k, v);
+    return new Response(NULL_BODY.has(res.status) ? null : (res.body as Uint8Array<ArrayBuffer>), { status: res.status, headers: out });
+  } catch (err) {
+    return errorResponse(err);
+  }
+}

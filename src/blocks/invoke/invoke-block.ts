@@ -1,0 +1,237 @@
+// Service invocation: app A's sidecar finds app B's sidecar by name, sends the call over the sidecar
+// transport under B's resiliency policy; B's sidecar checks access control against the caller's verified
+// identity and hands the call to its app. A call to the own app id stays local. Knows no HTTP or gRPC types.
+import { AppUnavailableError, type AppChannel } from "../../app/channel.js";
+import type { NameResolver } from "../../components/contracts/nameresolution.js";
+import { DaprError, errors } from "../../errors.js";
+import type { Logger } from "../../observability/logger.js";
+import { CircuitOpenError, PolicyTimeoutError, statusIsFailure, type Resiliency } from "../../resiliency/index.js";
+import { decide, type AccessControlSpec, type Caller } from "../../security/access-control.js";
+import { parseSpiffeId } from "../../security/spiffe.js";
+import { PEER_IDENTITY_HEADER } from "../../transport/mtls/index.js";
+import { TransportError, type Transport, type TransportRequest, type TransportResponse } from "../../transport/transport.js";
+import { nextTraceparent } from "./tracing.js";
+import { parseTarget, type InvokeTarget } from "./target.js";
+
+export interface InvokeRequest {
+  /** Target app id as the caller wrote it: "orders" or "orders.namespace". */
+  appId: string;
+  /** Method path on the target app, without the leading slash; may contain slashes. */
+  method: string;
+  /** HTTP verb (GET, POST, …). */
+  verb: string;
+  /** Raw query string without "?". */
+  query: string;
+  /** Lower-case header names. */
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+export interface InvokeResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+/** Headers the sidecars add between themselves; never passed to apps. */
+const H = {
+  verb: "rapr-verb",
+  query: "rapr-query",
+  targetApp: "rapr-target-app",
+  targetNs: "rapr-target-ns",
+  callerApp: "rapr-caller-app",
+  callerNs: "rapr-caller-ns",
+  error: "rapr-error",
+} as const;
+const INTERNAL = new Set<string>([...Object.values(H), PEER_IDENTITY_HEADER]);
+/** Request headers the app never sees from the caller as is. */
+const DROPPED = new Set(["dapr-api-token", "dapr-app-id", "host", "connection", "content-length", "transfer-encoding", "keep-alive", "upgrade"]);
+
+export interface InvokeBlockDeps {
+  appId: string;
+  namespace: string;
+  trustDomain: string;
+  mtls: boolean;
+  appChannel: AppChannel;
+  resolver: NameResolver & { forget?(appId: string, namespace?: string): void };
+  transport: Transport;
+  resiliency: Resiliency;
+  accessControl?: AccessControlSpec;
+  logger: Logger;
+  maxBodyBytes: number;
+}
+
+/** Dapr's built-in retries for sidecar-to-sidecar calls (DaprBuiltInServiceRetries): 3 × 1 s on unreachable. */
+const BUILT_IN_RETRIES = 3;
+const BUILT_IN_BACKOFF_MS = 1000;
+
+export class InvokeBlock {
+  constructor(private readonly d: InvokeBlockDeps) {}
+
+  get appId(): string {
+    return this.d.appId;
+  }
+
+  /** Outbound: called by the API fronts. */
+  async invoke(req: InvokeRequest): Promise<InvokeResponse> {
+    if (!req.appId) throw errors.malformedRequest("invoke: the target app id is empty");
+    if (req.body.length > this.d.maxBodyBytes) throw errors.bodyTooLarge(`invoke: body of ${req.body.length} bytes exceeds --dapr-http-max-request-size (${this.d.maxBodyBytes} bytes)`);
+    const target = parseTarget(req.appId, this.d.namespace, this.d.appId);
+    const headers = cleanHeaders(req.headers);
+    headers.traceparent = nextTraceparent(req.headers.traceparent);
+    if (target.appId === this.d.appId && target.namespace === this.d.namespace) {
+      headers["dapr-caller-app-id"] = this.d.appId;
+      headers["dapr-callee-app-id"] = this.d.appId;
+      return this.deliver({ ...req, headers });
+    }
+    return this.remote(target, { ...req, headers });
+  }
+
+  private async remote(target: InvokeTarget, req: InvokeRequest): Promise<InvokeResponse> {
+    const d = this.d;
+    const treq: TransportRequest = {
+      kind: "invoke",
+      path: req.method,
+      headers: {
+        ...req.headers,
+        [H.verb]: req.verb.toUpperCase(),
+        [H.query]: req.query,
+        [H.targetApp]: target.appId,
+        [H.targetNs]: target.namespace,
+        [H.callerApp]: d.appId,
+        [H.callerNs]: d.namespace,
+      },
+      body: req.body,
+    };
+    const rtarget = { app: target.appId };
+    const policy = d.resiliency.policyFor(rtarget);
+    const attempt = async (signal: AbortSignal | undefined): Promise<TransportResponse> => {
+      const addresses = await d.resolver.resolve(target.appId, target.namespace);
+      if (!addresses.length) throw new AppNotFound(target);
+      try {
+        return await d.transport.request(addresses[0]!, treq, { signal });
+      } catch (err) {
+        d.resolver.forget?.(target.appId, target.namespace);
+        throw err;
+      }
+    };
+    let res: TransportResponse;
+    try {
+      if (policy) {
+        res = await d.resiliency.run(rtarget, attempt, {
+          failedResult: (r, retry) => r.headers[H.error] === undefined && statusIsFailure(r.status, retry),
+          permanent: (err) => err instanceof DaprError,
+        });
+      } else {
+        res = await withBuiltInRetries(attempt);
+      }
+    } catch (err) {
+      throw this.outboundError(target, err);
+    }
+    if (res.headers[H.error] !== undefined) throw remoteDaprError(res);
+    return { status: res.status, headers: res.headers, body: res.body };
+  }
+
+  private outboundError(target: InvokeTarget, err: unknown): DaprError {
+    const id = `${target.appId}${target.namespace !== this.d.namespace ? `.${target.namespace}` : ""}`;
+    if (err instanceof DaprError) return err;
+    if (err instanceof AppNotFound) return errors.directInvoke(`failed to invoke, id: ${id}, err: couldn't find service: ${id} (no sidecar for app id "${target.appId}" in namespace "${target.namespace}")`);
+    if (err instanceof CircuitOpenError) return errors.directInvoke(`failed to invoke, id: ${id}, err: ${err.message}`);
+    if (err instanceof PolicyTimeoutError) return errors.directInvoke(`failed to invoke, id: ${id}, err: ${err.message}`);
+    if (err instanceof TransportError) return errors.directInvoke(`failed to invoke, id: ${id}, err: ${err.message}`);
+    return errors.directInvoke(`failed to invoke, id: ${id}, err: ${err instanceof Error ? err.message : String(err)}`);
+  }
+
+  /** Inbound: a request from another sidecar (the transport handler). */
+  async serve(treq: TransportRequest): Promise<TransportResponse> {
+    try {
+      if (treq.kind !== "invoke") throw errors.directInvoke(`unsupported sidecar request kind "${treq.kind}"`);
+      const h = treq.headers;
+      const targetApp = h[H.targetApp] ?? "";
+      const targetNs = h[H.targetNs] ?? this.d.namespace;
+      if (targetApp !== this.d.appId || targetNs !== this.d.namespace) {
+        throw errors.directInvoke(`this sidecar serves ${this.d.appId} in namespace ${this.d.namespace}, not ${targetApp} in ${targetNs}`);
+      }
+      const caller = this.callerOf(h);
+      const verb = h[H.verb] ?? "POST";
+      const decision = decide(this.d.accessControl, caller, treq.path, verb);
+      if (!decision.allowed) {
+        this.d.logger.warn("invocation denied by access control", { caller: caller?.appId, method: treq.path, verb, reason: decision.reason });
+        throw errors.permissionDenied(`access control policy has denied access to id: ${caller ? `spiffe://${caller.trustDomain}/ns/${caller.namespace}/${caller.appId}` : "unknown caller"} operation: ${treq.path} verb: ${verb}`);
+      }
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(h)) if (!INTERNAL.has(k)) headers[k] = v;
+      headers["dapr-caller-app-id"] = caller?.appId ?? h[H.callerApp] ?? "";
+      headers["dapr-callee-app-id"] = this.d.appId;
+      const res = await this.deliver({ appId: this.d.appId, method: treq.path, verb, query: h[H.query] ?? "", headers, body: treq.body });
+      return res;
+    } catch (err) {
+      const e = err instanceof DaprError ? err : errors.directInvoke(err instanceof Error ? err.message : String(err));
+      return { status: e.httpStatus, headers: { "content-type": "application/json", [H.error]: e.errorCode }, body: new TextEncoder().encode(JSON.stringify(e)) };
+    }
+  }
+
+  /** Who is calling: the verified certificate identity with mTLS, else what the calling sidecar claims. */
+  private callerOf(h: Record<string, string>): Caller | undefined {
+    if (this.d.mtls) {
+      const id = h[PEER_IDENTITY_HEADER] ? parseSpiffeId(h[PEER_IDENTITY_HEADER]) : undefined;
+      return id && { appId: id.appId, namespace: id.namespace, trustDomain: id.trustDomain };
+    }
+    const app = h[H.callerApp];
+    return app ? { appId: app, namespace: h[H.callerNs] ?? "default", trustDomain: this.d.trustDomain } : undefined;
+  }
+
+  /** Hands a call to this sidecar's own app. */
+  private async deliver(req: InvokeRequest): Promise<InvokeResponse> {
+    const ch = this.d.appChannel;
+    if (!ch.configured) throw errors.directInvoke(`app channel is not initialized: app ${this.d.appId} has no --app-port, so it cannot receive invocations`);
+    if (!ch.isHealthy()) throw errors.directInvoke(`app ${this.d.appId} is unhealthy (app health checks are failing); not delivering ${req.verb} /${req.method}`);
+    try {
+      return await ch.invoke({ method: req.verb, path: req.method, query: req.query, headers: req.headers, body: req.body });
+    } catch (err) {
+      if (err instanceof AppUnavailableError) throw errors.directInvoke(err.message);
+      throw err;
+    }
+  }
+}
+
+class AppNotFound extends Error {
+  constructor(readonly target: InvokeTarget) {
+    super(`no sidecar for ${target.appId} in namespace ${target.namespace}`);
+  }
+}
+
+function cleanHeaders(h: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) {
+    const key = k.toLowerCase();
+    if (!DROPPED.has(key) && !INTERNAL.has(key)) out[key] = v;
+  }
+  return out;
+}
+
+function remoteDaprError(res: TransportResponse): DaprError {
+  let message = new TextDecoder().decode(res.body);
+  let code = res.headers[H.error] || "ERR_DIRECT_INVOKE";
+  try {
+    const parsed = JSON.parse(message) as { errorCode?: string; message?: string };
+    message = parsed.message ?? message;
+    code = parsed.errorCode ?? code;
+  } catch {
+    // plain text
+  }
+  const grpc = code === "ERR_PERMISSION_DENIED" ? errors.permissionDenied("").grpcCode : errors.directInvoke("").grpcCode;
+  return new DaprError(code, message, res.status, grpc);
+}
+
+async function withBuiltInRetries<T>(fn: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn(undefined);
+    } catch (err) {
+      const retriable = err instanceof TransportError && err.code === "unreachable";
+      if (!retriable || attempt >= BUILT_IN_RETRIES) throw err;
+      await Bun.sleep(BUILT_IN_BACKOFF_MS);
+    }
+  }
+}

@@ -1,0 +1,87 @@
+// Wires service invocation into a sidecar: certificates, the sidecar transport, name resolution,
+// resiliency and access control; sets ctx.invoke and ctx.resiliency for the API fronts and other blocks.
+import { join } from "node:path";
+import type { ComponentSpec } from "../../components/component.js";
+import { DEFAULT_NAMESPACE, type NameResolver } from "../../components/contracts/nameresolution.js";
+import { resiliencyFromResources } from "../../resiliency/index.js";
+import { issueLeaf, loadGivenCerts, loadOrCreateCa, type TlsMaterial } from "../../security/ca.js";
+import { readInvocationConfiguration } from "../../security/configuration.js";
+import { MtlsTransport } from "../../transport/mtls/index.js";
+import type { Transport } from "../../transport/transport.js";
+import type { Runtime, RuntimeModule } from "../../runtime/runtime.js";
+import { InvokeBlock } from "./invoke-block.js";
+
+const str = (v: unknown): string | undefined => (typeof v === "string" && v ? v : undefined);
+
+export function invokeModule(rt: Runtime): RuntimeModule {
+  let transport: Transport | undefined;
+  return {
+    name: "invoke",
+    async start(rt) {
+      const c = rt.config;
+      const x = c.extra;
+      const namespace = str(x.namespace) ?? process.env.NAMESPACE ?? DEFAULT_NAMESPACE;
+      const trustDomain = str(x["trust-domain"]) ?? "public";
+      const mtls = x["enable-mtls"] !== false;
+      const conf = readInvocationConfiguration(c.configPath);
+      const log = rt.logger.child("invoke");
+
+      let tls: TlsMaterial | undefined;
+      if (mtls) {
+        const certFile = str(x["mtls-cert-file"]);
+        const keyFile = str(x["mtls-key-file"]);
+        const caFile = str(x["mtls-ca-file"]);
+        if (certFile || keyFile || caFile) {
+          if (!certFile || !keyFile || !caFile) throw new Error("--mtls-cert-file, --mtls-key-file and --mtls-ca-file go together");
+          tls = loadGivenCerts({ certFile, keyFile, caFile });
+        } else {
+          const ca = await loadOrCreateCa(str(x["mtls-ca-dir"]) ?? join(c.dataDir, "ca"));
+          tls = await issueLeaf(ca, { trustDomain, namespace, appId: c.appId });
+        }
+      }
+      transport = new MtlsTransport({ host: c.listenAddress, port: c.internalGrpcPort, tls, maxMessageBytes: c.maxRequestBodyBytes + 64 * 1024 });
+
+      const resolver = await pickResolver(rt, conf.nameResolution);
+      const resiliency = resiliencyFromResources(rt.resources, c.appId);
+      const block = new InvokeBlock({
+        appId: c.appId,
+        namespace,
+        trustDomain,
+        mtls,
+        appChannel: rt.appChannel,
+        resolver,
+        transport,
+        resiliency,
+        accessControl: conf.accessControl,
+        logger: log,
+        maxBodyBytes: c.maxRequestBodyBytes,
+      });
+      const address = await transport.listen((req) => block.serve(req));
+      await resolver.register({ appId: c.appId, namespace, address, pid: process.pid });
+      rt.api.invoke = block;
+      rt.api.resiliency = resiliency;
+      log.info("service invocation ready", { address, transport: transport.name, namespace, access_control: !!conf.accessControl, resiliency: !resiliency.empty });
+    },
+    async stop() {
+      await transport?.close();
+    },
+  };
+}
+
+/** A nameresolution component from --resources-path, else Configuration spec.nameResolution, else the local registry. */
+async function pickResolver(rt: Runtime, fromConfig: { component: string; configuration: Record<string, string> } | undefined): Promise<NameResolver> {
+  const loaded = rt.registry.list("nameresolution")[0];
+  if (loaded) return loaded.instance as NameResolver;
+  const type = fromConfig ? `nameresolution.${fromConfig.component.replace(/^nameresolution\./, "")}` : "nameresolution.local";
+  const spec: ComponentSpec = {
+    name: "nameresolution",
+    type,
+    version: "v1",
+    metadata: Object.entries(fromConfig?.configuration ?? {}).map(([name, value]) => ({ name, value })),
+    ignoreErrors: false,
+    scopes: [],
+    source: fromConfig ? `${rt.config.configPath} spec.nameResolution` : "default name resolution",
+  };
+  await rt.registry.load(spec);
+  return rt.registry.get<NameResolver>("nameresolution", "nameresolution")!;
+}

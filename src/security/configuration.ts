@@ -1,0 +1,34 @@
+// Reads the parts of a Dapr Configuration file (--config) that invocation and security use:
+// spec.accessControl and spec.nameResolution.
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+import { parseAccessControl, type AccessControlSpec } from "./access-control.js";
+
+export interface InvocationConfiguration {
+  accessControl?: AccessControlSpec;
+  /** spec.nameResolution.component, e.g. "static" → plugin nameresolution.static */
+  nameResolution?: { component: string; configuration: Record<string, string> };
+}
+
+export function readInvocationConfiguration(path: string | undefined): InvocationConfiguration {
+  if (!path) return {};
+  let doc: any;
+  try {
+    doc = parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new Error(`--config ${path}: ${(err as Error).message}`);
+  }
+  if (!doc || typeof doc !== "object") return {};
+  if (doc.kind !== undefined && doc.kind !== "Configuration") throw new Error(`--config ${path}: kind must be Configuration, got ${JSON.stringify(doc.kind)}`);
+  const spec = doc.spec ?? {};
+  const out: InvocationConfiguration = { accessControl: parseAccessControl(spec.accessControl, path) };
+  const nr = spec.nameResolution;
+  if (nr && typeof nr === "object" && typeof nr.component === "string") {
+    const conf: Record<string, string> = {};
+    if (nr.configuration && typeof nr.configuration === "object") {
+      for (const [k, v] of Object.entries(nr.configuration)) conf[k] = typeof v === "string" ? v : JSON.stringify(v);
+    }
+    out.nameResolution = { component: nr.component, configuration: conf };
+  }
+  return out;
+}

@@ -1,0 +1,283 @@
+// The default sidecar-to-sidecar transport: mutually authenticated TLS over TCP, one reused connection per
+// peer, requests multiplexed by id with the shared binary wire encoding (src/transport/wire.ts).
+// The receiving side stamps every request with the caller's verified identity (PEER_IDENTITY_HEADER, the
+// spiffe:// URI SAN of the client certificate); a sender cannot set that header itself.
+// With `tls` absent it is the same protocol over plain TCP (--enable-mtls=false), and the header is absent.
+//
+// Why not HTTP/2: measured on this machine, node:http2 over TLS under Bun takes ~460 µs per sequential
+// round trip against ~30 µs for a Bun TLS socket; the added-latency budget for invocation is 400 µs.
+import type { Socket, TCPSocketListener } from "bun";
+import { FrameReader, frameBytes } from "../kernel/frames.js";
+import {
+  TransportError,
+  type RequestOptions,
+  type Transport,
+  type TransportHandler,
+  type TransportRequest,
+  type TransportResponse,
+} from "../transport.js";
+import { decodeMessage, encodeRequest, encodeResponse, MessageType, parseAddress } from "../wire.js";
+import type { TlsMaterial } from "../../security/ca.js";
+
+export const PEER_IDENTITY_HEADER = "rapr-peer-id";
+
+export interface MtlsTransportOptions {
+  host?: string;
+  port?: number;
+  /** Certificates; absent: plain TCP, no peer identity. */
+  tls?: TlsMaterial;
+  maxMessageBytes?: number;
+  /** Close connections idle this long (ms); default 60 s. */
+  idleMs?: number;
+}
+
+interface Conn {
+  reader: FrameReader;
+  outbox: Uint8Array[];
+  unsent?: Uint8Array;
+  flushQueued: boolean;
+  peer?: string;
+  /** Client side: ids of requests in flight on this connection. */
+  owned?: Set<number>;
+  onFrame(frame: Uint8Array): void;
+  onClose(reason: string): void;
+}
+
+type ConnSocket = Socket<Conn>;
+
+interface Pending {
+  settle(outcome: TransportResponse | Error): void;
+}
+
+function flush(socket: ConnSocket): void {
+  const c = socket.data;
+  c.flushQueued = false;
+  if (c.unsent || c.outbox.length === 0) return;
+  const data = c.outbox.length === 1 ? c.outbox[0]! : Buffer.concat(c.outbox);
+  c.outbox = [];
+  const written = socket.write(data);
+  if (written < data.length) c.unsent = data.subarray(Math.max(0, written));
+}
+
+function enqueue(socket: ConnSocket, frame: Uint8Array): void {
+  const c = socket.data;
+  c.outbox.push(frame);
+  if (!c.flushQueued) {
+    c.flushQueued = true;
+    queueMicrotask(() => flush(socket));
+  }
+}
+
+const baseHandlers = {
+  data(socket: ConnSocket, chunk: Uint8Array) {
+    try {
+      socket.data.reader.push(chunk, socket.data.onFrame);
+    } catch (err) {
+      socket.data.onClose(err instanceof Error ? err.message : String(err));
+      socket.end();
+    }
+  },
+  drain(socket: ConnSocket) {
+    const c = socket.data;
+    if (c.unsent) {
+      const written = socket.write(c.unsent);
+      c.unsent = written < c.unsent.length ? c.unsent.subarray(Math.max(0, written)) : undefined;
+    }
+    if (!c.unsent) flush(socket);
+  },
+  close(socket: ConnSocket) {
+    socket.data?.onClose("connection closed");
+  },
+  error(socket: ConnSocket, err: Error) {
+    socket.data?.onClose(err.message);
+  },
+};
+
+function peerUri(socket: ConnSocket): string | undefined {
+  const cert = (socket as unknown as { getPeerCertificate?: () => { subjectaltname?: string } | undefined }).getPeerCertificate?.();
+  const san = cert?.subjectaltname;
+  if (!san) return undefined;
+  for (const part of san.split(",")) {
+    const p = part.trim();
+    if (p.startsWith("URI:spiffe://")) return p.slice(4);
+  }
+  return undefined;
+}
+
+export class MtlsTransport implements Transport {
+  readonly name: string;
+  private listener?: TCPSocketListener<Conn>;
+  private readonly conns = new Map<string, Promise<ConnSocket>>();
+  private readonly pending = new Map<number, Pending>();
+  private readonly accepted = new Set<ConnSocket>();
+  private nextId = 0;
+  private closed = false;
+  private readonly maxMessageBytes: number;
+
+  constructor(private readonly opts: MtlsTransportOptions = {}) {
+    this.name = opts.tls ? "mtls" : "tcp";
+    this.maxMessageBytes = opts.maxMessageBytes ?? 64 * 1024 * 1024;
+  }
+
+  async listen(handler: TransportHandler): Promise<string> {
+    const host = this.opts.host ?? "127.0.0.1";
+    const tls = this.opts.tls;
+    this.listener = Bun.listen<Conn>({
+      hostname: host,
+      port: this.opts.port ?? 0,
+      ...(tls ? { tls: { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true } } : {}),
+      socket: {
+        ...baseHandlers,
+        open: (socket) => {
+          this.accepted.add(socket);
+          socket.data = this.newConn(
+            (frame) => this.serve(socket, frame, handler),
+            () => this.accepted.delete(socket),
+          );
+          socket.setNoDelay?.(true);
+        },
+        handshake: (socket, success) => {
+          if (!success) return void socket.end();
+          socket.data.peer = peerUri(socket);
+        },
+      },
+    });
+    return `${tls ? "mtls" : "tcp"}://${host}:${this.listener.port}`;
+  }
+
+  async request(address: string, req: TransportRequest, opts: RequestOptions = {}): Promise<TransportResponse> {
+    if (this.closed) throw new TransportError("transport closed", "closed");
+    const id = (this.nextId = (this.nextId + 1) >>> 0);
+    const encoded = encodeRequest(id, req);
+    if (encoded.length > this.maxMessageBytes) {
+      throw new TransportError(`request of ${encoded.length} bytes exceeds ${this.maxMessageBytes}`, "too-large");
+    }
+    const socket = await this.connection(address, opts.timeoutMs);
+    return new Promise<TransportResponse>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const onAbort = () => settle(new TransportError(`request to ${address} aborted`, "timeout"));
+      const settle = (outcome: TransportResponse | Error) => {
+        if (!this.pending.delete(id)) return;
+        socket.data.owned?.delete(id);
+        if (timer) clearTimeout(timer);
+        opts.signal?.removeEventListener("abort", onAbort);
+        if (outcome instanceof Error) reject(outcome);
+        else resolve(outcome);
+      };
+      this.pending.set(id, { settle });
+      socket.data.owned?.add(id);
+      if (opts.timeoutMs !== undefined) {
+        timer = setTimeout(() => settle(new TransportError(`no answer from ${address} within ${opts.timeoutMs} ms`, "timeout")), opts.timeoutMs);
+      }
+      if (opts.signal) {
+        if (opts.signal.aborted) return onAbort();
+        opts.signal.addEventListener("abort", onAbort, { once: true });
+      }
+      enqueue(socket, frameBytes(encoded));
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listener?.stop(true);
+    for (const s of this.accepted) s.end();
+    for (const p of this.conns.values()) p.then((s) => s.end(), () => {});
+    const err = new TransportError("transport closed", "closed");
+    for (const p of [...this.pending.values()]) p.settle(err);
+  }
+
+  private newConn(onFrame: (frame: Uint8Array) => void, onClose: (reason: string) => void): Conn {
+    return { reader: new FrameReader(this.maxMessageBytes), outbox: [], flushQueued: false, onFrame, onClose };
+  }
+
+  private connection(address: string, timeoutMs = 5000): Promise<ConnSocket> {
+    const existing = this.conns.get(address);
+    if (existing) return existing;
+    const { host, port } = parseAddress(address);
+    const tls = this.opts.tls;
+    const owned = new Set<number>();
+    let conn: Promise<ConnSocket>;
+    const lost = (reason: string) => {
+      if (this.conns.get(address) === conn) this.conns.delete(address);
+      const err = new TransportError(`connection to ${address} lost: ${reason}`, "unreachable");
+      for (const id of [...owned]) this.pending.get(id)?.settle(err);
+    };
+    conn = new Promise<ConnSocket>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new TransportError(`cannot connect to ${address}: no TLS handshake within ${timeoutMs} ms`, "unreachable")), timeoutMs);
+      const ready = (s: ConnSocket) => (clearTimeout(timer), resolve(s));
+      const fail = (msg: string) => (clearTimeout(timer), reject(new TransportError(`cannot connect to ${address}: ${msg}`, "unreachable")));
+      Bun.connect<Conn>({
+        hostname: host,
+        port,
+        ...(tls ? { tls: { cert: tls.cert, key: tls.key, ca: tls.ca, serverName: "localhost", rejectUnauthorized: true } } : {}),
+        socket: {
+          ...baseHandlers,
+          open: (socket) => {
+            const c = this.newConn((frame) => this.onResponse(frame), (reason) => {
+              lost(reason);
+              fail(reason);
+            });
+            c.owned = owned;
+            socket.data = c;
+            socket.setNoDelay?.(true);
+            if (!tls) ready(socket);
+          },
+          handshake: (socket, success, authError) => {
+            if (!success || authError) {
+              fail(`TLS handshake failed: ${authError?.message ?? "peer rejected"}`);
+              socket.end();
+              return;
+            }
+            ready(socket);
+          },
+          connectError: (_s, err) => fail(err.message),
+        },
+      }).catch((err: Error) => fail(err.message));
+    });
+    conn.catch(() => {
+      if (this.conns.get(address) === conn) this.conns.delete(address);
+    });
+    this.conns.set(address, conn);
+    return conn;
+  }
+
+  private onResponse(frame: Uint8Array): void {
+    let msg;
+    try {
+      msg = decodeMessage(frame);
+    } catch {
+      return;
+    }
+    if (msg.type === MessageType.Response) this.pending.get(msg.id)?.settle(msg.response);
+  }
+
+  private serve(socket: ConnSocket, frame: Uint8Array, handler: TransportHandler): void {
+    let msg;
+    try {
+      msg = decodeMessage(frame);
+    } catch {
+      return;
+    }
+    if (msg.type !== MessageType.Request) return;
+    const id = msg.id;
+    const req = msg.request;
+    delete req.headers[PEER_IDENTITY_HEADER];
+    if (socket.data.peer) req.headers[PEER_IDENTITY_HEADER] = socket.data.peer;
+    let result: Promise<TransportResponse>;
+    try {
+      result = handler(req);
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result
+      .catch((err: unknown) => ({ status: 500, headers: {}, body: new TextEncoder().encode(err instanceof Error ? err.message : String(err)) }))
+      .then((res) => {
+        if (this.accepted.has(socket)) enqueue(socket, frameBytes(encodeResponse(id, res)));
+      });
+  }
+}
+
+export function createMtlsTransport(opts: MtlsTransportOptions = {}): Transport {
+  return new MtlsTransport(opts);
+}
