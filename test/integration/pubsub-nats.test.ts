@@ -1,0 +1,182 @@
+// Pub/sub on NATS JetStream through the compiled binary: competing consumers across sidecars, a gRPC app built with
+// the Dapr SDK's DaprServer, the at-least-once crash test (kill -9 the app mid-stream), and a broker outage.
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { CommunicationProtocolEnum, DaprClient, DaprServer, LogLevel } from "@dapr/dapr";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { startSidecar, type Sidecar } from "../support/sidecar.js";
+import { freePort, waitFor } from "../support/ports.js";
+import { BUN, FIXTURE_APP, received, resourcesDir, uniq } from "../pubsub/harness.js";
+
+setDefaultTimeout(60_000);
+
+const NATS_URL = process.env.RAPR_TEST_NATS ?? "127.0.0.1:4222";
+const RUN = uniq();
+const STREAM_PREFIX = `raprit-${RUN}-`;
+const quiet = { error() {}, warn() {}, info() {}, verbose() {}, debug() {} };
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => {});
+  const nc = await connect({ servers: NATS_URL });
+  const jsm = await jetstreamManager(nc);
+  for await (const s of jsm.streams.list()) if (s.config.name.startsWith(STREAM_PREFIX)) await jsm.streams.delete(s.config.name);
+  await nc.close();
+});
+
+function natsComponent(url: string, extra: Record<string, string> = {}) {
+  const md = { natsURL: url, streamPrefix: STREAM_PREFIX, ackWait: "5s", redeliveryInitialDelay: "50ms", redeliveryMaxDelay: "500ms", ...extra };
+  return `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: { name: pubsub }
+spec:
+  type: pubsub.nats
+  version: v1
+  metadata:
+${Object.entries(md).map(([k, v]) => `    - { name: ${k}, value: "${v}" }`).join("\n")}
+`;
+}
+
+function spawnApp(port: number, env: Record<string, string>): Subprocess {
+  return Bun.spawn([BUN, FIXTURE_APP], { env: { ...process.env, APP_PORT: String(port), ...env }, stdout: "ignore", stderr: "ignore" });
+}
+
+async function sidecarWithApp(appId: string, resDir: string, subs: unknown[], extraEnv: Record<string, string> = {}) {
+  const port = await freePort();
+  const sc = await startSidecar({ appId, args: ["--app-port", String(port), "--resources-path", resDir], env: { SUBSCRIPTIONS: JSON.stringify(subs), ...extraEnv }, appCommand: [BUN, FIXTURE_APP] });
+  cleanups.push(() => sc.stop());
+  return { sc, port };
+}
+
+async function subscribed(sc: Sidecar, n: number) {
+  await waitFor(async () => ((await (await sc.http("/v1.0/metadata")).json()) as any).subscriptions.length >= n, `${sc.appId} subscribed`, 15_000);
+}
+
+describe("pubsub.nats through rapr", () => {
+  test("instances of one app id share a topic; another app id gets every message", async () => {
+    const res = resourcesDir({ "nats.yaml": natsComponent(NATS_URL) });
+    cleanups.push(() => rmSync(res, { recursive: true, force: true }));
+    const topic = `work-${RUN}`;
+    const subs = [{ pubsubname: "pubsub", topic, route: "/work" }];
+    const w1 = await sidecarWithApp(`workers-${RUN}`, res, subs);
+    const w2 = await sidecarWithApp(`workers-${RUN}`, res, subs);
+    const audit = await sidecarWithApp(`audit-${RUN}`, res, subs);
+    await Promise.all([w1, w2, audit].map((x) => subscribed(x.sc, 1)));
+    const client = new DaprClient({ daprHost: "127.0.0.1", daprPort: String(w1.sc.httpPort), communicationProtocol: CommunicationProtocolEnum.HTTP, logger: { level: LogLevel.Error, service: quiet } });
+    const N = 40;
+    for (let i = 0; i < N; i++) expect((await client.pubsub.publish("pubsub", topic, { seq: i })).error).toBeUndefined();
+    const seqs = async (port: number) => (await received(port)).filter((r) => r.path === "/work").map((r) => r.event.data.seq as number);
+    await waitFor(async () => (await seqs(w1.port)).length + (await seqs(w2.port)).length >= N && (await seqs(audit.port)).length >= N, "all deliveries", 20_000);
+    const shared = [...(await seqs(w1.port)), ...(await seqs(w2.port))];
+    expect(new Set(shared).size).toBe(N);
+    expect(new Set(await seqs(audit.port)).size).toBe(N);
+  });
+
+  test("a gRPC app written with the SDK's DaprServer receives events through OnTopicEvent", async () => {
+    const res = resourcesDir({ "nats.yaml": natsComponent(NATS_URL) });
+    cleanups.push(() => rmSync(res, { recursive: true, force: true }));
+    const appPort = await freePort();
+    const sc = await startSidecar({ appId: `grpcapp-${RUN}`, args: ["--app-port", String(appPort), "--app-protocol", "grpc", "--resources-path", res] });
+    cleanups.push(() => sc.stop());
+    const server = new DaprServer({
+      serverHost: "127.0.0.1",
+      serverPort: String(appPort),
+      communicationProtocol: CommunicationProtocolEnum.GRPC,
+      clientOptions: { daprHost: "127.0.0.1", daprPort: String(sc.grpcPort) },
+      logger: { level: LogLevel.Error, service: quiet },
+    });
+    const got: any[] = [];
+    const topic = `grpc-${RUN}`;
+    await server.pubsub.subscribe("pubsub", topic, async (data: any) => {
+      got.push(data);
+    });
+    await server.start();
+    cleanups.push(() => server.stop());
+    await subscribed(sc, 1);
+    const client = new DaprClient({ daprHost: "127.0.0.1", daprPort: String(sc.grpcPort), communicationProtocol: CommunicationProtocolEnum.GRPC, logger: { level: LogLevel.Error, service: quiet } });
+    await client.pubsub.publish("pubsub", topic, { hello: "grpc" });
+    await waitFor(() => got.length >= 1, "OnTopicEvent delivery");
+    expect(got[0]).toEqual({ hello: "grpc" });
+    await client.stop();
+  });
+
+  test("kill -9 of the subscribing app mid-stream loses nothing: after a restart every message was delivered at least once", async () => {
+    const res = resourcesDir({ "nats.yaml": natsComponent(NATS_URL, { ackWait: "3s" }) });
+    const dir = mkdtempSync(join(tmpdir(), "rapr-crash-"));
+    cleanups.push(() => rmSync(res, { recursive: true, force: true }), () => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, "received.txt");
+    const topic = `crash-${RUN}`;
+    const appPort = await freePort();
+    const env = { SUBSCRIPTIONS: JSON.stringify([{ pubsubname: "pubsub", topic, route: "/crash" }]), RECEIVED_FILE: file, DELAY_MS: "20" };
+    let app = spawnApp(appPort, env);
+    cleanups.push(() => app.kill("SIGKILL"));
+    const sc = await startSidecar({ appId: `crashy-${RUN}`, args: ["--app-port", String(appPort), "--resources-path", res] });
+    cleanups.push(() => sc.stop());
+    await subscribed(sc, 1);
+    const lines = () => (existsSync(file) ? readFileSync(file, "utf8").split("\n").filter(Boolean).map(Number) : []);
+
+    const N = 300;
+    let published = 0;
+    const publishing = (async () => {
+      for (; published < N; published++) {
+        const res = await sc.http(`/v1.0/publish/pubsub/${topic}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ seq: published }) });
+        if (res.status !== 204) throw new Error(`publish ${published} answered ${res.status}`);
+        if (published % 10 === 0) await Bun.sleep(5);
+      }
+    })();
+    await waitFor(() => lines().length >= 30, "first deliveries");
+    app.kill("SIGKILL"); // mid-stream: deliveries are in flight and more are being published
+    await app.exited;
+    const deliveredBeforeCrash = new Set(lines()).size;
+    const publishedAtCrash = published;
+    await waitFor(() => published >= Math.min(N, publishedAtCrash + 50), "publishing while the app is dead");
+    app = spawnApp(appPort, env);
+    await publishing;
+    await waitFor(() => new Set(lines()).size === N, `all ${N} messages delivered`, 30_000);
+    const all = lines();
+    const unique = new Set(all);
+    console.log(`crash test: ${N} published (${publishedAtCrash} before kill -9), ${deliveredBeforeCrash} delivered before kill -9, ${unique.size} distinct delivered, ${all.length - unique.size} redelivered duplicates`);
+    expect(unique.size).toBe(N);
+    for (let s = 0; s < N; s++) expect(unique.has(s)).toBe(true);
+  });
+
+  test("broker down: publish answers 500 while the sidecar stays up; after the broker is back, publishing and delivery resume", async () => {
+    const natsPort = await freePort();
+    const store = mkdtempSync(join(tmpdir(), "rapr-nats-"));
+    const startNats = () => Bun.spawn(["nats-server", "-a", "127.0.0.1", "-p", String(natsPort), "-js", "-sd", store], { stdout: "ignore", stderr: "ignore" });
+    let nats = startNats();
+    cleanups.push(() => nats.kill("SIGKILL"), () => rmSync(store, { recursive: true, force: true }));
+    await waitFor(async () => {
+      try {
+        const nc = await connect({ servers: `127.0.0.1:${natsPort}`, reconnect: false });
+        await nc.close();
+        return true;
+      } catch {
+        return false;
+      }
+    }, "private nats-server");
+    const res = resourcesDir({ "nats.yaml": natsComponent(`127.0.0.1:${natsPort}`, { publishTimeout: "1s" }) });
+    cleanups.push(() => rmSync(res, { recursive: true, force: true }));
+    const topic = `outage-${RUN}`;
+    const { sc, port } = await sidecarWithApp(`outage-${RUN}`, res, [{ pubsubname: "pubsub", topic, route: "/outage" }]);
+    await subscribed(sc, 1);
+    const publish = (n: number) => sc.http(`/v1.0/publish/pubsub/${topic}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ n }) });
+    expect((await publish(1)).status).toBe(204);
+    await waitFor(async () => (await received(port)).some((r) => r.event?.data?.n === 1), "delivery before the outage");
+
+    nats.kill("SIGKILL");
+    await nats.exited;
+    const down = await publish(2);
+    expect(down.status).toBe(500);
+    expect(((await down.json()) as any).errorCode).toBe("ERR_PUBSUB_PUBLISH_MESSAGE");
+    expect((await sc.http("/v1.0/healthz")).status).toBe(204);
+
+    nats = startNats();
+    await waitFor(async () => (await publish(3)).status === 204, "publishing after the broker is back", 20_000, 250);
+    await waitFor(async () => (await received(port)).some((r) => r.event?.data?.n === 3), "delivery after the outage", 20_000);
+  });
+});
