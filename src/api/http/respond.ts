@@ -18,9 +18,30 @@ export function errorResponse(err: unknown): Response {
   return json({ errorCode: "ERR_INTERNAL", message }, 500);
 }
 
+/**
+ * Reads a request body, at most maxBytes of it. A body with a Content-Length over the limit never gets here (the
+ * server answers 413 first); a chunked one is counted as it streams in and refused with ERR_BODY_TOO_LARGE.
+ */
+export async function readBody(request: Request, maxBytes = Infinity): Promise<Uint8Array> {
+  if (!request.body) return new Uint8Array(0);
+  if (request.headers.has("content-length") || maxBytes === Infinity) return new Uint8Array(await request.arrayBuffer());
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = request.body.getReader();
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    total += r.value.byteLength;
+    if (total > maxBytes) {
+      reader.cancel().catch(() => {});
+      throw errors.bodyTooLarge(`request body exceeds --dapr-http-max-request-size (${maxBytes} bytes)`);
+    }
+    chunks.push(r.value);
+  }
+  return Buffer.concat(chunks);
+}
+
 /** Reads a request body as JSON; bad UTF-8 or bad JSON becomes ERR_MALFORMED_REQUEST naming what failed. */
-export async function readJson(request: Request, what: string): Promise<unknown> {
-  const bytes = new Uint8Array(await request.arrayBuffer());
+export async function readJson(request: Request, what: string, maxBytes = Infinity): Promise<unknown> {
+  const bytes = await readBody(request, maxBytes);
   if (bytes.length === 0) throw errors.malformedRequest(`${what}: request body is empty, expected JSON`);
   let text: string;
   try {

@@ -60,12 +60,13 @@ export function startHttpServer(ctx: ApiContext): HttpServerHandle {
   const server = Bun.serve({
     port: ctx.config.httpPort,
     hostname: ctx.config.listenAddress,
-    // Larger than the API's own limit so the API, not Bun, answers oversize requests with a Dapr error.
-    maxRequestBodySize: ctx.config.maxRequestBodyBytes + 1024 * 1024,
+    // Bun answers a Content-Length over this with a bare 413 before the API sees the request; keep it out of the
+    // way so onRequest answers with ERR_BODY_TOO_LARGE. Bodies without a length are limited by limitUnsizedBody.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     idleTimeout: 120,
     fetch: async (request) => {
       const started = performance.now();
-      const response = await app.handle(request);
+      const response = await app.handle(limitUnsizedBody(request, ctx.config.maxRequestBodyBytes));
       const ms = performance.now() - started;
       const path = metricPath(request.url);
       ctx.metrics.observeHttp(request.method, path, response.status, ms);
@@ -79,6 +80,20 @@ export function startHttpServer(ctx: ApiContext): HttpServerHandle {
       await server.stop(false);
     },
   };
+}
+
+/** A body without Content-Length (chunked) is counted as it streams in; past the limit, reading it fails with ERR_BODY_TOO_LARGE. */
+function limitUnsizedBody(request: Request, maxBytes: number): Request {
+  if (!request.body || request.headers.has("content-length")) return request;
+  let total = 0;
+  const counter = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      total += chunk.byteLength;
+      if (total > maxBytes) controller.error(errors.bodyTooLarge(`request body exceeds --dapr-http-max-request-size (${maxBytes} bytes)`));
+      else controller.enqueue(chunk);
+    },
+  });
+  return new Request(request, { body: request.body.pipeThrough(counter) });
 }
 
 /** "/v1.0/state/store/key?x" → "/v1.0/state/store": enough to tell calls apart, too little to explode label counts. */

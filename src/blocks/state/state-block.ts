@@ -72,7 +72,7 @@ export class StateBlock {
   async get(storeName: string, key: string, consistency?: string): Promise<GetResult | undefined> {
     const { store, prefix } = this.store(storeName);
     const full = prefix.apply(checkKey(key, storeName));
-    const c = checkConsistency(consistency);
+    const c = checkConsistency(consistency, `state store ${storeName}`);
     let item: StateItem | undefined;
     try {
       item = await store.get(full, c);

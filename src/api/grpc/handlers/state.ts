@@ -9,8 +9,11 @@ import { errors } from "../../../errors.js";
 const concurrency = ["", "first-write", "last-write"];
 const consistency = ["", "eventual", "strong"];
 
+/** An enum number the proto does not define comes through as its digits, so the block rejects it by value. */
+const enumName = (names: string[], n: number | undefined) => names[n ?? 0] ?? String(n);
+
 function options(o: StateOptions | undefined) {
-  return { concurrency: concurrency[o?.concurrency ?? 0], consistency: consistency[o?.consistency ?? 0] };
+  return { concurrency: enumName(concurrency, o?.concurrency), consistency: enumName(consistency, o?.consistency) };
 }
 
 function toSave(s: PbStateItem): SaveInput {
@@ -21,7 +24,7 @@ export function stateHandlers(ctx: ApiContext): Partial<ServiceImpl<typeof Dapr>
   const state = ctx.state;
   return {
     async getState(req) {
-      const item = await state.get(req.storeName, req.key, consistency[req.consistency]);
+      const item = await state.get(req.storeName, req.key, enumName(consistency, req.consistency));
       return item ? { data: item.value, etag: item.etag, metadata: item.metadata } : {};
     },
     async getBulkState(req) {

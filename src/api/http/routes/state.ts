@@ -9,9 +9,10 @@ const raw = { parse: "none" as const };
 
 export function stateRoutes(app: Elysia, ctx: ApiContext) {
   const state = ctx.state;
+  const maxBody = ctx.config.maxRequestBodyBytes;
   return app
     .post("/v1.0/state/:store", async ({ params, request }) => {
-      const body = await readJson(request, `state store ${params.store}`);
+      const body = await readJson(request, `state store ${params.store}`, maxBody);
       await state.save(params.store, parseSaveList(body, params.store));
       return noContent();
     }, raw)
@@ -35,7 +36,7 @@ export function stateRoutes(app: Elysia, ctx: ApiContext) {
       return noContent();
     })
     .post("/v1.0/state/:store/bulk", async ({ params, request }) => {
-      const body = (await readJson(request, `state store ${params.store}`)) as { keys?: unknown };
+      const body = (await readJson(request, `state store ${params.store}`, maxBody)) as { keys?: unknown };
       if (!body || typeof body !== "object" || !Array.isArray(body.keys)) {
         throw errors.malformedRequest(`state store ${params.store}: bulk get body must be {"keys": [...]}`);
       }
@@ -45,7 +46,7 @@ export function stateRoutes(app: Elysia, ctx: ApiContext) {
         : { key: e.key })));
     }, raw)
     .post("/v1.0/state/:store/transaction", async ({ params, request }) => {
-      const body = (await readJson(request, `state store ${params.store}`)) as { operations?: unknown };
+      const body = (await readJson(request, `state store ${params.store}`, maxBody)) as { operations?: unknown };
       if (!body || typeof body !== "object" || !Array.isArray(body.operations)) {
         throw errors.malformedRequest(`state store ${params.store}: transaction body must be {"operations": [...]}`);
       }
@@ -54,7 +55,7 @@ export function stateRoutes(app: Elysia, ctx: ApiContext) {
       return noContent();
     }, raw)
     .post("/v1.0-alpha1/state/:store/query", async ({ params, request }) => {
-      const body = await readJson(request, `state store ${params.store}`);
+      const body = await readJson(request, `state store ${params.store}`, maxBody);
       const out = await state.query(params.store, body);
       return json({ results: out.results.map((r) => ({ key: r.key, data: valueAsJson(r.value), etag: r.etag })), token: out.token });
     }, raw);
@@ -69,6 +70,7 @@ function parseSaveItem(item: unknown, where: string): SaveInput {
   if (!item || typeof item !== "object" || Array.isArray(item)) throw errors.malformedRequest(`${where} must be an object {key, value}`);
   const o = item as Record<string, any>;
   if (typeof o.key !== "string") throw errors.malformedRequest(`${where}.key must be a string`);
+  if (!("value" in o)) throw errors.malformedRequest(`${where}.value is required (use null to store null)`);
   if (o.etag !== undefined && o.etag !== null && typeof o.etag !== "string") throw errors.malformedRequest(`${where}.etag must be a string`);
   const options = o.options ?? {};
   if (typeof options !== "object") throw errors.malformedRequest(`${where}.options must be an object`);
@@ -91,6 +93,7 @@ function parseTransactionOp(o: unknown, i: number, store: string): TransactionIn
     if (!request || typeof request !== "object") throw errors.malformedRequest(`${where}.request must be an object {key}`);
     const r = request as Record<string, any>;
     if (typeof r.key !== "string") throw errors.malformedRequest(`${where}.request.key must be a string`);
+    if (r.etag !== undefined && r.etag !== null && typeof r.etag !== "string") throw errors.malformedRequest(`${where}.request.etag must be a string`);
     const del: DeleteInput = { key: r.key, etag: r.etag ?? undefined, concurrency: r.options?.concurrency, consistency: r.options?.consistency };
     return { operation, ...del };
   }

@@ -1,0 +1,260 @@
+// Hostile and malformed input to the compiled rapr over HTTP and gRPC: every error is a Dapr error naming what
+// was wrong, nothing is half-applied, and the sidecar is still healthy afterwards.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Dapr } from "../../src/gen/dapr/proto/runtime/v1/dapr_pb.js";
+import { startSidecar, type Sidecar } from "../support/sidecar.js";
+
+const MB = 1024 * 1024;
+const enc = new TextEncoder();
+let sidecar: Sidecar;
+let grpc: Client<typeof Dapr>;
+
+beforeAll(async () => {
+  sidecar = await startSidecar({ args: ["--dapr-http-max-request-size", "1"] });
+  grpc = createClient(Dapr, createGrpcTransport({ baseUrl: `http://127.0.0.1:${sidecar.grpcPort}` }));
+});
+afterAll(async () => {
+  await sidecar?.stop();
+});
+
+const post = (path: string, body: BodyInit, headers: Record<string, string> = { "content-type": "application/json" }) =>
+  sidecar.http(path, { method: "POST", body, headers });
+const save = (body: unknown) => post("/v1.0/state/statestore", typeof body === "string" ? body : JSON.stringify(body));
+const transact = (operations: unknown) => post("/v1.0/state/statestore/transaction", JSON.stringify({ operations }));
+
+/** Asserts a Dapr error response: the status, exactly {errorCode, message}, and a message naming the problem. */
+async function expectDaprError(res: Response, status: number, errorCode: string, message: RegExp) {
+  const text = await res.text();
+  expect({ status: res.status, text }).toMatchObject({ status });
+  expect(res.headers.get("content-type")).toContain("application/json");
+  const body = JSON.parse(text);
+  expect(Object.keys(body).sort()).toEqual(["errorCode", "message"]);
+  expect(body.errorCode).toBe(errorCode);
+  expect(body.message).toMatch(message);
+}
+
+async function grpcError(call: () => Promise<unknown>): Promise<ConnectError> {
+  try {
+    await call();
+  } catch (err) {
+    return ConnectError.from(err);
+  }
+  throw new Error("expected the call to fail");
+}
+
+async function httpGet(key: string): Promise<Response> {
+  return sidecar.http(`/v1.0/state/statestore/${encodeURIComponent(key)}`);
+}
+
+describe("HTTP: malformed and mistyped bodies are 400 ERR_MALFORMED_REQUEST naming the problem", () => {
+  test("malformed JSON, empty body, invalid UTF-8, and a body of the wrong shape", async () => {
+    await expectDaprError(await save("[{\"key\": \"a\", "), 400, "ERR_MALFORMED_REQUEST", /parse request body as JSON/);
+    await expectDaprError(await save(""), 400, "ERR_MALFORMED_REQUEST", /body is empty/);
+    await expectDaprError(await post("/v1.0/state/statestore", new Uint8Array([0x5b, 0xff, 0xfe, 0x5d])), 400, "ERR_MALFORMED_REQUEST", /not valid UTF-8/);
+    await expectDaprError(await save({ key: "a", value: 1 }), 400, "ERR_MALFORMED_REQUEST", /JSON array/);
+    await expectDaprError(await save("null"), 400, "ERR_MALFORMED_REQUEST", /JSON array/);
+    await expectDaprError(await save([null]), 400, "ERR_MALFORMED_REQUEST", /\[0\] must be an object/);
+  });
+
+  test("wrong types: key as number, value missing, etag as number, options not an object", async () => {
+    await expectDaprError(await save([{ key: 42, value: 1 }]), 400, "ERR_MALFORMED_REQUEST", /\[0\]\.key must be a string/);
+    await expectDaprError(await save([{ key: "ok", value: 1 }, { key: "no-value" }]), 400, "ERR_MALFORMED_REQUEST", /\[1\]\.value is required/);
+    await expectDaprError(await save([{ key: "a", value: 1, etag: 5 }]), 400, "ERR_MALFORMED_REQUEST", /etag must be a string/);
+    await expectDaprError(await save([{ key: "a", value: 1, options: "fast" }]), 400, "ERR_MALFORMED_REQUEST", /options must be an object/);
+    expect((await httpGet("ok")).status).toBe(204); // the valid first item of the rejected batch was not saved
+  });
+
+  test("bogus options.concurrency, consistency and ttlInSeconds are refused by value", async () => {
+    await expectDaprError(await save([{ key: "a", value: 1, options: { concurrency: "bogus" } }]), 400, "ERR_MALFORMED_REQUEST", /concurrency must be "first-write" or "last-write", got "bogus"/);
+    await expectDaprError(await save([{ key: "a", value: 1, options: { consistency: "sometimes" } }]), 400, "ERR_MALFORMED_REQUEST", /consistency must be "strong" or "eventual", got "sometimes"/);
+    await expectDaprError(await save([{ key: "a", value: 1, metadata: { ttlInSeconds: "abc" } }]), 400, "ERR_MALFORMED_REQUEST", /ttlInSeconds must be an integer.*got "abc"/);
+    await expectDaprError(await save([{ key: "a", value: 1, metadata: { ttlInSeconds: "1.5" } }]), 400, "ERR_MALFORMED_REQUEST", /ttlInSeconds/);
+    await expectDaprError(await sidecar.http("/v1.0/state/statestore/a?consistency=bogus"), 400, "ERR_MALFORMED_REQUEST", /consistency.*got "bogus"/);
+    await expectDaprError(await sidecar.http("/v1.0/state/statestore/a?concurrency=bogus", { method: "DELETE" }), 400, "ERR_MALFORMED_REQUEST", /concurrency.*got "bogus"/);
+  });
+
+  test("empty keys and keys containing '||' are refused everywhere a key goes", async () => {
+    await expectDaprError(await save([{ key: "", value: 1 }]), 400, "ERR_MALFORMED_REQUEST", /key must be a non-empty string/);
+    await expectDaprError(await save([{ key: "a||b", value: 1 }]), 400, "ERR_MALFORMED_REQUEST", /"a\|\|b" can't contain '\|\|'/);
+    await expectDaprError(await httpGet("a||b"), 400, "ERR_MALFORMED_REQUEST", /can't contain '\|\|'/);
+    await expectDaprError(await post("/v1.0/state/statestore/bulk", JSON.stringify({ keys: ["fine", ""] })), 400, "ERR_MALFORMED_REQUEST", /keys\[1\] must be a non-empty string/);
+    await expectDaprError(await post("/v1.0/state/statestore/bulk", JSON.stringify({ keys: [1, 2] })), 400, "ERR_MALFORMED_REQUEST", /keys\[0\]/);
+    await expectDaprError(await post("/v1.0/state/statestore/bulk", JSON.stringify({ keys: "a" })), 400, "ERR_MALFORMED_REQUEST", /\{"keys": \[\.\.\.\]\}/);
+  });
+
+  test("unicode keys and values round-trip; GET takes the percent-encoded key", async () => {
+    const key = "ключ-🔑-鍵 ü";
+    expect((await save([{ key, value: { text: "héllo 🌍" } }])).status).toBe(204);
+    const res = await httpGet(key);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ text: "héllo 🌍" });
+    const bulk = await (await post("/v1.0/state/statestore/bulk", JSON.stringify({ keys: [key] }))).json();
+    expect(bulk).toMatchObject([{ key, data: { text: "héllo 🌍" } }]);
+    expect((await sidecar.http(`/v1.0/state/statestore/${encodeURIComponent(key)}`, { method: "DELETE" })).status).toBe(204);
+    expect((await httpGet(key)).status).toBe(204);
+  });
+
+  test("query with a bad operator, field path or page token is 400", async () => {
+    const query = (q: unknown) => post("/v1.0-alpha1/state/statestore/query", JSON.stringify(q));
+    await expectDaprError(await query({ filter: { LIKE: { a: 1 } } }), 400, "ERR_MALFORMED_REQUEST", /unknown operator "LIKE"/);
+    await expectDaprError(await query({ filter: { EQ: { "a'); DROP TABLE state; --": 1 } } }), 400, "ERR_MALFORMED_REQUEST", /not a valid field path/);
+    await expectDaprError(await query({ page: { token: "abc" } }), 400, "ERR_MALFORMED_REQUEST", /page\.token/);
+    await expectDaprError(await query({ page: { limit: "ten" } }), 400, "ERR_MALFORMED_REQUEST", /page\.limit/);
+  });
+});
+
+describe("HTTP: size limits, unknown stores, etags, transactions", () => {
+  test("a body over --dapr-http-max-request-size is 413 ERR_BODY_TOO_LARGE, with or without Content-Length", async () => {
+    const huge = JSON.stringify([{ key: "huge", value: "x".repeat(2 * MB) }]);
+    await expectDaprError(await save(huge), 413, "ERR_BODY_TOO_LARGE", /exceeds --dapr-http-max-request-size \(1048576 bytes\)/);
+    const veryHuge = new Uint8Array(40 * MB).fill(0x61);
+    await expectDaprError(await post("/v1.0/state/statestore", veryHuge), 413, "ERR_BODY_TOO_LARGE", /max-request-size/);
+    const chunks = [enc.encode('[{"key":"huge","value":"'), ...Array.from({ length: 3 }, () => new Uint8Array(MB).fill(0x61)), enc.encode('"}]')];
+    const chunked = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const next = chunks.shift();
+        if (next) controller.enqueue(next);
+        else controller.close();
+      },
+    });
+    await expectDaprError(await post("/v1.0/state/statestore", chunked), 413, "ERR_BODY_TOO_LARGE", /max-request-size/);
+    expect((await httpGet("huge")).status).toBe(204);
+    // Just under the limit is fine.
+    expect((await save([{ key: "big-ok", value: "y".repeat(MB - 100) }])).status).toBe(204);
+    expect((await httpGet("big-ok")).status).toBe(200);
+  });
+
+  test("an unknown store is 404 ERR_STATE_STORE_NOT_FOUND naming the store, on every state route", async () => {
+    const notFound = /state store nosuchstore is not found/;
+    await expectDaprError(await post("/v1.0/state/nosuchstore", JSON.stringify([{ key: "a", value: 1 }])), 404, "ERR_STATE_STORE_NOT_FOUND", notFound);
+    await expectDaprError(await sidecar.http("/v1.0/state/nosuchstore/a"), 404, "ERR_STATE_STORE_NOT_FOUND", notFound);
+    await expectDaprError(await sidecar.http("/v1.0/state/nosuchstore/a", { method: "DELETE" }), 404, "ERR_STATE_STORE_NOT_FOUND", notFound);
+    await expectDaprError(await post("/v1.0/state/nosuchstore/bulk", JSON.stringify({ keys: ["a"] })), 404, "ERR_STATE_STORE_NOT_FOUND", notFound);
+    await expectDaprError(await post("/v1.0/state/nosuchstore/transaction", JSON.stringify({ operations: [] })), 404, "ERR_STATE_STORE_NOT_FOUND", notFound);
+    await expectDaprError(await post("/v1.0-alpha1/state/nosuchstore/query", JSON.stringify({})), 404, "ERR_STATE_STORE_NOT_FOUND", notFound);
+  });
+
+  test("an etag mismatch is 409 naming the key, on save and on delete", async () => {
+    expect((await save([{ key: "guarded", value: "v1" }])).status).toBe(204);
+    const etag = (await httpGet("guarded")).headers.get("etag")!;
+    expect(etag).toBeTruthy();
+    await expectDaprError(await save([{ key: "guarded", value: "v2", etag: "stale" }]), 409, "ERR_STATE_SAVE", /etag mismatch for key "guarded"/);
+    await expectDaprError(await sidecar.http("/v1.0/state/statestore/guarded", { method: "DELETE", headers: { "if-match": "stale" } }), 409, "ERR_STATE_DELETE", /etag mismatch for key "guarded"/);
+    await expectDaprError(await save([{ key: "guarded", value: "v3", options: { concurrency: "first-write" } }]), 409, "ERR_STATE_SAVE", /"guarded"/);
+    const still = await httpGet("guarded");
+    expect(still.headers.get("etag")).toBe(etag);
+    expect(await still.json()).toBe("v1");
+  });
+
+  test("a transaction with a bad operation is 400 and applies nothing", async () => {
+    expect((await save([{ key: "tx-existing", value: "before" }])).status).toBe(204);
+    const good = [
+      { operation: "upsert", request: { key: "tx-new", value: "n" } },
+      { operation: "upsert", request: { key: "tx-existing", value: "after" } },
+      { operation: "delete", request: { key: "tx-existing" } },
+    ];
+    const bad: [unknown, RegExp][] = [
+      [{ operation: "frobnicate", request: { key: "x" } }, /operations\[3\]\.operation must be "upsert" or "delete", got "frobnicate"/],
+      [{ operation: "upsert", request: { key: "", value: 1 } }, /operations\[3\].*key must be a non-empty string/],
+      [{ operation: "upsert", request: { key: "x" } }, /operations\[3\]\.request\.value is required/],
+      [{ operation: "delete", request: null }, /operations\[3\]\.request must be an object/],
+      [{ operation: "delete", request: { key: "x", etag: 7 } }, /operations\[3\]\.request\.etag must be a string/],
+      [{ operation: "upsert", request: { key: "x", value: 1, options: { concurrency: "maybe" } } }, /operations\[3\].*concurrency.*"maybe"/],
+      ["not an op", /operations\[3\] must be an object/],
+    ];
+    for (const [op, message] of bad) {
+      await expectDaprError(await transact([...good, op]), 400, "ERR_MALFORMED_REQUEST", message);
+    }
+    await expectDaprError(await post("/v1.0/state/statestore/transaction", JSON.stringify({ ops: [] })), 400, "ERR_MALFORMED_REQUEST", /\{"operations": \[\.\.\.\]\}/);
+    expect((await httpGet("tx-new")).status).toBe(204);
+    expect(await (await httpGet("tx-existing")).json()).toBe("before");
+  });
+
+  test("a transaction whose last operation has a stale etag is 409 and applies nothing", async () => {
+    await expectDaprError(await transact([
+      { operation: "upsert", request: { key: "tx-new", value: "n" } },
+      { operation: "delete", request: { key: "tx-existing" } },
+      { operation: "upsert", request: { key: "tx-existing", value: "x", etag: "stale" } },
+    ]), 409, "ERR_STATE_TRANSACTION", /etag mismatch for key "tx-existing"/);
+    expect((await httpGet("tx-new")).status).toBe(204);
+    expect(await (await httpGet("tx-existing")).json()).toBe("before");
+  });
+
+  test("an unknown route is a Dapr 404", async () => {
+    await expectDaprError(await sidecar.http("/v1.0/stat/statestore/a"), 404, "ERR_NOT_FOUND", /no API route for GET \/v1.0\/stat\/statestore\/a/);
+  });
+});
+
+describe("gRPC: the same mistakes map to gRPC status codes with a message naming the problem", () => {
+  const store = "statestore";
+  const item = (key: string, extra: Record<string, unknown> = {}) => ({ key, value: enc.encode('"v"'), ...extra });
+
+  test("empty key, '||' key, bad ttlInSeconds, undefined enum values: InvalidArgument", async () => {
+    const cases: [() => Promise<unknown>, RegExp][] = [
+      [() => grpc.saveState({ storeName: store, states: [item("")] }), /key must be a non-empty string/],
+      [() => grpc.saveState({ storeName: store, states: [item("a||b")] }), /can't contain '\|\|'/],
+      [() => grpc.getState({ storeName: store, key: "" }), /key must be a non-empty string/],
+      [() => grpc.getBulkState({ storeName: store, keys: ["ok", ""] }), /keys\[1\]/],
+      [() => grpc.saveState({ storeName: store, states: [item("a", { metadata: { ttlInSeconds: "abc" } })] }), /ttlInSeconds.*"abc"/],
+      [() => grpc.saveState({ storeName: store, states: [item("a", { options: { concurrency: 7 } })] }), /concurrency.*got "7"/],
+      [() => grpc.getState({ storeName: store, key: "a", consistency: 9 as never }), /consistency.*got "9"/],
+      [() => grpc.queryStateAlpha1({ storeName: store, query: "{not json" }), /query is not valid JSON/],
+    ];
+    for (const [call, message] of cases) {
+      const err = await grpcError(call);
+      expect(err.code).toBe(Code.InvalidArgument);
+      expect(err.rawMessage).toMatch(message);
+    }
+  });
+
+  test("unknown store is InvalidArgument with ERR_STATE_STORE_NOT_FOUND", async () => {
+    const err = await grpcError(() => grpc.getState({ storeName: "nosuchstore", key: "a" }));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.rawMessage).toMatch(/state store nosuchstore is not found/);
+    expect(err.metadata.get("dapr-error-code")).toBe("ERR_STATE_STORE_NOT_FOUND");
+  });
+
+  test("etag mismatch is Aborted", async () => {
+    await grpc.saveState({ storeName: store, states: [item("g-guarded")] });
+    const err = await grpcError(() => grpc.saveState({ storeName: store, states: [item("g-guarded", { etag: { value: "stale" } })] }));
+    expect(err.code).toBe(Code.Aborted);
+    expect(err.rawMessage).toMatch(/etag mismatch for key "g-guarded"/);
+    const del = await grpcError(() => grpc.deleteState({ storeName: store, key: "g-guarded", etag: { value: "stale" } }));
+    expect(del.code).toBe(Code.Aborted);
+  });
+
+  test("a transaction with a bad operation is InvalidArgument and applies nothing", async () => {
+    const err = await grpcError(() => grpc.executeStateTransaction({
+      storeName: store,
+      operations: [
+        { operationType: "upsert", request: item("g-tx-new") },
+        { operationType: "explode", request: item("g-tx-other") },
+      ],
+    }));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.rawMessage).toMatch(/operations\[1\]\.operationType must be "upsert" or "delete", got "explode"/);
+    const missing = await grpcError(() => grpc.executeStateTransaction({ storeName: store, operations: [{ operationType: "upsert" }] }));
+    expect(missing.rawMessage).toMatch(/operations\[0\]\.request is required/);
+    expect((await grpc.getState({ storeName: store, key: "g-tx-new" })).data.length).toBe(0);
+  });
+
+  test("unicode keys round-trip", async () => {
+    await grpc.saveState({ storeName: store, states: [item("ключ-🔑")] });
+    expect(new TextDecoder().decode((await grpc.getState({ storeName: store, key: "ключ-🔑" })).data)).toBe('"v"');
+  });
+
+  test("a message over the size limit is ResourceExhausted", async () => {
+    const err = await grpcError(() => grpc.saveState({ storeName: store, states: [{ key: "g-huge", value: new Uint8Array(2 * MB) }] }));
+    expect(err.code).toBe(Code.ResourceExhausted);
+  });
+});
+
+test("after all of that the sidecar is still up, healthy and serving", async () => {
+  expect(sidecar.proc.exitCode).toBeNull();
+  expect((await sidecar.http("/v1.0/healthz")).status).toBe(204);
+  expect((await save([{ key: "alive", value: { ok: true } }])).status).toBe(204);
+  expect(await (await httpGet("alive")).json()).toEqual({ ok: true });
+  expect(new TextDecoder().decode((await grpc.getState({ storeName: "statestore", key: "alive" })).data)).toBe('{"ok":true}');
+});
