@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
 
 #include <rte_arp.h>
 #include <rte_eal.h>
@@ -37,6 +39,7 @@ struct port_state {
   uint32_t ip;       /* network order */
   uint16_t udp_port; /* network order */
   uint16_t ip_id;
+  uint32_t max_payload;
   struct neigh neigh[MAX_NEIGH];
   uint64_t stats[RAPR_STAT_COUNT];
 };
@@ -99,28 +102,49 @@ static struct port_state *open_port(uint16_t port) {
   return &ports[port];
 }
 
-int rapr_dpdk_port_open(uint16_t port, uint16_t rx_desc, uint16_t tx_desc, uint32_t mbufs) {
+int rapr_dpdk_port_open(uint16_t port, uint16_t rx_desc, uint16_t tx_desc, uint32_t mbufs, uint16_t mtu) {
   if (eal_state != 1) return fail(RAPR_E_NOT_INIT, "EAL is not initialised");
   if (port >= MAX_PORTS || !rte_eth_dev_is_valid_port(port))
     return fail(RAPR_E_BAD_PORT, "port %u does not exist (%u ports available; check --vdev / PCI devices)", port,
                 rte_eth_dev_count_avail());
+  if (mtu < 576 || mtu > RAPR_MAX_MTU) return fail(RAPR_E_MTU, "MTU %u is outside 576..%d", mtu, RAPR_MAX_MTU);
   struct port_state *ps = &ports[port];
   if (ps->open) return fail(RAPR_E_PORT_CONFIG, "port %u is already open", port);
   memset(ps, 0, sizeof *ps);
+  ps->max_payload = mtu - RAPR_UDP_OVERHEAD;
+
+  struct rte_eth_dev_info info;
+  int rc = rte_eth_dev_info_get(port, &info);
+  if (rc < 0) return fail(RAPR_E_PORT_CONFIG, "device info for port %u: %s", port, rte_strerror(-rc));
+  /* net_memif reports a 1518-byte frame limit but moves any frame as a chain of its ring buffers, so it
+   * gets jumbo frames without asking ethdev (which would refuse). Other PMDs must accept the MTU. */
+  uint32_t frame_max = info.max_rx_pktlen;
+  int is_memif = strcmp(info.driver_name, "net_memif") == 0;
+  int ask_mtu = mtu != RTE_ETHER_MTU;
+  if ((uint32_t)mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN > frame_max || mtu > info.max_mtu) {
+    if (!is_memif)
+      return fail(RAPR_E_MTU, "port %u (%s) takes frames of at most %u bytes; MTU %u does not fit", port,
+                  info.driver_name, frame_max, mtu);
+    ask_mtu = 0;
+  }
 
   int socket = rte_eth_dev_socket_id(port);
   if (socket < 0) socket = (int)rte_socket_id();
+  /* One frame always fits in one mbuf, so rx and tx never deal with chains they built themselves. */
+  uint32_t room = mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN;
+  if (room < RTE_MBUF_DEFAULT_DATAROOM) room = RTE_MBUF_DEFAULT_DATAROOM;
   char name[RTE_MEMPOOL_NAMESIZE];
-  snprintf(name, sizeof name, "rapr_pool_%u", port);
+  snprintf(name, sizeof name, "rapr_pool_%u_%u", port, mtu);
   ps->pool = rte_mempool_lookup(name);
-  if (!ps->pool) ps->pool = rte_pktmbuf_pool_create(name, mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+  if (!ps->pool) ps->pool = rte_pktmbuf_pool_create(name, mbufs, 256, 0, (uint16_t)(room + RTE_PKTMBUF_HEADROOM), socket);
   if (!ps->pool)
-    return fail(RAPR_E_MEMPOOL, "cannot create a pool of %u mbufs: %s (give EAL more memory with -m)", mbufs,
-                rte_strerror(rte_errno));
+    return fail(RAPR_E_MEMPOOL, "cannot create a pool of %u mbufs of %u bytes: %s (give EAL more memory with -m)", mbufs,
+                room, rte_strerror(rte_errno));
 
   struct rte_eth_conf conf;
   memset(&conf, 0, sizeof conf);
-  int rc = rte_eth_dev_configure(port, 1, 1, &conf);
+  if (ask_mtu) conf.rxmode.mtu = mtu;
+  rc = rte_eth_dev_configure(port, 1, 1, &conf);
   if (rc < 0) return fail(RAPR_E_PORT_CONFIG, "rte_eth_dev_configure(port %u): %s", port, rte_strerror(-rc));
   rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rx_desc, &tx_desc);
   if (rc < 0) return fail(RAPR_E_PORT_CONFIG, "descriptor counts for port %u: %s", port, rte_strerror(-rc));
@@ -243,10 +267,10 @@ int rapr_dpdk_tx(uint16_t port, const uint8_t *slots, uint32_t slot_size, const 
   }
   for (uint32_t i = 0; i < n; i++) {
     const uint32_t *d = desc + i * RAPR_DESC_WORDS;
-    if (d[0] > RAPR_MAX_UDP_PAYLOAD || d[0] > slot_size) {
+    if (d[0] > ps->max_payload || d[0] > slot_size) {
       rte_pktmbuf_free_bulk(mbufs, n);
-      return fail(RAPR_E_TOO_BIG, "packet %u carries %u bytes; at most %d fit in one frame", i, d[0],
-                  RAPR_MAX_UDP_PAYLOAD);
+      return fail(RAPR_E_TOO_BIG, "packet %u carries %u bytes; at most %u fit in one frame", i, d[0],
+                  ps->max_payload);
     }
     build_udp(ps, mbufs[i], slots + (size_t)i * slot_size, d[0], d[1], (uint16_t)d[2]);
   }
@@ -259,10 +283,10 @@ int rapr_dpdk_tx(uint16_t port, const uint8_t *slots, uint32_t slot_size, const 
   return sent;
 }
 
-static void handle_arp(uint16_t port, struct port_state *ps, struct rte_mbuf *m) {
-  if (m->data_len < sizeof(struct rte_ether_hdr) + sizeof(struct rte_arp_hdr)) return;
-  struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-  struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(eth + 1);
+static void handle_arp(uint16_t port, struct port_state *ps, const uint8_t *frame, uint32_t frame_len) {
+  if (frame_len < sizeof(struct rte_ether_hdr) + sizeof(struct rte_arp_hdr)) return;
+  const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)frame;
+  const struct rte_arp_hdr *arp = (const struct rte_arp_hdr *)(eth + 1);
   if (arp->arp_hardware != rte_cpu_to_be_16(RTE_ARP_HRD_ETHER) ||
       arp->arp_protocol != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
     return;
@@ -289,15 +313,25 @@ static void handle_arp(uint16_t port, struct port_state *ps, struct rte_mbuf *m)
     rte_pktmbuf_free(reply);
 }
 
-/* Returns payload length if m is a valid UDP datagram for us, -1 otherwise (counted). */
-static int accept_udp(struct port_state *ps, struct rte_mbuf *m, uint32_t slot_size) {
-  if (m->nb_segs != 1 || m->data_len < HDR_LEN) {
+/* A received frame, contiguous: the mbuf's own data, or a copy when the PMD handed us a chain. */
+static uint8_t scratch[RAPR_MAX_MTU + RTE_ETHER_HDR_LEN];
+
+static const uint8_t *frame_bytes(struct rte_mbuf *m, uint32_t *len) {
+  *len = m->pkt_len;
+  if (m->nb_segs == 1) return rte_pktmbuf_mtod(m, const uint8_t *);
+  if (m->pkt_len > sizeof scratch) return NULL;
+  return rte_pktmbuf_read(m, 0, m->pkt_len, scratch);
+}
+
+/* Returns the UDP payload length if the frame is a valid datagram for us, -1 otherwise (counted). */
+static int accept_udp(struct port_state *ps, const uint8_t *frame, uint32_t frame_len, uint32_t slot_size) {
+  if (frame_len < HDR_LEN) {
     ps->stats[RAPR_STAT_RX_MALFORMED]++;
     return -1;
   }
-  struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-  struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
-  struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+  const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)frame;
+  const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eth + 1);
+  const struct rte_udp_hdr *udp = (const struct rte_udp_hdr *)(ip + 1);
   if (ip->version_ihl != RTE_IPV4_VHL_DEF || ip->next_proto_id != IPPROTO_UDP || ip->dst_addr != ps->ip ||
       udp->dst_port != ps->udp_port) {
     ps->stats[RAPR_STAT_RX_NOT_FOR_US]++;
@@ -305,7 +339,7 @@ static int accept_udp(struct port_state *ps, struct rte_mbuf *m, uint32_t slot_s
   }
   uint32_t ip_len = rte_be_to_cpu_16(ip->total_length);
   uint32_t udp_len = rte_be_to_cpu_16(udp->dgram_len);
-  if (ip_len > m->data_len - sizeof *eth || udp_len < sizeof *udp || udp_len != ip_len - sizeof *ip ||
+  if (ip_len > frame_len - sizeof *eth || udp_len < sizeof *udp || udp_len != ip_len - sizeof *ip ||
       udp_len - sizeof *udp > slot_size) {
     ps->stats[RAPR_STAT_RX_MALFORMED]++;
     return -1;
@@ -333,19 +367,25 @@ int rapr_dpdk_rx(uint16_t port, uint8_t *slots, uint32_t slot_size, uint32_t *de
   uint32_t delivered = 0;
   for (uint16_t i = 0; i < got; i++) {
     struct rte_mbuf *m = mbufs[i];
-    struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-    if (m->data_len >= sizeof *eth && eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
-      handle_arp(port, ps, m);
+    uint32_t frame_len;
+    const uint8_t *frame = frame_bytes(m, &frame_len);
+    if (!frame || frame_len < sizeof(struct rte_ether_hdr)) {
+      ps->stats[RAPR_STAT_RX_MALFORMED]++;
       continue;
     }
-    if (m->data_len < sizeof *eth || eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
+    const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)frame;
+    if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
+      handle_arp(port, ps, frame, frame_len);
+      continue;
+    }
+    if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
       ps->stats[RAPR_STAT_RX_NOT_FOR_US]++;
       continue;
     }
-    int len = accept_udp(ps, m, slot_size);
+    int len = accept_udp(ps, frame, frame_len, slot_size);
     if (len < 0) continue;
-    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
-    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+    const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eth + 1);
+    const struct rte_udp_hdr *udp = (const struct rte_udp_hdr *)(ip + 1);
     rte_memcpy(slots + (size_t)delivered * slot_size, udp + 1, (size_t)len);
     uint32_t *d = desc + delivered * RAPR_DESC_WORDS;
     d[0] = (uint32_t)len;
@@ -356,6 +396,17 @@ int rapr_dpdk_rx(uint16_t port, uint8_t *slots, uint32_t slot_size, uint32_t *de
   rte_pktmbuf_free_bulk(mbufs, got);
   ps->stats[RAPR_STAT_RX_DELIVERED] += delivered;
   return (int)delivered;
+}
+
+int rapr_dpdk_nap(uint32_t us) {
+  static int slack_set;
+  if (!slack_set) {
+    prctl(PR_SET_TIMERSLACK, 1UL); /* default slack (50 µs) would turn every short nap into a long one */
+    slack_set = 1;
+  }
+  struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000};
+  nanosleep(&ts, NULL);
+  return RAPR_OK;
 }
 
 int rapr_dpdk_stats(uint16_t port, uint64_t *out, uint32_t count) {

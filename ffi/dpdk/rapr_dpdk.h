@@ -5,11 +5,12 @@
 #define RAPR_DPDK_H
 #include <stdint.h>
 
-#define RAPR_SHIM_VERSION 1
+#define RAPR_SHIM_VERSION 3
 
 /* Per-packet descriptor words (uint32 each) shared with TypeScript. */
 #define RAPR_DESC_WORDS 3 /* length, peer IPv4 (host order), peer UDP port */
-#define RAPR_MAX_UDP_PAYLOAD 1472
+#define RAPR_UDP_OVERHEAD 28 /* IPv4 + UDP headers: max payload = MTU - 28 */
+#define RAPR_MAX_MTU 16000
 #define RAPR_MAX_BURST 256
 
 enum rapr_error {
@@ -25,6 +26,7 @@ enum rapr_error {
   RAPR_E_PORT_NOT_OPEN = -9,
   RAPR_E_TOO_BIG = -10,
   RAPR_E_NEIGH_FULL = -11,
+  RAPR_E_MTU = -12,
 };
 
 /* Stats slots filled by rapr_dpdk_stats (uint64 each). */
@@ -48,7 +50,8 @@ int rapr_dpdk_version(void);
 /* args: `count` NUL-terminated strings laid end to end (EAL argv without argv[0]). */
 int rapr_dpdk_init(const char *args, int count);
 int rapr_dpdk_port_count(void);
-int rapr_dpdk_port_open(uint16_t port, uint16_t rx_desc, uint16_t tx_desc, uint32_t mbufs);
+/* mtu: largest IPv4 datagram (1500 standard; up to RAPR_MAX_MTU for jumbo frames where the PMD allows). */
+int rapr_dpdk_port_open(uint16_t port, uint16_t rx_desc, uint16_t tx_desc, uint32_t mbufs, uint16_t mtu);
 int rapr_dpdk_port_set_addr(uint16_t port, uint32_t ip, uint16_t udp_port);
 int rapr_dpdk_port_mac(uint16_t port, uint8_t *mac_out);
 int rapr_dpdk_link_up(uint16_t port);
@@ -58,6 +61,8 @@ int rapr_dpdk_neigh_add(uint16_t port, uint32_t ip, const uint8_t *mac);
 int rapr_dpdk_tx(uint16_t port, const uint8_t *slots, uint32_t slot_size, const uint32_t *desc, uint32_t n);
 /* Receives up to max UDP payloads addressed to this port's IP/UDP port into the same layout. */
 int rapr_dpdk_rx(uint16_t port, uint8_t *slots, uint32_t slot_size, uint32_t *desc, uint32_t max);
+/* Sleeps `us` microseconds: lets an idle poller give its core away briefly instead of spinning. */
+int rapr_dpdk_nap(uint32_t us);
 int rapr_dpdk_stats(uint16_t port, uint64_t *out, uint32_t count);
 int rapr_dpdk_port_close(uint16_t port);
 /* Copies the last failure's description (NUL-terminated) into buf; returns its length. */

@@ -110,61 +110,76 @@ export function copyEncoded(msg: EncodedMessage, from: number, len: number, dst:
   }
 }
 
+// Decoder cursor: module state instead of per-call closures (decoding is synchronous and not re-entrant).
+const EMPTY: Uint8Array = new Uint8Array(0);
+let dBytes: Uint8Array = EMPTY;
+let dAt = 0;
+let dEnd = 0;
+
+function need(n: number): void {
+  if (dAt + n > dEnd) throw new TransportError("truncated message", "protocol");
+}
+
+function readU16(): number {
+  need(2);
+  const v = (dBytes[dAt]! << 8) | dBytes[dAt + 1]!;
+  dAt += 2;
+  return v;
+}
+
+function readStr(): string {
+  const len = readU16();
+  need(len);
+  const from = dAt;
+  dAt += len;
+  let s = "";
+  for (let i = from; i < dAt; i++) {
+    const c = dBytes[i]!;
+    if (c > 0x7f) return decoder.decode(dBytes.subarray(from, dAt));
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+function readHeaders(): Record<string, string> {
+  const count = readU16();
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < count; i++) {
+    const name = readStr();
+    headers[name] = readStr();
+  }
+  return headers;
+}
+
 /** Decodes the message in bytes[start, end). The body is a view into `bytes` unless copyBody is set
  * (for messages read straight out of a reusable receive buffer). */
 export function decodeMessage(bytes: Uint8Array, start = 0, end = bytes.length, copyBody = false): WireMessage {
-  let at = start;
-  const body = () => (copyBody ? bytes.slice(at, end) : at === 0 && end === bytes.length ? bytes : bytes.subarray(at, end));
-  const need = (n: number) => {
-    if (at + n > end) throw new TransportError("truncated message", "protocol");
-  };
-  const readU16 = () => {
-    need(2);
-    const v = (bytes[at]! << 8) | bytes[at + 1]!;
-    at += 2;
-    return v;
-  };
-  const readStr = () => {
-    const len = readU16();
-    need(len);
-    let ascii = true;
-    for (let i = at; i < at + len; i++) {
-      if (bytes[i]! > 0x7f) {
-        ascii = false;
-        break;
-      }
-    }
-    let s = "";
-    if (ascii) for (let i = at; i < at + len; i++) s += String.fromCharCode(bytes[i]!);
-    else s = decoder.decode(bytes.subarray(at, at + len));
-    at += len;
-    return s;
-  };
-  const readHeaders = (): Record<string, string> => {
-    const count = readU16();
-    const headers: Record<string, string> = {};
-    for (let i = 0; i < count; i++) {
-      const name = readStr();
-      headers[name] = readStr();
-    }
-    return headers;
-  };
+  dBytes = bytes;
+  dAt = start;
+  dEnd = end;
   need(5);
-  const type = bytes[at]!;
-  const id = ((bytes[at + 1]! << 24) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 8) | bytes[at + 4]!) >>> 0;
-  at += 5;
+  const type = bytes[dAt]!;
+  const id = ((bytes[dAt + 1]! << 24) | (bytes[dAt + 2]! << 16) | (bytes[dAt + 3]! << 8) | bytes[dAt + 4]!) >>> 0;
+  dAt += 5;
   if (type === MessageType.Request) {
     const kind = readStr();
     const path = readStr();
     const headers = readHeaders();
-    return { type, id, request: { kind, path, headers, body: body() } };
+    return { type, id, request: { kind, path, headers, body: takeBody(copyBody) } };
   }
   if (type === MessageType.Response) {
     const status = readU16();
     const headers = readHeaders();
-    return { type, id, response: { status, headers, body: body() } };
+    return { type, id, response: { status, headers, body: takeBody(copyBody) } };
   }
   throw new TransportError(`unknown message type ${type}`, "protocol");
+}
+
+function takeBody(copy: boolean): Uint8Array {
+  const bytes = dBytes;
+  dBytes = EMPTY;
+  if (copy) return bytes.slice(dAt, dEnd);
+  return bytes.subarray(dAt, dEnd);
 }
 
 /** "tcp://127.0.0.1:7000", "dpdk://10.0.0.1:7000" or "10.0.0.1:7000" → host and port. */

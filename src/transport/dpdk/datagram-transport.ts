@@ -29,6 +29,9 @@ export interface DatagramTransportOptions {
   /** Keep busy-polling this long after the last packet before sleeping between polls. */
   spinMs?: number;
   idleSleepMs?: number;
+  /** Longest nap (µs) between empty polls while spinning, so two pollers sharing a core take turns.
+   * 0 = pure busy-polling (dedicated cores). Default 50. */
+  maxNapUs?: number;
   onClose?: () => void;
 }
 
@@ -73,11 +76,13 @@ export class DatagramTransport implements Transport {
   private failure: Error | undefined;
   private readonly spinMs: number;
   private readonly idleSleepMs: number;
+  private readonly maxNapUs: number;
 
   constructor(private readonly opts: DatagramTransportOptions) {
     this.name = opts.name;
     this.spinMs = opts.spinMs ?? 20;
     this.idleSleepMs = opts.idleSleepMs ?? 1;
+    this.maxNapUs = opts.maxNapUs ?? 50;
     this.endpointOptions = { ...DEFAULT_ENDPOINT_OPTIONS, ...opts.endpoint };
     this.endpoint = new ReliableEndpoint(
       opts.io,
@@ -252,7 +257,13 @@ export class DatagramTransport implements Transport {
         this.endpoint.runTimers(now);
         this.nextTimersAt = now + 1;
       }
-      if (work > 0 || this.endpoint.pendingTx()) this.lastWorkAt = now;
+      if (work > 0 || this.endpoint.pendingTx()) {
+        this.lastWorkAt = now;
+      } else if (this.maxNapUs > 0 && this.opts.io.nap) {
+        // Idle for a while: nap a tenth of the idle time so far (capped), so a peer sharing our core can run.
+        const idleUs = (now - this.lastWorkAt) * 1000;
+        if (idleUs > 30) this.opts.io.nap(Math.min(this.maxNapUs, Math.max(2, idleUs / 10)));
+      }
     } catch (err) {
       this.fail(err);
       return;

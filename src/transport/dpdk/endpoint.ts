@@ -6,7 +6,7 @@
 // a hint so the sender learns our current epoch. A peer that starts over (restart, or it gave up on us)
 // resets our state for it, and everything waiting on the old session fails at once.
 import { copyEncoded, type EncodedMessage } from "../wire";
-import { SLOT_SIZE, type PacketIO } from "./packet-io";
+import type { PacketIO } from "./packet-io";
 
 export const HEADER_BYTES = 40;
 const MAGIC = 0x5250;
@@ -270,7 +270,7 @@ export class ReliableEndpoint {
     const len = io.rxDesc[i * 3]!;
     const ip = io.rxDesc[i * 3 + 1]!;
     const port = io.rxDesc[i * 3 + 2]!;
-    const at = i * SLOT_SIZE;
+    const at = i * io.slotSize;
     const v = io.rxView;
     if (len < HEADER_BYTES || v.getUint16(at) !== MAGIC || v.getUint8(at + 2) !== VERSION) return;
     const key = peerKey(ip, port);

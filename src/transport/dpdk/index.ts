@@ -6,7 +6,7 @@ import type { Transport } from "../transport";
 import { DatagramTransport, parseIPv4 } from "./datagram-transport";
 import type { EndpointOptions, EndpointStats } from "./endpoint";
 import { DpdkPacketIO } from "./packet-io";
-import { loadShim, Stat } from "./shim";
+import { DEFAULT_MTU, loadShim, Stat } from "./shim";
 
 export { DpdkError } from "./shim";
 
@@ -23,11 +23,16 @@ export interface DpdkTransportOptions {
   udpPort?: number;
   /** Static neighbour table; unknown neighbours get broadcast frames until one of their packets is seen. */
   neighbours?: { ip: string; mac: string }[];
+  /** Largest IPv4 datagram on the link: 1500 (default), or e.g. 9000 where the PMD and link allow jumbo
+   * frames (net_memif does). Fewer, larger packets make big messages much cheaper. */
+  mtu?: number;
   rxDescriptors?: number;
   txDescriptors?: number;
   mbufs?: number;
   /** Busy-poll this long after the last packet before sleeping 1 ms between polls (default 20). */
   spinMs?: number;
+  /** Longest nap (µs) between empty polls while spinning; 0 = pure busy-polling on dedicated cores. Default 50. */
+  maxNapUs?: number;
   endpoint?: Partial<EndpointOptions>;
 }
 
@@ -92,11 +97,12 @@ export async function createDpdkTransport(opts: DpdkTransportOptions): Promise<D
   const ip = parseIPv4(opts.localIp);
   const eal = withDefaults(opts.ealArgs);
   shim.initEal(eal.args);
-  shim.openPort(opts.port, opts.rxDescriptors ?? 1024, opts.txDescriptors ?? 1024, opts.mbufs ?? 8191);
+  const mtu = opts.mtu ?? DEFAULT_MTU;
+  shim.openPort(opts.port, opts.rxDescriptors ?? 1024, opts.txDescriptors ?? 1024, opts.mbufs ?? (mtu > 4000 ? 4095 : 8191), mtu);
   shim.setAddress(opts.port, ip, udpPort);
   for (const n of opts.neighbours ?? []) shim.addNeighbour(opts.port, parseIPv4(n.ip), parseMac(n.mac));
 
-  const io = new DpdkPacketIO(shim, opts.port);
+  const io = new DpdkPacketIO(shim, opts.port, mtu);
   const transport = new DatagramTransport({
     name: "dpdk",
     scheme: "dpdk",
@@ -104,6 +110,7 @@ export async function createDpdkTransport(opts: DpdkTransportOptions): Promise<D
     localIp: opts.localIp,
     localPort: udpPort,
     spinMs: opts.spinMs,
+    maxNapUs: opts.maxNapUs,
     endpoint: opts.endpoint,
     onClose: () => {
       shim.closePort(opts.port);

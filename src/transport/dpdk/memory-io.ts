@@ -1,6 +1,6 @@
 // An in-memory datagram network with injectable loss, for exercising the reliable endpoint without DPDK.
-import { DESC_WORDS, MAX_BURST, MAX_UDP_PAYLOAD } from "./shim";
-import { SLOT_SIZE, SlotBuffers, type PacketIO } from "./packet-io";
+import { DESC_WORDS, MAX_BURST } from "./shim";
+import { SlotBuffers, type PacketIO } from "./packet-io";
 
 interface Datagram {
   bytes: Uint8Array;
@@ -34,8 +34,6 @@ export class MemoryNetwork {
 }
 
 export class MemoryPacketIO extends SlotBuffers implements PacketIO {
-  readonly maxPayload = MAX_UDP_PAYLOAD;
-
   constructor(
     private readonly net: MemoryNetwork,
     private readonly ip: number,
@@ -48,7 +46,7 @@ export class MemoryPacketIO extends SlotBuffers implements PacketIO {
   txFlush(): number {
     for (let i = 0; i < this.txCount; i++) {
       const len = this.txDesc[i * DESC_WORDS]!;
-      const bytes = this.tx.slice(i * SLOT_SIZE, i * SLOT_SIZE + len);
+      const bytes = this.tx.slice(i * this.slotSize, i * this.slotSize + len);
       this.net.deliver(this.txDesc[i * DESC_WORDS + 1]!, this.txDesc[i * DESC_WORDS + 2]!, {
         bytes,
         srcIp: this.ip,
@@ -63,7 +61,7 @@ export class MemoryPacketIO extends SlotBuffers implements PacketIO {
     const n = Math.min(MAX_BURST, this.inbox.length);
     for (let i = 0; i < n; i++) {
       const d = this.inbox.shift()!;
-      this.rx.set(d.bytes, i * SLOT_SIZE);
+      this.rx.set(d.bytes, i * this.slotSize);
       this.rxDesc[i * DESC_WORDS] = d.bytes.length;
       this.rxDesc[i * DESC_WORDS + 1] = d.srcIp;
       this.rxDesc[i * DESC_WORDS + 2] = d.srcPort;

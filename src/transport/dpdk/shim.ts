@@ -4,9 +4,10 @@ import { dlopen, FFIType, ptr } from "bun:ffi";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 
-export const SHIM_VERSION = 1;
+export const SHIM_VERSION = 3;
 export const DESC_WORDS = 3; // length, peer IPv4 (host order), peer UDP port
-export const MAX_UDP_PAYLOAD = 1472;
+export const UDP_OVERHEAD = 28; // IPv4 + UDP headers
+export const DEFAULT_MTU = 1500;
 export const MAX_BURST = 256;
 
 export const enum Stat {
@@ -37,6 +38,7 @@ const ERROR_NAMES: Record<number, string> = {
   [-9]: "port not open",
   [-10]: "packet too big",
   [-11]: "neighbour table full",
+  [-12]: "MTU not supported",
 };
 
 export class DpdkError extends Error {
@@ -54,7 +56,10 @@ const symbols = {
   rapr_dpdk_version: { args: [], returns: FFIType.i32 },
   rapr_dpdk_init: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
   rapr_dpdk_port_count: { args: [], returns: FFIType.i32 },
-  rapr_dpdk_port_open: { args: [FFIType.u16, FFIType.u16, FFIType.u16, FFIType.u32], returns: FFIType.i32 },
+  rapr_dpdk_port_open: {
+    args: [FFIType.u16, FFIType.u16, FFIType.u16, FFIType.u32, FFIType.u16],
+    returns: FFIType.i32,
+  },
   rapr_dpdk_port_set_addr: { args: [FFIType.u16, FFIType.u32, FFIType.u16], returns: FFIType.i32 },
   rapr_dpdk_port_mac: { args: [FFIType.u16, FFIType.ptr], returns: FFIType.i32 },
   rapr_dpdk_link_up: { args: [FFIType.u16], returns: FFIType.i32 },
@@ -69,6 +74,7 @@ const symbols = {
   },
   rapr_dpdk_stats: { args: [FFIType.u16, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
   rapr_dpdk_port_close: { args: [FFIType.u16], returns: FFIType.i32 },
+  rapr_dpdk_nap: { args: [FFIType.u32], returns: FFIType.i32 },
   rapr_dpdk_last_error: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
 } as const;
 
@@ -145,8 +151,8 @@ export class DpdkShim {
     return this.check("port count", this.raw.rapr_dpdk_port_count());
   }
 
-  openPort(port: number, rxDesc: number, txDesc: number, mbufs: number): void {
-    this.check(`open port ${port}`, this.raw.rapr_dpdk_port_open(port, rxDesc, txDesc, mbufs));
+  openPort(port: number, rxDesc: number, txDesc: number, mbufs: number, mtu = DEFAULT_MTU): void {
+    this.check(`open port ${port}`, this.raw.rapr_dpdk_port_open(port, rxDesc, txDesc, mbufs, mtu));
   }
 
   setAddress(port: number, ip: number, udpPort: number): void {
