@@ -121,8 +121,8 @@ export class MemifLink extends DpdkLab {
     this.onCleanup(() => rmSync(this.socket, { force: true }));
   }
 
-  memifArgs(role: "server" | "client"): string[] {
-    return this.ealArgs(`net_memif0,role=${role},socket=${this.socket}`);
+  memifArgs(role: "server" | "client", bsize?: number): string[] {
+    return this.ealArgs(`net_memif0,role=${role},socket=${this.socket}${bsize ? `,bsize=${bsize}` : ""}`);
   }
 }
 

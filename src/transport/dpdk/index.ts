@@ -87,6 +87,20 @@ function withDefaults(args: string[]): { args: string[]; generatedPrefix?: strin
   return { args: out, generatedPrefix };
 }
 
+/** net_memif moves frames larger than its ring buffers (bsize, default 2048) as descriptor chains, and in
+ * DPDK 22.11 that path duplicated packets in our tests; jumbo frames over memif need bsize >= the frame. */
+function checkMemifFrameSize(args: string[], mtu: number): void {
+  if (mtu <= 1500) return;
+  for (const arg of args) {
+    const vdev = arg.startsWith("--vdev=") ? arg.slice(7) : undefined;
+    if (!vdev?.startsWith("net_memif")) continue;
+    const bsize = Number(/(?:^|,)bsize=(\d+)/.exec(vdev)?.[1] ?? 2048);
+    if (bsize < mtu + 14) {
+      throw new Error(`MTU ${mtu} over ${vdev.split(",")[0]} needs bsize=${mtu + 14} or more in its --vdev arguments (has ${bsize})`);
+    }
+  }
+}
+
 /** Starts EAL (once per process), opens the port and returns a transport on it.
  * Throws DpdkUnavailableError when the shim or libdpdk is missing: log `err.reason`, use the kernel path. */
 export async function createDpdkTransport(opts: DpdkTransportOptions): Promise<DpdkTransport> {
@@ -95,9 +109,10 @@ export async function createDpdkTransport(opts: DpdkTransportOptions): Promise<D
   const shim = loaded.shim;
   const udpPort = opts.udpPort ?? DEFAULT_DPDK_UDP_PORT;
   const ip = parseIPv4(opts.localIp);
+  const mtu = opts.mtu ?? DEFAULT_MTU;
+  checkMemifFrameSize(opts.ealArgs, mtu);
   const eal = withDefaults(opts.ealArgs);
   shim.initEal(eal.args);
-  const mtu = opts.mtu ?? DEFAULT_MTU;
   shim.openPort(opts.port, opts.rxDescriptors ?? 1024, opts.txDescriptors ?? 1024, opts.mbufs ?? (mtu > 4000 ? 4095 : 8191), mtu);
   shim.setAddress(opts.port, ip, udpPort);
   for (const n of opts.neighbours ?? []) shim.addNeighbour(opts.port, parseIPv4(n.ip), parseMac(n.mac));
