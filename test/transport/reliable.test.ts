@@ -130,3 +130,17 @@ describe("reliable datagram transport", () => {
     expect((err as TransportError).code).toBe("too-large");
   });
 });
+
+describe("splitEalArgs", () => {
+  test("splits --dpdk-args into EAL words, keeping quoted groups", async () => {
+    const { splitEalArgs } = await import("../../src/transport/dpdk");
+    expect(splitEalArgs(` --no-huge -m 256  --vdev="net_memif0,role=server,socket=/tmp/a b.sock" -l 0 `)).toEqual([
+      "--no-huge",
+      "-m",
+      "256",
+      "--vdev=net_memif0,role=server,socket=/tmp/a b.sock",
+      "-l",
+      "0",
+    ]);
+  });
+});

@@ -43,6 +43,31 @@ export class DpdkUnavailableError extends Error {
   }
 }
 
+/** Splits a `--dpdk-args "<EAL args>"` value into argv words the way a shell would for plain words and
+ * single or double quotes (no escapes, no expansion). */
+export function splitEalArgs(text: string): string[] {
+  const words: string[] = [];
+  let word: string | undefined;
+  let quote: string | undefined;
+  for (const ch of text) {
+    if (quote) {
+      if (ch === quote) quote = undefined;
+      else word += ch;
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+      word ??= "";
+    } else if (/\s/.test(ch)) {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else {
+      word = (word ?? "") + ch;
+    }
+  }
+  if (quote) throw new Error(`unbalanced ${quote} in DPDK arguments: ${text}`);
+  if (word !== undefined) words.push(word);
+  return words;
+}
+
 export type DpdkProbe = { ok: true } | { ok: false; reason: string };
 
 /** Can this process load the shim and libdpdk? (Does not start EAL: that is one-shot per process.) */
