@@ -106,6 +106,8 @@ class Peer {
   // receive side
   rcvNext = 0;
   rcvSeen = new Uint8Array(RECV_WINDOW);
+  /** Packets received beyond rcvNext (marked in rcvSeen). */
+  outOfOrder = 0;
   reassembly = new Map<number, Reassembly>();
   ackPendingSincePoll = -1;
   unackedRx = 0;
@@ -153,6 +155,7 @@ class Peer {
     this.dupAcks = 0;
     this.rcvNext = 0;
     this.rcvSeen.fill(0);
+    this.outOfOrder = 0;
     this.reassembly.clear();
     this.ackPendingSincePoll = -1;
     this.unackedRx = 0;
@@ -360,11 +363,17 @@ export class ReliableEndpoint {
       peer.ackNow = true; // the sender missed our ack
       return;
     }
-    peer.rcvSeen[seq & (RECV_WINDOW - 1)] = 1;
-    if (d > 0) peer.ackNow = true; // a hole: tell the sender now
-    while (peer.rcvSeen[peer.rcvNext & (RECV_WINDOW - 1)]) {
-      peer.rcvSeen[peer.rcvNext & (RECV_WINDOW - 1)] = 0;
+    if (d > 0) {
+      peer.rcvSeen[seq & (RECV_WINDOW - 1)] = 1;
+      peer.outOfOrder++;
+      peer.ackNow = true; // a hole: tell the sender now
+    } else {
       peer.rcvNext = u32(peer.rcvNext + 1);
+      while (peer.outOfOrder > 0 && peer.rcvSeen[peer.rcvNext & (RECV_WINDOW - 1)]) {
+        peer.rcvSeen[peer.rcvNext & (RECV_WINDOW - 1)] = 0;
+        peer.outOfOrder--;
+        peer.rcvNext = u32(peer.rcvNext + 1);
+      }
     }
 
     const msgId = v.getUint32(at + 28);
@@ -473,8 +482,10 @@ export class ReliableEndpoint {
     v.setUint32(at + 12, dstEpoch);
     v.setUint32(at + 20, peer.rcvNext);
     let sack = 0;
-    for (let bit = 0; bit < 32; bit++) {
-      if (peer.rcvSeen[(peer.rcvNext + 1 + bit) & (RECV_WINDOW - 1)]) sack |= 1 << bit;
+    if (peer.outOfOrder > 0) {
+      for (let bit = 0; bit < 32; bit++) {
+        if (peer.rcvSeen[(peer.rcvNext + 1 + bit) & (RECV_WINDOW - 1)]) sack |= 1 << bit;
+      }
     }
     v.setUint32(at + 24, u32(sack));
     if (flags & Flag.Hint) return;
