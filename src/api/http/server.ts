@@ -4,6 +4,7 @@ import type { ApiContext } from "../context.js";
 import { DaprError, errors } from "../../errors.js";
 import { errorResponse, json } from "./respond.js";
 import { pubsubRoutes } from "./routes/pubsub.js";
+import { outsideWebSocket } from "./routes/pubsub-outside.js";
 import { invokeRoutes } from "./routes/invoke.js";
 import { secretsRoutes } from "./routes/secrets.js";
 import { stateRoutes } from "./routes/state.js";
@@ -57,14 +58,19 @@ export function startHttpServer(ctx: ApiContext): HttpServerHandle {
   const app = buildHttpApp(ctx);
   const logCalls = ctx.config.enableApiLogging;
   const apiLog = ctx.logger.child("api");
+  const outside = outsideWebSocket(ctx);
   const server = Bun.serve({
     port: ctx.config.httpPort,
+    websocket: outside.handler,
     hostname: ctx.config.listenAddress,
     // Bun answers a Content-Length over this with a bare 413 before the API sees the request; keep it out of the
     // way so onRequest answers with ERR_BODY_TOO_LARGE. Bodies without a length are limited by limitUnsizedBody.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     idleTimeout: 120,
-    fetch: async (request) => {
+    fetch: async (request, srv) => {
+      const upgraded = outside.tryUpgrade(request, srv);
+      if (upgraded === true) return undefined;
+      if (upgraded) return upgraded;
       const started = performance.now();
       const response = await app.handle(limitUnsizedBody(request, ctx.config.maxRequestBodyBytes));
       const ms = performance.now() - started;

@@ -30,7 +30,13 @@ export function pubsubModule(): RuntimeModule {
       block.outside = hub;
       rt.api.pubsub = block;
       const b = block;
+      const h = hub;
       rt.api.metadata.contribute((snap) => {
+        const st = h.stats();
+        snap.extended["rapr.outside.clients"] = String(st.clients);
+        snap.extended["rapr.outside.topics"] = String(st.topics);
+        snap.extended["rapr.outside.delivered"] = String(st.delivered);
+        snap.extended["rapr.outside.dropped"] = String(st.dropped);
         for (const s of b.subscriptions()) {
           snap.subscriptions.push({
             pubsubname: s.pubsubName,

@@ -1,20 +1,30 @@
 // rapr.v1.Subscribers: subscribers outside the cluster over Connect / gRPC-Web / gRPC server streaming.
-import type { ConnectRouter } from "@connectrpc/connect";
+import { ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { Subscribers } from "../../../gen/rapr/v1/pubsub_pb.js";
 import { QueuedClient } from "../../../blocks/pubsub/outside/hub.js";
 import type { ApiContext } from "../../context.js";
-import { errors } from "../../../errors.js";
+import { DaprError, errors } from "../../../errors.js";
+
+/** Streaming handlers throw after the interceptor returned, so Dapr errors become Connect errors here. */
+export function asConnectError(err: unknown): unknown {
+  return err instanceof DaprError ? new ConnectError(err.message, err.grpcCode, { "dapr-error-code": err.errorCode }) : err;
+}
 
 export function subscribersRouter(router: ConnectRouter, ctx: ApiContext): void {
   router.service(Subscribers, {
     async *subscribe(req, hc) {
       const hub = ctx.pubsub?.outside;
-      if (!hub) throw errors.pubsubNotConfigured("the pub/sub block is not running");
+      if (!hub) throw asConnectError(errors.pubsubNotConfigured("the pub/sub block is not running"));
       const auth = hc.requestHeader.get("authorization");
       const token = req.token || (auth?.toLowerCase().startsWith("bearer ") ? auth.slice(7).trim() : undefined);
-      hub.authorize(token, req.pubsubName, req.topic);
       const client = new QueuedClient(hub.bufferSize);
-      const detach = await hub.attach(req.pubsubName, req.topic, req.filter || undefined, client);
+      let detach: () => void;
+      try {
+        hub.authorize(token, req.pubsubName, req.topic);
+        detach = await hub.attach(req.pubsubName, req.topic, req.filter || undefined, client);
+      } catch (err) {
+        throw asConnectError(err);
+      }
       const stop = () => client.close();
       hc.signal.addEventListener("abort", stop, { once: true });
       try {

@@ -9,6 +9,7 @@ import type { CloudEvent } from "../../../blocks/pubsub/cloudevents.js";
 import { topicEventRequest } from "../../../blocks/pubsub/delivery.js";
 import { normalizePath } from "../../../blocks/pubsub/subscriptions.js";
 import { errors } from "../../../errors.js";
+import { asConnectError } from "./pubsub-outside.js";
 
 function blockOf(ctx: ApiContext) {
   if (!ctx.pubsub) throw errors.pubsubNotConfigured("the pub/sub block is not running");
@@ -41,7 +42,13 @@ export function pubsubHandlers(ctx: ApiContext): Partial<ServiceImpl<typeof Dapr
     },
     bulkPublishEventAlpha1: bulk,
     bulkPublishEvent: bulk,
-    subscribeTopicEventsAlpha1: (requests, hc) => streamSubscription(ctx, requests, hc.signal),
+    async *subscribeTopicEventsAlpha1(requests, hc) {
+      try {
+        yield* streamSubscription(ctx, requests, hc.signal);
+      } catch (err) {
+        throw asConnectError(err);
+      }
+    },
   };
 }
 

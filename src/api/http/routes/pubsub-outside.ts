@@ -1,23 +1,41 @@
-// The Rapr extension on the HTTP port: GET /v1.0-rapr/subscribe/{pubsub}/{topic} upgraded to a WebSocket.
-// ?token=… (or an Authorization: Bearer header) and an optional CEL ?filter=…. Each text frame is
-// {"dropped": <events this client lost so far>, "event": <CloudEvent>}.
-import type { Elysia } from "elysia";
-import type { ServerWebSocket } from "bun";
+// The Rapr extension on the HTTP port: GET /v1.0-rapr/subscribe/{pubsub}/{topic} upgraded to a WebSocket, for
+// subscribers outside the cluster. ?token=… (or Authorization: Bearer) and an optional CEL ?filter=….
+// Frames: first {"subscribed":true}, then {"dropped": <events this client lost so far>, "event": <CloudEvent>}.
+// A refused upgrade is closed with code 4000 + the HTTP status (4401, 4403, 4404, 4400) and the error as reason,
+// because browsers cannot read the status of a refused upgrade; a plain GET gets the status itself.
+// Served by Bun.serve directly (server.ts calls tryUpgrade before the Elysia app), not through Elysia.
+import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import type { ApiContext } from "../../context.js";
 import type { OutsideClient, OutsideEvent } from "../../../blocks/pubsub/outside/hub.js";
-import { errors } from "../../../errors.js";
+import { DaprError, errors } from "../../../errors.js";
+import { errorResponse, json } from "../respond.js";
 
+const PREFIX = "/v1.0-rapr/subscribe/";
 /** Bytes a client may have unsent in its socket before further events are dropped for it. */
 const MAX_BUFFERED_BYTES = 1 << 20;
+
+interface Target {
+  pubsub: string;
+  topic: string;
+  token?: string;
+  filter?: string;
+}
+
+interface WsData {
+  target: Target;
+  refused?: DaprError | Error;
+  client?: WebSocketClient;
+}
 
 class WebSocketClient implements OutsideClient {
   dropped = 0;
   detach?: () => void;
+  closed = false;
 
-  constructor(private readonly ws: ServerWebSocket<unknown>, private readonly maxBuffered: number) {}
+  constructor(private readonly ws: ServerWebSocket<WsData>, private readonly maxBuffered: number) {}
 
   offer(ev: OutsideEvent): boolean {
-    if (this.ws.readyState !== 1 || this.ws.getBufferedAmount() > this.maxBuffered) {
+    if (this.closed || this.ws.getBufferedAmount() > this.maxBuffered) {
       this.dropped++;
       return false;
     }
@@ -30,52 +48,87 @@ class WebSocketClient implements OutsideClient {
   }
 }
 
-function tokenOf(request: Request, query: Record<string, string | undefined>): string | undefined {
+function parseTarget(request: Request, url: URL): Target | undefined {
+  const rest = url.pathname.slice(PREFIX.length);
+  const slash = rest.indexOf("/");
+  if (slash <= 0 || slash === rest.length - 1) return undefined;
+  const dec = (s: string) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  };
   const auth = request.headers.get("authorization");
-  if (auth?.toLowerCase().startsWith("bearer ")) return auth.slice(7).trim();
-  return query.token || undefined;
+  const token = auth?.toLowerCase().startsWith("bearer ") ? auth.slice(7).trim() : url.searchParams.get("token") || undefined;
+  return { pubsub: dec(rest.slice(0, slash)), topic: dec(rest.slice(slash + 1)), token, filter: url.searchParams.get("filter") || undefined };
 }
 
-function topicOf(params: Record<string, string>): string {
-  try {
-    return decodeURIComponent(params["*"] ?? "");
-  } catch {
-    return params["*"] ?? "";
-  }
+function check(ctx: ApiContext, t: Target) {
+  const block = ctx.pubsub;
+  if (!block?.outside) throw errors.pubsubNotConfigured("the pub/sub block is not running");
+  block.outside.authorize(t.token, t.pubsub, t.topic);
+  block.component(t.pubsub);
+  block.outside.filter(t.filter);
+  return block.outside;
 }
 
-export function outsideWebSocketRoute(app: Elysia, ctx: ApiContext) {
-  const clients = new Map<ServerWebSocket<unknown>, WebSocketClient>();
-  return app.ws("/v1.0-rapr/subscribe/:pubsub/*", {
-    beforeHandle({ params, query, request }: { params: Record<string, string>; query: Record<string, string | undefined>; request: Request }) {
-      const hub = ctx.pubsub?.outside;
-      if (!hub) throw errors.pubsubNotConfigured("the pub/sub block is not running");
-      hub.authorize(tokenOf(request, query), params.pubsub, topicOf(params));
-      hub.filter(query.filter);
-      ctx.pubsub!.component(params.pubsub);
-    },
-    async open(ws: { raw: unknown; data: unknown }) {
-      const hub = ctx.pubsub!.outside!;
-      const data = ws.data as unknown as { params: Record<string, string>; query: Record<string, string | undefined> };
-      const raw = ws.raw as unknown as ServerWebSocket<unknown>;
-      const client = new WebSocketClient(raw, Math.max(MAX_BUFFERED_BYTES, hub.bufferSize * 4096));
-      clients.set(raw, client);
+export interface OutsideWebSocket {
+  handler: WebSocketHandler<WsData>;
+  /** undefined: not this endpoint; true: upgraded; a Response: answered without upgrading. */
+  tryUpgrade(request: Request, server: Server<WsData>): true | Response | undefined;
+}
+
+export function outsideWebSocket(ctx: ApiContext): OutsideWebSocket {
+  return {
+    tryUpgrade(request, server) {
+      if (!request.url.includes(PREFIX)) return undefined;
+      const url = new URL(request.url);
+      if (!url.pathname.startsWith(PREFIX) || request.method !== "GET") return undefined;
+      const target = parseTarget(request, url);
+      if (!target) return json({ errorCode: "ERR_MALFORMED_REQUEST", message: `expected ${PREFIX}{pubsub}/{topic}` }, 400);
+      let refused: Error | undefined;
       try {
-        const detach = await hub.attach(data.params.pubsub, topicOf(data.params), data.query.filter, client);
-        if (!clients.has(raw)) detach(); // closed while attaching
-        else client.detach = detach;
-        raw.send(JSON.stringify({ subscribed: true }));
+        check(ctx, target);
       } catch (err) {
-        raw.close(1011, (err as Error).message.slice(0, 120));
+        refused = err as Error;
       }
+      const isUpgrade = request.headers.get("upgrade")?.toLowerCase() === "websocket";
+      if (!isUpgrade) return refused ? errorResponse(refused) : json({ errorCode: "ERR_MALFORMED_REQUEST", message: "this endpoint speaks WebSocket" }, 426);
+      if (server.upgrade(request, { data: { target, refused } })) return true;
+      return json({ errorCode: "ERR_MALFORMED_REQUEST", message: "WebSocket upgrade failed" }, 400);
     },
-    message() {
-      // Subscribers only listen; anything they send is ignored.
+    handler: {
+      // Listeners send nothing but pongs; pings keep idle subscriptions open through proxies.
+      maxPayloadLength: 64 * 1024,
+      idleTimeout: 960,
+      sendPings: true,
+      async open(ws) {
+        const { target, refused } = ws.data;
+        try {
+          if (refused) throw refused;
+          const hub = check(ctx, target);
+          const client = new WebSocketClient(ws, Math.max(MAX_BUFFERED_BYTES, hub.bufferSize * 4096));
+          ws.data.client = client;
+          const detach = await hub.attach(target.pubsub, target.topic, target.filter, client);
+          if (client.closed) detach(); // the socket closed while attaching
+          else client.detach = detach;
+          ws.send('{"subscribed":true}');
+        } catch (err) {
+          const status = err instanceof DaprError ? err.httpStatus : 500;
+          const errorCode = err instanceof DaprError ? err.errorCode : "ERR_INTERNAL";
+          ws.close(4000 + status, JSON.stringify({ errorCode, message: (err as Error).message }).slice(0, 120));
+        }
+      },
+      message() {
+        // Subscribers only listen; whatever they send is ignored.
+      },
+      close(ws) {
+        const c = ws.data.client;
+        if (!c) return;
+        c.closed = true;
+        c.detach?.();
+      },
     },
-    close(ws: { raw: unknown }) {
-      const raw = ws.raw as unknown as ServerWebSocket<unknown>;
-      clients.get(raw)?.detach?.();
-      clients.delete(raw);
-    },
-  } as never) as unknown as Elysia;
+  };
 }

@@ -1,11 +1,10 @@
-// HTTP: POST /v1.0/publish/{pubsub}/{topic}, bulk publish, and the Rapr WebSocket for subscribers outside the cluster.
+// HTTP: POST /v1.0/publish/{pubsub}/{topic} and bulk publish. (The outside-subscriber WebSocket: pubsub-outside.ts.)
 import type { Elysia } from "elysia";
 import type { ApiContext } from "../../context.js";
 import type { PubsubBlock, BulkPublishEntry } from "../../../blocks/pubsub/pubsub-block.js";
 import { isCloudEventContentType, isJsonContentType } from "../../../blocks/pubsub/cloudevents.js";
 import { errors } from "../../../errors.js";
 import { encoder, json, noContent, queryMetadata, readJson } from "../respond.js";
-import { outsideWebSocketRoute } from "./pubsub-outside.js";
 
 const raw = { parse: "none" as const };
 
@@ -47,13 +46,10 @@ export function pubsubRoutes(app: Elysia, ctx: ApiContext) {
     if (out.failedEntries.length === 0) return noContent();
     return json({ failedEntries: out.failedEntries, errorCode: "ERR_PUBSUB_PUBLISH_MESSAGE" }, 500);
   };
-  return outsideWebSocketRoute(
-    app
-      .post("/v1.0/publish/:pubsub/*", publish, raw)
-      .post("/v1.0-alpha1/publish/bulk/:pubsub/*", bulk, raw)
-      .post("/v1.0/publish/bulk/:pubsub/*", bulk, raw) as unknown as Elysia,
-    ctx,
-  );
+  return app
+    .post("/v1.0/publish/:pubsub/*", publish, raw)
+    .post("/v1.0-alpha1/publish/bulk/:pubsub/*", bulk, raw)
+    .post("/v1.0/publish/bulk/:pubsub/*", bulk, raw);
 }
 
 function bulkEntry(e: unknown, i: number): BulkPublishEntry {
