@@ -175,6 +175,9 @@ export default definePlugin({
       max: meta.maxConns,
       idle_timeout: meta.connectionMaxIdleTime / 1000,
       connect_timeout: meta.timeout / 1000,
+      // postgres.js waits up to 20 s (3^retries / 100) before reconnecting after failures, so during an outage every
+      // call stalls longer and recovery lags by as much; cap the wait so calls fail fast and come back fast.
+      backoff: (retries: number) => Math.min(0.05 * retries, 0.5),
       onnotice: () => {},
       connection: { application_name: `rapr:${ctx.appId}` },
     });
