@@ -10,6 +10,7 @@ import { HTTPExtension_Verb } from "../gen/dapr/proto/common/v1/common_pb.js";
 import type { Logger } from "../observability/logger.js";
 import type { RuntimeConfig } from "../runtime/config.js";
 import { Semaphore } from "./semaphore.js";
+import { GrpcProxyClient, type RawGrpcCall, type RawGrpcResult } from "./grpc-proxy.js";
 
 export interface AppRequest {
   method: string;
@@ -63,6 +64,7 @@ export class AppChannel {
   private failures = 0;
   private probeTimer?: ReturnType<typeof setInterval>;
   private readonly listeners: HealthListener[] = [];
+  private proxyClient?: GrpcProxyClient;
 
   constructor(private readonly config: RuntimeConfig, private readonly logger: Logger) {
     this.limit = new Semaphore(config.appMaxConcurrency);
@@ -159,6 +161,20 @@ export class AppChannel {
     });
   }
 
+  /** gRPC proxying: one raw call to the app's own gRPC services (gRPC apps only), under --app-max-concurrency. */
+  async grpcProxy(call: RawGrpcCall): Promise<RawGrpcResult> {
+    if (!this.baseUrl) throw new AppUnavailableError("no app port configured (--app-port)");
+    if (!this.isGrpc) throw new AppUnavailableError(`gRPC proxying needs --app-protocol grpc; the app speaks ${this.config.appProtocol}`);
+    this.proxyClient ??= new GrpcProxyClient(this.baseUrl, this.config.appApiToken);
+    return this.run(async () => {
+      try {
+        return await this.proxyClient!.call(call);
+      } catch (err) {
+        throw new AppUnavailableError(`app ${this.config.appId} at ${this.baseUrl} did not answer ${call.path}: ${(err as Error).message}`);
+      }
+    });
+  }
+
   /** Resolves once the app's port accepts connections (Dapr waits for this before subscribing). */
   async waitForPort(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     if (this.config.appPort === undefined) return false;
@@ -178,6 +194,7 @@ export class AppChannel {
 
   stop(): void {
     clearInterval(this.probeTimer);
+    this.proxyClient?.close();
   }
 
   private async probe(): Promise<void> {

@@ -10,7 +10,7 @@ import { Dapr } from "../../gen/dapr/proto/runtime/v1/dapr_pb.js";
 import type { ApiContext } from "../context.js";
 import { DaprError } from "../../errors.js";
 import { pubsubHandlers } from "./handlers/pubsub.js";
-import { invokeHandlers } from "./handlers/invoke.js";
+import { grpcProxyFallback, invokeHandlers } from "./handlers/invoke.js";
 import { subscribersRouter } from "./handlers/pubsub-outside.js";
 import { secretsHandlers } from "./handlers/secrets.js";
 import { stateHandlers } from "./handlers/state.js";
@@ -67,6 +67,7 @@ export function buildConnectHandler(ctx: ApiContext) {
       for (const m of routerModules) m(router, ctx);
     },
     interceptors: [errorMapping(ctx)],
+    fallback: grpcProxyFallback(ctx),
     readMaxBytes: ctx.config.maxRequestBodyBytes,
     grpc: true,
     grpcWeb: true,

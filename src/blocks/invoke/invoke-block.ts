@@ -2,10 +2,11 @@
 // transport under B's resiliency policy; B's sidecar checks access control against the caller's verified
 // identity and hands the call to its app. A call to the own app id stays local. Knows no HTTP or gRPC types.
 import { AppUnavailableError, type AppChannel } from "../../app/channel.js";
+import type { RawGrpcCall, RawGrpcResult } from "../../app/grpc-proxy.js";
 import type { NameResolver } from "../../components/contracts/nameresolution.js";
 import { DaprError, errors } from "../../errors.js";
 import type { Logger } from "../../observability/logger.js";
-import { CircuitOpenError, PolicyTimeoutError, statusIsFailure, type Resiliency } from "../../resiliency/index.js";
+import { CircuitOpenError, PolicyTimeoutError, statusIsFailure, type Resiliency, type RetryPolicy } from "../../resiliency/index.js";
 import { decide, type AccessControlSpec, type Caller } from "../../security/access-control.js";
 import { parseSpiffeId } from "../../security/spiffe.js";
 import { PEER_IDENTITY_HEADER } from "../../transport/mtls/index.js";
@@ -87,10 +88,21 @@ export class InvokeBlock {
     return this.remote(target, { ...req, headers });
   }
 
-  private async remote(target: InvokeTarget, req: InvokeRequest): Promise<InvokeResponse> {
+  /** Outbound gRPC proxying: a raw gRPC call for the target app's own services. */
+  async proxyGrpc(appId: string, call: RawGrpcCall): Promise<RawGrpcResult> {
+    if (call.body.length > this.d.maxBodyBytes) throw errors.bodyTooLarge(`gRPC proxy: message of ${call.body.length} bytes exceeds --dapr-http-max-request-size (${this.d.maxBodyBytes} bytes)`);
+    const target = parseTarget(appId, this.d.namespace, this.d.appId);
+    const headers = cleanHeaders(call.headers);
+    headers.traceparent = nextTraceparent(call.headers.traceparent);
+    if (target.appId === this.d.appId && target.namespace === this.d.namespace) return this.deliverGrpc({ ...call, headers });
+    const res = await this.remote(target, { appId, method: call.path, verb: "POST", query: "", headers, body: call.body }, "grpc-proxy");
+    return splitTrailers(res);
+  }
+
+  private async remote(target: InvokeTarget, req: InvokeRequest, kind = "invoke"): Promise<InvokeResponse> {
     const d = this.d;
     const treq: TransportRequest = {
-      kind: "invoke",
+      kind,
       path: req.method,
       headers: {
         ...req.headers,
@@ -119,7 +131,7 @@ export class InvokeBlock {
     try {
       if (policy) {
         res = await d.resiliency.run(rtarget, attempt, {
-          failedResult: (r, retry) => r.headers[H.error] === undefined && statusIsFailure(r.status, retry),
+          failedResult: (r, retry) => r.headers[H.error] === undefined && (kind === "grpc-proxy" ? grpcFailed(r, retry) : statusIsFailure(r.status, retry)),
           permanent: (err) => err instanceof DaprError,
         });
       } else {
@@ -145,7 +157,7 @@ export class InvokeBlock {
   /** Inbound: a request from another sidecar (the transport handler). */
   async serve(treq: TransportRequest): Promise<TransportResponse> {
     try {
-      if (treq.kind !== "invoke") throw errors.directInvoke(`unsupported sidecar request kind "${treq.kind}"`);
+      if (treq.kind !== "invoke" && treq.kind !== "grpc-proxy") throw errors.directInvoke(`unsupported sidecar request kind "${treq.kind}"`);
       const h = treq.headers;
       const targetApp = h[H.targetApp] ?? "";
       const targetNs = h[H.targetNs] ?? this.d.namespace;
@@ -154,7 +166,7 @@ export class InvokeBlock {
       }
       const caller = this.callerOf(h);
       const verb = h[H.verb] ?? "POST";
-      const decision = decide(this.d.accessControl, caller, treq.path, verb);
+      const decision = decide(this.d.accessControl, caller, treq.path, treq.kind === "grpc-proxy" ? "" : verb);
       if (!decision.allowed) {
         this.d.logger.warn("invocation denied by access control", { caller: caller?.appId, method: treq.path, verb, reason: decision.reason });
         throw errors.permissionDenied(`access control policy has denied access to id: ${caller ? `spiffe://${caller.trustDomain}/ns/${caller.namespace}/${caller.appId}` : "unknown caller"} operation: ${treq.path} verb: ${verb}`);
@@ -163,8 +175,8 @@ export class InvokeBlock {
       for (const [k, v] of Object.entries(h)) if (!INTERNAL.has(k)) headers[k] = v;
       headers["dapr-caller-app-id"] = caller?.appId ?? h[H.callerApp] ?? "";
       headers["dapr-callee-app-id"] = this.d.appId;
-      const res = await this.deliver({ appId: this.d.appId, method: treq.path, verb, query: h[H.query] ?? "", headers, body: treq.body });
-      return res;
+      if (treq.kind === "grpc-proxy") return joinTrailers(await this.deliverGrpc({ path: treq.path, headers, body: treq.body }));
+      return await this.deliver({ appId: this.d.appId, method: treq.path, verb, query: h[H.query] ?? "", headers, body: treq.body });
     } catch (err) {
       const e = err instanceof DaprError ? err : errors.directInvoke(err instanceof Error ? err.message : String(err));
       return { status: e.httpStatus, headers: { "content-type": "application/json", [H.error]: e.errorCode }, body: new TextEncoder().encode(JSON.stringify(e)) };
@@ -193,6 +205,42 @@ export class InvokeBlock {
       throw err;
     }
   }
+
+  private async deliverGrpc(call: RawGrpcCall): Promise<RawGrpcResult> {
+    const ch = this.d.appChannel;
+    if (!ch.configured) throw errors.directInvoke(`app channel is not initialized: app ${this.d.appId} has no --app-port`);
+    if (!ch.isHealthy()) throw errors.directInvoke(`app ${this.d.appId} is unhealthy (app health checks are failing); not delivering ${call.path}`);
+    try {
+      return await ch.grpcProxy(call);
+    } catch (err) {
+      if (err instanceof AppUnavailableError) throw errors.directInvoke(err.message);
+      throw err;
+    }
+  }
+}
+
+const TRAILER_PREFIX = "rapr-trailer-";
+
+function joinTrailers(r: RawGrpcResult): TransportResponse {
+  const headers = { ...r.headers };
+  for (const [k, v] of Object.entries(r.trailers)) headers[TRAILER_PREFIX + k] = v;
+  return { status: 200, headers, body: r.body };
+}
+
+function splitTrailers(r: InvokeResponse): RawGrpcResult {
+  const headers: Record<string, string> = {};
+  const trailers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(r.headers)) {
+    if (k.startsWith(TRAILER_PREFIX)) trailers[k.slice(TRAILER_PREFIX.length)] = v;
+    else headers[k] = v;
+  }
+  return { headers, trailers, body: r.body };
+}
+
+/** A proxied gRPC answer fails for resiliency when its grpc-status is in the policy's codes (default: UNAVAILABLE). */
+function grpcFailed(r: TransportResponse, retry: RetryPolicy | undefined): boolean {
+  const status = Number(r.headers[TRAILER_PREFIX + "grpc-status"] ?? r.headers["grpc-status"] ?? 0);
+  return retry?.grpcStatusCodes ? retry.grpcStatusCodes(status) : status === 14;
 }
 
 class AppNotFound extends Error {

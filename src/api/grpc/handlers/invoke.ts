@@ -5,8 +5,11 @@ import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { Dapr } from "../../../gen/dapr/proto/runtime/v1/dapr_pb.js";
 import { HTTPExtension_Verb } from "../../../gen/dapr/proto/common/v1/common_pb.js";
 import { ANY_TYPE_HEADER } from "../../../app/channel.js";
-import { errors } from "../../../errors.js";
+import { DaprError, errors } from "../../../errors.js";
 import type { ApiContext } from "../../context.js";
+import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from "node:http2";
 
 const FORWARDED = /^(traceparent|tracestate|grpc-trace-bin|x-.*)$/;
 
@@ -58,4 +61,77 @@ function codeOfHttp(status: number): Code {
     case 504: return Code.DeadlineExceeded;
     default: return status >= 500 ? Code.Internal : Code.Unknown;
   }
+}
+
+type NodeReq = IncomingMessage | Http2ServerRequest;
+type NodeRes = ServerResponse | Http2ServerResponse;
+
+const PROXY_DROPPED = /^(:.*|connection|keep-alive|transfer-encoding|upgrade|host|content-length|te|trailer|dapr-app-id|dapr-api-token)$/;
+
+/** gRPC proxying: a call for a service the sidecar does not serve, carrying `dapr-app-id` metadata, goes to that
+ * app's own gRPC server through both sidecars; without the metadata it is UNIMPLEMENTED. */
+export function grpcProxyFallback(ctx: ApiContext): NonNullable<ConnectNodeAdapterOptions["fallback"]> {
+  return (request, response): void => {
+    const req = request as NodeReq;
+    const res = response as unknown as NodeRes;
+    void proxy(ctx, req, res).catch((err) => {
+      ctx.logger.warn("gRPC proxy failed", { path: req.url, error: err });
+      if (!res.headersSent) grpcError(res, Code.Internal, err instanceof Error ? err.message : String(err));
+      else res.end();
+    });
+  };
+}
+
+async function proxy(ctx: ApiContext, req: NodeReq, res: NodeRes): Promise<void> {
+  const appId = header(req, "dapr-app-id");
+  if (!appId) return grpcError(res, Code.Unimplemented, `unknown service or method ${req.url}; to reach an app's own gRPC service, send dapr-app-id metadata`);
+  const token = ctx.config.apiToken;
+  if (token && header(req, "dapr-api-token") !== token) return grpcError(res, Code.Unauthenticated, "authorization error: invalid or missing dapr-api-token metadata");
+  if (!ctx.invoke) return grpcError(res, Code.Internal, "service invocation is not available in this sidecar");
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > ctx.config.maxRequestBodyBytes) return grpcError(res, Code.ResourceExhausted, `gRPC proxy: request exceeds --dapr-http-max-request-size (${ctx.config.maxRequestBodyBytes} bytes)`);
+    chunks.push(c);
+  }
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !PROXY_DROPPED.test(k)) headers[k] = Array.isArray(v) ? v.join(", ") : String(v);
+  let out;
+  try {
+    out = await ctx.invoke.proxyGrpc(appId, { path: req.url ?? "/", headers, body: new Uint8Array(Buffer.concat(chunks)) });
+  } catch (err) {
+    if (err instanceof DaprError) return grpcError(res, err.grpcCode, err.message);
+    throw err;
+  }
+  const resHeaders: Record<string, string> = { ":status": "200" };
+  for (const [k, v] of Object.entries(out.headers)) if (!PROXY_DROPPED.test(k)) resHeaders[k] = v;
+  const stream = h2stream(res);
+  if (!stream) return grpcError(res, Code.Internal, "gRPC proxying needs HTTP/2");
+  const hasTrailers = Object.keys(out.trailers).length > 0;
+  if (!hasTrailers && !out.body.length) return void stream.respond(resHeaders, { endStream: true }); // trailers-only
+  // Bun's ServerHttp2Stream does not emit wantTrailers; the compatibility API's addTrailers does work.
+  const r = res as Http2ServerResponse;
+  delete resHeaders[":status"];
+  r.writeHead(200, resHeaders);
+  r.write(Buffer.from(out.body.buffer, out.body.byteOffset, out.body.byteLength));
+  r.addTrailers(hasTrailers ? out.trailers : { "grpc-status": "0" });
+  r.end();
+}
+
+function h2stream(res: NodeRes): ServerHttp2Stream | undefined {
+  return (res as Http2ServerResponse).stream;
+}
+
+function header(req: NodeReq, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function grpcError(res: NodeRes, code: Code, message: string): void {
+  const headers = { "content-type": "application/grpc", "grpc-status": String(code), "grpc-message": encodeURIComponent(message) };
+  const stream = h2stream(res);
+  if (stream) return void stream.respond({ ":status": 200, ...headers }, { endStream: true });
+  (res as ServerResponse).writeHead(200, headers);
+  res.end();
 }
