@@ -22,9 +22,10 @@ export class BroadcastQueue {
 
   take(max: number, limit: number): Update[] {
     if (this.entries.size === 0) return [];
-    const sorted = [...this.entries.values()].sort((a, b) => a.transmits - b.transmits);
+    const all = [...this.entries.values()];
+    const chosen = all.length <= max ? all : all.sort((a, b) => a.transmits - b.transmits).slice(0, max);
     const out: Update[] = [];
-    for (const e of sorted.slice(0, max)) {
+    for (const e of chosen) {
       out.push(e.update);
       if (++e.transmits >= limit) this.entries.delete(e.update.id);
     }

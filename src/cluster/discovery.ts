@@ -1,0 +1,125 @@
+import { udxRuntimePlugin } from "./udx/plugin.js";
+import { admissionProof, proofMatches } from "./keys.js";
+import { joinHostPort, type Logger } from "./udp-transport.js";
+
+/** hyperswarm's public bootstrap nodes, used when no --cluster-bootstrap is given. */
+export const DEFAULT_BOOTSTRAP: string[] | undefined = undefined;
+
+const HELLO_TIMEOUT_MS = 10_000;
+const LONELY_REFRESH_MS = 5_000;
+
+export interface PeerHello {
+  id: string;
+  /** The peer's membership (SWIM) UDP port. */
+  port: number;
+}
+
+export interface SwarmDiscoveryOptions {
+  topic: Buffer;
+  proofKey: Buffer;
+  hello: PeerHello;
+  bootstrap?: string[];
+  /** Bind the DHT to this host (e.g. 127.0.0.1 in tests). */
+  host?: string;
+  log: Logger;
+  /** Called with the SWIM address of every admitted peer. */
+  onPeer: (addr: string, hello: PeerHello) => void;
+}
+
+let pluginRegistered = false;
+
+/** Loads hyperswarm with the TypeScript UDX standing in for udx-native (no-op inside a compiled binary). */
+async function loadSwarmModules(): Promise<{ Hyperswarm: any; DHT: any }> {
+  if (!pluginRegistered) {
+    Bun.plugin(udxRuntimePlugin);
+    pluginRegistered = true;
+  }
+  const [hs, dht] = await Promise.all([import("hyperswarm"), import("hyperdht")]);
+  return { Hyperswarm: hs.default ?? hs, DHT: dht.default ?? dht };
+}
+
+function parseBootstrap(list: string[] | undefined): Array<{ host: string; port: number }> | undefined {
+  if (!list || list.length === 0) return DEFAULT_BOOTSTRAP as undefined;
+  return list.map((s) => {
+    const i = s.lastIndexOf(":");
+    return { host: s.slice(0, i), port: Number(s.slice(i + 1)) };
+  });
+}
+
+/**
+ * Finds cluster peers on the hyperswarm DHT under the cluster's topic. Every connection must prove it
+ * holds the cluster secret (HMAC of the Noise handshake hash) before its SWIM address is used; others are
+ * logged and dropped.
+ */
+export class SwarmDiscovery {
+  private swarm: any = null;
+  private session: any = null;
+  private refreshTimer: ReturnType<typeof setInterval> | null = null;
+  rejected = 0;
+  admitted = 0;
+
+  constructor(private readonly opts: SwarmDiscoveryOptions) {}
+
+  async start(): Promise<void> {
+    const { Hyperswarm, DHT } = await loadSwarmModules();
+    const bootstrap = parseBootstrap(this.opts.bootstrap);
+    const dht = new DHT({ bootstrap, host: this.opts.host });
+    this.swarm = new Hyperswarm({ dht });
+    this.swarm.on("connection", (conn: any, info: any) => this.onConnection(conn, info));
+    this.session = this.swarm.join(this.opts.topic, { server: true, client: true });
+    await this.session.flushed();
+    // hyperswarm looks the topic up again only every ~10 minutes; members that started at the same
+    // moment would miss each other until then, so look again while nobody has been admitted.
+    this.refreshTimer = setInterval(() => {
+      if (this.admitted === 0) this.session?.refresh().catch(() => {});
+    }, LONELY_REFRESH_MS);
+    this.refreshTimer.unref?.();
+  }
+
+  /** Resolves once the topic is announced on the DHT. */
+  async flushed(): Promise<void> {
+    await this.swarm?.flush();
+  }
+
+  private onConnection(conn: any, info: any): void {
+    const remote = info?.publicKey ? Buffer.from(info.publicKey).toString("hex").slice(0, 16) : "?";
+    conn.on("error", () => {});
+    const timer = setTimeout(() => {
+      this.opts.log("warn", "cluster: peer sent no admission proof; dropping", { peer: remote });
+      conn.destroy();
+    }, HELLO_TIMEOUT_MS);
+    conn.once("close", () => clearTimeout(timer));
+
+    const handshakeHash: Buffer = conn.handshakeHash;
+    const mine = admissionProof(this.opts.proofKey, handshakeHash, conn.isInitiator);
+    const expected = admissionProof(this.opts.proofKey, handshakeHash, !conn.isInitiator);
+    conn.write(Buffer.from(JSON.stringify({ proof: mine.toString("hex"), ...this.opts.hello })));
+    conn.once("data", (data: Buffer) => {
+      clearTimeout(timer);
+      let hello: PeerHello & { proof?: string };
+      try {
+        hello = JSON.parse(data.toString("utf8"));
+      } catch {
+        hello = { id: "", port: 0 };
+      }
+      if (!hello.proof || !proofMatches(expected, Buffer.from(hello.proof, "hex"))) {
+        this.rejected++;
+        this.opts.log("warn", "cluster: rejected peer without the cluster secret", { peer: remote });
+        conn.destroy();
+        return;
+      }
+      const host = conn.rawStream?.remoteHost;
+      if (!host || !Number.isInteger(hello.port) || hello.port <= 0) return;
+      this.admitted++;
+      this.opts.onPeer(joinHostPort(host, hello.port), hello);
+    });
+  }
+
+  async close(): Promise<void> {
+    const swarm = this.swarm;
+    this.swarm = null;
+    this.session = null;
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    await swarm?.destroy();
+  }
+}
