@@ -7,6 +7,9 @@
 // resets our state for it, and everything waiting on the old session fails at once.
 import { copyEncoded, type EncodedMessage } from "../wire";
 import type { PacketIO } from "./packet-io";
+import { Peer, RECV_WINDOW, SEND_RING, formatPeer, peerKey, seqDiff, u32, type PeerKey, type SentPacket } from "./peer-session";
+
+export { formatPeer, peerKey, type PeerKey } from "./peer-session";
 
 export const HEADER_BYTES = 40;
 const MAGIC = 0x5250;
@@ -20,8 +23,6 @@ const enum Flag {
   Hint = 2,
 }
 
-const SEND_RING = 1024; // max packets in flight per peer (power of two)
-const RECV_WINDOW = 512; // packets a receiver accepts beyond its cumulative ack (power of two, <= SEND_RING)
 const ACK_EVERY = 32;
 const MIN_CWND = 8;
 
@@ -49,119 +50,6 @@ export interface EndpointEvents {
   onPeerReset(peer: PeerKey, reason: string): void;
   /** How many requests wait for this peer to answer; while non-zero the peer is pinged and watched. */
   waitingFor(peer: PeerKey): number;
-}
-
-export type PeerKey = number; // ip * 65536 + port
-
-export const peerKey = (ip: number, port: number): PeerKey => ip * 65536 + port;
-export const formatPeer = (key: PeerKey): string => {
-  const ip = Math.floor(key / 65536);
-  return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}:${key % 65536}`;
-};
-
-interface OutMessage {
-  encoded: EncodedMessage;
-  id: number;
-  next: number;
-}
-
-interface SentPacket {
-  seq: number;
-  msg: OutMessage;
-  offset: number;
-  len: number;
-  sentAt: number;
-  retransmits: number;
-  acked: boolean;
-  queuedForRetransmit: boolean;
-}
-
-interface Reassembly {
-  buf: Uint8Array;
-  got: number;
-}
-
-const seqDiff = (a: number, b: number) => (a - b) | 0;
-const u32 = (n: number) => n >>> 0;
-const randomEpoch = () => (Math.floor(Math.random() * 0xfffffffe) + 1) >>> 0;
-
-class Peer {
-  localEpoch = randomEpoch();
-  remoteEpoch = 0;
-  generation = 0;
-  // send side
-  nextSeq = 0;
-  sndUna = 0;
-  inflight: (SentPacket | undefined)[] = new Array(SEND_RING);
-  queue: OutMessage[] = [];
-  retransmitQueue: SentPacket[] = [];
-  nextMsgId = 1;
-  rr = 0;
-  cwnd = SEND_RING;
-  peerWindow = RECV_WINDOW;
-  srtt = 0;
-  rttvar = 0;
-  rto: number;
-  dupAcks = 0;
-  // receive side
-  rcvNext = 0;
-  rcvSeen = new Uint8Array(RECV_WINDOW);
-  /** Packets received beyond rcvNext (marked in rcvSeen). */
-  outOfOrder = 0;
-  reassembly = new Map<number, Reassembly>();
-  ackPendingSincePoll = -1;
-  unackedRx = 0;
-  ackNow = false;
-  pingNow = false;
-  hintTo = 0;
-  // liveness
-  lastHeard: number;
-  lastPingAt = 0;
-  waiting = 0;
-
-  constructor(
-    readonly key: PeerKey,
-    readonly ip: number,
-    readonly port: number,
-    now: number,
-    initialRto: number,
-  ) {
-    this.lastHeard = now;
-    this.rto = initialRto;
-  }
-
-  inFlight(): number {
-    return seqDiff(this.nextSeq, this.sndUna);
-  }
-
-  busy(): boolean {
-    return this.inFlight() > 0 || this.queue.length > 0 || this.reassembly.size > 0 || this.waiting > 0;
-  }
-
-  resetSession(newLocalEpoch: boolean, initialRto: number): void {
-    if (newLocalEpoch) {
-      this.localEpoch = randomEpoch();
-      this.remoteEpoch = 0;
-    }
-    this.generation++;
-    this.nextSeq = 0;
-    this.sndUna = 0;
-    this.inflight = new Array(SEND_RING);
-    this.queue = [];
-    this.retransmitQueue = [];
-    this.cwnd = SEND_RING;
-    this.peerWindow = RECV_WINDOW;
-    this.rto = initialRto;
-    this.dupAcks = 0;
-    this.rcvNext = 0;
-    this.rcvSeen.fill(0);
-    this.outOfOrder = 0;
-    this.reassembly.clear();
-    this.ackPendingSincePoll = -1;
-    this.unackedRx = 0;
-    this.ackNow = false;
-    this.pingNow = false;
-  }
 }
 
 export interface EndpointStats {
@@ -301,7 +189,7 @@ export class ReliableEndpoint {
     if (dstEpoch === peer.localEpoch && !(flags & Flag.Hint)) {
       this.processAck(peer, v.getUint32(at + 20), v.getUint32(at + 24), v.getUint16(at + 6), now);
     }
-    if (type === PacketType.Data) this.processData(peer, at, len, now);
+    if (type === PacketType.Data) this.processData(peer, at, len);
   }
 
   private processAck(peer: Peer, ack: number, sack: number, window: number, now: number): void {
@@ -352,7 +240,7 @@ export class ReliableEndpoint {
     return Math.min(this.opts.maxRtoMs, Math.max(this.opts.minRtoMs, rto));
   }
 
-  private processData(peer: Peer, at: number, len: number, now: number): void {
+  private processData(peer: Peer, at: number, len: number): void {
     const v = this.io.rxView;
     const seq = v.getUint32(at + 16);
     if (peer.ackPendingSincePoll < 0) peer.ackPendingSincePoll = this.pollCount;
@@ -399,7 +287,6 @@ export class ReliableEndpoint {
       peer.reassembly.delete(msgId);
       this.events.onMessage(peer.key, peer.generation, r.buf, 0, total, false);
     }
-    void now;
   }
 
   private checkRetransmit(peer: Peer, now: number): void {
