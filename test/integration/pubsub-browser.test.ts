@@ -55,15 +55,15 @@ describe.skipIf(!haveChromium)("a browser subscribes outside the cluster", () =>
   test("a page from 127.0.0.1 receives SDK-published events over WebSocket and Connect streaming", async () => {
     const page = await browserCtx!.newPage();
     await page.goto(`http://127.0.0.1:${pageServer.port}/`);
-    await page.waitForFunction(() => (window as any).ready === true || (window as any).errors.length > 0, undefined, { timeout: 15_000 });
-    expect(await page.evaluate(() => (window as any).errors)).toEqual([]);
+    await page.waitForFunction(() => (globalThis as any).ready === true || (globalThis as any).errors.length > 0, undefined, { timeout: 15_000 });
+    expect(await page.evaluate(() => (globalThis as any).errors)).toEqual([]);
 
     const client = new DaprClient({ daprHost: "127.0.0.1", daprPort: String(sc.grpcPort), communicationProtocol: CommunicationProtocolEnum.GRPC, logger: { level: LogLevel.Error, service: quiet } });
     for (const price of [101, 102, 103]) await client.pubsub.publish("pubsub", "prices", { symbol: "RAPR", price });
     await client.stop();
 
-    await page.waitForFunction(() => (window as any).wsEvents.length >= 3 && (window as any).connectEvents.length >= 3, undefined, { timeout: 15_000 });
-    const got = await page.evaluate(() => ({ ws: (window as any).wsEvents, connect: (window as any).connectEvents }));
+    await page.waitForFunction(() => (globalThis as any).wsEvents.length >= 3 && (globalThis as any).connectEvents.length >= 3, undefined, { timeout: 15_000 });
+    const got = await page.evaluate(() => ({ ws: (globalThis as any).wsEvents, connect: (globalThis as any).connectEvents }));
     expect(got.ws.map((e: any) => e.data.price)).toEqual([101, 102, 103]);
     expect(got.connect.map((e: any) => e.data.price)).toEqual([101, 102, 103]);
     expect(got.ws[0]).toMatchObject({ specversion: "1.0", source: "browser-edge", topic: "prices", type: "com.dapr.event.sent" });
