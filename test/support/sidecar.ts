@@ -14,6 +14,11 @@ export interface SidecarOptions {
   dataDir?: string;
   appCommand?: string[];
   waitReady?: boolean;
+  /** Another rapr executable than dist/rapr (e.g. a copy in an empty dir). */
+  bin?: string;
+  cwd?: string;
+  /** Use env as the whole environment instead of adding it to this process's. */
+  replaceEnv?: boolean;
 }
 
 export interface Sidecar {
@@ -40,11 +45,12 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     ...(opts.args ?? []),
     ...(opts.appCommand ? ["--", ...opts.appCommand] : []),
   ];
-  const proc = Bun.spawn([RAPR_BIN, ...args], {
+  const proc = Bun.spawn([opts.bin ?? RAPR_BIN, ...args], {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
-    env: { ...process.env, RAPR_LOG_LEVEL: "", ...opts.env },
+    cwd: opts.cwd,
+    env: opts.replaceEnv ? { ...opts.env } : { ...process.env, RAPR_LOG_LEVEL: "", ...opts.env },
   });
   let outputText: Promise<string> | undefined;
   const output = () => (outputText ??= Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]).then(([o, e]) => o + e));

@@ -1,0 +1,123 @@
+// The rapr command line: help, version, usage errors, launching the app, signals, and the binary standing alone.
+import { afterAll, describe, expect, test } from "bun:test";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, waitFor } from "../support/ports.js";
+import { runRapr } from "../support/rapr-cli.js";
+import { RAPR_BIN, startSidecar } from "../support/sidecar.js";
+
+const scratch = mkdtempSync(join(tmpdir(), "rapr-cli-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+const lines = (text: string) => text.trimEnd().split("\n").filter((l) => l !== "");
+
+describe("help, version and usage errors", () => {
+  test("rapr --help and rapr run --help print usage with the run flags and exit 0", async () => {
+    for (const args of [["--help"], ["help"], ["run", "--help"]]) {
+      const r = await runRapr(args);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("rapr run");
+      for (const flag of ["--app-id", "--app-port", "--dapr-http-port", "--dapr-grpc-port", "--resources-path", "--dapr-http-max-request-size", "--data-dir"]) {
+        expect(r.stdout).toContain(flag);
+      }
+    }
+  });
+
+  test("rapr version prints the version and exits 0", async () => {
+    const r = await runRapr(["version"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^rapr \d+\.\d+\.\d+/);
+  });
+
+  const usageErrors: [string[], RegExp][] = [
+    [["run", "--no-such-flag"], /unknown flag --no-such-flag/],
+    [["run", "--dapr-http-port", "abc"], /invalid value "abc" for flag --dapr-http-port/],
+    [["run", "--dapr-http-port", "99999"], /--dapr-http-port: must be <= 65535/],
+    [["run", "--log-level", "loud"], /--log-level: expected one of/],
+    [["run", "--app-id", "bad id!"], /--app-id/],
+    [["run", "--app-port"], /--app-port needs a value/],
+    [["frobnicate"], /unknown command "frobnicate"/],
+  ];
+  test.each(usageErrors)("rapr %p: exit 2 with one line on stderr", async (args, message) => {
+    const r = await runRapr(args);
+    expect(r.code).toBe(2);
+    expect(lines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toMatch(message);
+  });
+});
+
+describe("rapr run -- <app>", () => {
+  test("the app gets DAPR_HTTP_PORT, DAPR_GRPC_PORT and APP_ID, and rapr exits with the app's exit code", async () => {
+    const out = join(scratch, "env.txt");
+    const [http, grpc] = [await freePort(), await freePort()];
+    const r = await runRapr([
+      "run", "--app-id", "envapp", "--dapr-http-port", String(http), "--dapr-grpc-port", String(grpc), "--metrics-port", "0",
+      "--data-dir", join(scratch, "data-env"), "--log-level", "error",
+      "--", "sh", "-c", `echo "$DAPR_HTTP_PORT $DAPR_GRPC_PORT $APP_ID" > ${out}; exit 7`,
+    ], { timeoutMs: 20_000 });
+    expect(r.code).toBe(7);
+    expect(readFileSync(out, "utf8").trim()).toBe(`${http} ${grpc} envapp`);
+  });
+
+  test("the app can call the sidecar it was started with", async () => {
+    const out = join(scratch, "call.txt");
+    const script = [
+      `curl -s -o /dev/null -w '%{http_code} ' -X POST -d '[{"key":"k","value":"from-app"}]' http://127.0.0.1:$DAPR_HTTP_PORT/v1.0/state/statestore > ${out}`,
+      `curl -s http://127.0.0.1:$DAPR_HTTP_PORT/v1.0/state/statestore/k >> ${out}`,
+    ].join("; ");
+    const r = await runRapr([
+      "run", "--app-id", "callapp", "--dapr-http-port", "0", "--dapr-grpc-port", "0", "--metrics-port", "0",
+      "--data-dir", join(scratch, "data-call"), "--log-level", "error", "--", "sh", "-c", script,
+    ], { timeoutMs: 20_000 });
+    expect(r.code).toBe(0);
+    expect(readFileSync(out, "utf8")).toBe('204 "from-app"');
+  });
+
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    test(`${signal} to rapr stops the app (which gets SIGTERM) and then rapr`, async () => {
+      const dir = join(scratch, `sig-${signal}`);
+      mkdirSync(dir, { recursive: true });
+      const script = `trap 'echo term > ${dir}/app-got; exit 0' TERM; echo $$ > ${dir}/app-pid; while true; do sleep 0.05; done`;
+      const sidecar = await startSidecar({ appCommand: ["sh", "-c", script] });
+      const appPid = Number(await waitFor(() => existsSync(`${dir}/app-pid`) && readFileSync(`${dir}/app-pid`, "utf8").trim(), "the app to start"));
+      expect(appPid).toBeGreaterThan(0);
+      sidecar.proc.kill(signal);
+      const code = await sidecar.proc.exited;
+      expect(code).toBe(0);
+      expect(readFileSync(`${dir}/app-got`, "utf8").trim()).toBe("term");
+      expect(isAlive(appPid)).toBe(false);
+      await sidecar.stop();
+    });
+  }
+});
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test("a copy of dist/rapr alone in an empty dir, with no bun on PATH, serves state from the embedded sqlite default", async () => {
+  const alone = join(scratch, "alone");
+  mkdirSync(alone);
+  const bin = join(alone, "rapr");
+  copyFileSync(RAPR_BIN, bin);
+  const dataDir = join(scratch, "alone-data");
+  const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  expect(Bun.which("bun", { PATH })).toBeNull();
+  const sidecar = await startSidecar({ bin, cwd: alone, dataDir, replaceEnv: true, env: { PATH, HOME: alone } });
+  try {
+    expect((await sidecar.http("/v1.0/healthz")).status).toBe(204);
+    const save = await sidecar.http("/v1.0/state/statestore", { method: "POST", body: JSON.stringify([{ key: "k", value: { standalone: true } }]) });
+    expect(save.status).toBe(204);
+    expect(await (await sidecar.http("/v1.0/state/statestore/k")).json()).toEqual({ standalone: true });
+    expect(readdirSync(dataDir)).toContain("state.sqlite");
+    expect(readdirSync(alone)).toEqual(["rapr"]);
+  } finally {
+    expect(await sidecar.stop()).toBe(0);
+  }
+});
