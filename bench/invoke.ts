@@ -1,0 +1,142 @@
+// Service invocation benchmark: app A → sidecar A → sidecar B → app B, next to app A → app B direct, in one run.
+//   bun bench/invoke.ts [--seconds 10] [--rate 1000] [--payload 1024] [--no-mtls] [--max-seconds 5] [--concurrency 32]
+// Open-loop load at --rate requests/s (sends are paced by a 1 ms timer whatever the answers do; latency is from
+// the moment each request is sent to its full answer), then a closed-loop maximum-throughput run through the sidecar pair. Prints p50/p90/p99 of both
+// paths and the added latency, each sidecar's CPU (fraction of one core, from /proc/<pid>/stat) and RSS.
+// Needs dist/rapr (bun run build). Traffic stays on 127.0.0.1.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, waitFor } from "../test/support/ports.js";
+import { startSidecar, type Sidecar } from "../test/support/sidecar.js";
+
+function arg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+}
+const seconds = arg("seconds", 10);
+const rate = arg("rate", 1000);
+const payloadBytes = arg("payload", 1024);
+const maxSeconds = arg("max-seconds", 5);
+const concurrency = arg("concurrency", 32);
+const mtls = !process.argv.includes("--no-mtls");
+const CLK_TCK = 100;
+
+const payload = new Uint8Array(payloadBytes).fill(97);
+
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]); // utime + stime
+}
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Sends `rate` requests/s for `secs` seconds; latency per request in ms. */
+async function openLoop(url: string, secs: number, headers: Record<string, string> = {}): Promise<{ lat: number[]; errors: number }> {
+  const total = Math.round(rate * secs);
+  const lat: number[] = [];
+  let errors = 0;
+  let sent = 0;
+  const start = performance.now();
+  const inflight: Promise<void>[] = [];
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
+      for (; sent < due; sent++) {
+        const scheduled = performance.now();
+        inflight.push(
+          fetch(url, { method: "POST", body: payload, headers })
+            .then(async (r) => {
+              const b = await r.arrayBuffer();
+              if (r.status !== 200 || b.byteLength !== payloadBytes) errors++;
+              lat.push(performance.now() - scheduled);
+            })
+            .catch(() => void errors++),
+        );
+      }
+      if (sent >= total) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 1);
+  });
+  await Promise.all(inflight);
+  return { lat: lat.sort((a, b) => a - b), errors };
+}
+
+async function closedLoop(url: string, secs: number): Promise<{ rps: number; errors: number }> {
+  const end = performance.now() + secs * 1000;
+  let done = 0;
+  let errors = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        try {
+          const r = await fetch(url, { method: "POST", body: payload });
+          await r.arrayBuffer();
+          if (r.status === 200) done++;
+          else errors++;
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  return { rps: done / secs, errors };
+}
+
+const root = mkdtempSync(join(tmpdir(), "rapr-bench-invoke-"));
+const env = { RAPR_REGISTRY_DIR: join(root, "registry") };
+const common = ["--mtls-ca-dir", join(root, "ca"), "--enable-metrics=false", `--enable-mtls=${mtls}`];
+const appPort = await freePort();
+const app = Bun.spawn([process.execPath, join(import.meta.dir, "invoke-app.ts")], { env: { ...process.env, APP_PORT: String(appPort) }, stdout: "inherit", stderr: "inherit" });
+let a: Sidecar | undefined;
+let b: Sidecar | undefined;
+try {
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${appPort}/`)).ok, "bench app", 10_000);
+  [a, b] = await Promise.all([
+    startSidecar({ appId: "bench-a", args: common, env }),
+    startSidecar({ appId: "bench-b", args: [...common, "--app-port", String(appPort)], env }),
+  ]);
+  const direct = `http://127.0.0.1:${appPort}/echo`;
+  const via = `http://127.0.0.1:${a.httpPort}/v1.0/invoke/bench-b/method/echo`;
+  await waitFor(async () => (await fetch(via, { method: "POST", body: payload })).status === 200, "invocation path", 10_000);
+  // Warm-up both paths.
+  await openLoop(direct, Math.min(2, seconds));
+  await openLoop(via, Math.min(2, seconds));
+
+  const d = await openLoop(direct, seconds);
+  const t0 = performance.now();
+  const ca0 = cpuTicks(a.proc.pid);
+  const cb0 = cpuTicks(b.proc.pid);
+  const s = await openLoop(via, seconds);
+  const elapsed = (performance.now() - t0) / 1000;
+  const cpuA = (cpuTicks(a.proc.pid) - ca0) / CLK_TCK / elapsed;
+  const cpuB = (cpuTicks(b.proc.pid) - cb0) / CLK_TCK / elapsed;
+  const rssA = rssMb(a.proc.pid);
+  const rssB = rssMb(b.proc.pid);
+  const max = await closedLoop(via, maxSeconds);
+  const maxDirect = await closedLoop(direct, Math.min(3, maxSeconds));
+
+  const f = (x: number) => x.toFixed(3).padStart(8);
+  const row = (name: string, r: { lat: number[]; errors: number }) =>
+    `${name.padEnd(28)}${f(pct(r.lat, 50))}${f(pct(r.lat, 90))}${f(pct(r.lat, 99))}   n=${r.lat.length} errors=${r.errors}`;
+  console.log(`\nrapr invoke bench: ${payloadBytes} B POST at ${rate} req/s for ${seconds} s per path, mTLS ${mtls ? "on" : "off"}, Bun ${Bun.version}`);
+  console.log(`${"path".padEnd(28)}${"p50 ms".padStart(8)}${"p90 ms".padStart(8)}${"p99 ms".padStart(8)}`);
+  console.log(row("A -> B direct", d));
+  console.log(row("A -> sidecar -> sidecar -> B", s));
+  console.log(`${"added by the two sidecars".padEnd(28)}${f(pct(s.lat, 50) - pct(d.lat, 50))}${f(pct(s.lat, 90) - pct(d.lat, 90))}${f(pct(s.lat, 99) - pct(d.lat, 99))}`);
+  console.log(`sidecar A: ${cpuA.toFixed(3)} core, RSS ${rssA.toFixed(1)} MB | sidecar B: ${cpuB.toFixed(3)} core, RSS ${rssB.toFixed(1)} MB (at ${rate} req/s)`);
+  console.log(`max throughput through one sidecar pair: ${max.rps.toFixed(0)} req/s (closed loop, ${concurrency} in flight, ${maxSeconds} s, errors=${max.errors}); direct: ${maxDirect.rps.toFixed(0)} req/s`);
+  console.log(`(load generator, both sidecars and the app share this machine's ${navigator.hardwareConcurrency} cores)`);
+} finally {
+  await Promise.allSettled([a?.stop(), b?.stop()]);
+  app.kill();
+  rmSync(root, { recursive: true, force: true });
+}
