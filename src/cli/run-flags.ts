@@ -6,6 +6,7 @@ import type { AppProtocol, RuntimeConfig } from "../runtime/config.js";
 import { UsageError, type FlagSpec, type FlagValues } from "./flags.js";
 import { pubsubRunFlags } from "../blocks/pubsub/flags.js";
 import { invokeRunFlags } from "../blocks/invoke/flags.js";
+import { clusterRunFlags } from "../cluster/flags.js";
 
 const PORT = { min: 0, max: 65535 };
 
@@ -40,7 +41,7 @@ export const runFlags: FlagSpec[] = [
 ];
 
 /** Blocks that bring flags of their own (cluster, dataplane, …) append them here. */
-export const extraRunFlags: FlagSpec[] = [...pubsubRunFlags, ...invokeRunFlags];
+export const extraRunFlags: FlagSpec[] = [...pubsubRunFlags, ...invokeRunFlags, ...clusterRunFlags];
 
 export function allRunFlags(): FlagSpec[] {
   return [...runFlags, ...extraRunFlags];

@@ -10,6 +10,7 @@ import { HealthBlock } from "../blocks/health/health-block.js";
 import { MetadataBlock } from "../blocks/metadata/metadata-block.js";
 import { pubsubModule } from "../blocks/pubsub/module.js";
 import { invokeModule } from "../blocks/invoke/module.js";
+import { clusterModule } from "../cluster/runtime-module.js";
 import { SecretsBlock } from "../blocks/secrets/secrets-block.js";
 import { StateBlock } from "../blocks/state/state-block.js";
 import { loadExternalPlugins } from "../components/external-plugins.js";
@@ -27,7 +28,8 @@ export interface RuntimeModule {
   stop(): Promise<void>;
 }
 
-export const runtimeModules: ((rt: Runtime) => RuntimeModule | undefined)[] = [invokeModule, pubsubModule];
+// cluster first: invocation resolves app ids through membership when clustering is on
+export const runtimeModules: ((rt: Runtime) => RuntimeModule | undefined)[] = [clusterModule, invokeModule, pubsubModule];
 
 export class Runtime {
   readonly registry: ComponentRegistry;

@@ -15,13 +15,14 @@ import { subscribersRouter } from "./handlers/pubsub-outside.js";
 import { secretsHandlers } from "./handlers/secrets.js";
 import { stateHandlers } from "./handlers/state.js";
 import { systemHandlers } from "./handlers/system.js";
+import { clusterRouter } from "../../cluster/api.js";
 
 export type DaprHandlerModule = (ctx: ApiContext) => Partial<ServiceImpl<typeof Dapr>>;
 /** Registers services other than Dapr's own (rapr.v1.Cluster, AppCallback proxies, …). */
 export type RouterModule = (router: ConnectRouter, ctx: ApiContext) => void;
 
 export const daprHandlerModules: DaprHandlerModule[] = [systemHandlers, stateHandlers, secretsHandlers, pubsubHandlers, invokeHandlers];
-export const routerModules: RouterModule[] = [subscribersRouter];
+export const routerModules: RouterModule[] = [subscribersRouter, clusterRouter];
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0");
 

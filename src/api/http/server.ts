@@ -9,11 +9,12 @@ import { invokeRoutes } from "./routes/invoke.js";
 import { secretsRoutes } from "./routes/secrets.js";
 import { stateRoutes } from "./routes/state.js";
 import { systemRoutes } from "./routes/system.js";
+import { clusterRoutes } from "../../cluster/api.js";
 
 export type HttpRouteModule = (app: Elysia, ctx: ApiContext) => Elysia<any, any, any, any, any, any, any>;
 
 /** Every building block's HTTP routes; other blocks append theirs here. */
-export const httpRouteModules: HttpRouteModule[] = [systemRoutes, stateRoutes, secretsRoutes, pubsubRoutes, invokeRoutes];
+export const httpRouteModules: HttpRouteModule[] = [systemRoutes, stateRoutes, secretsRoutes, pubsubRoutes, invokeRoutes, clusterRoutes];
 
 const UNAUTHENTICATED_PATHS = new Set(["/v1.0/healthz", "/v1.0/healthz/outbound"]);
 

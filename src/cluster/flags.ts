@@ -1,0 +1,19 @@
+// The flags clustering adds to `rapr run` (they land in RuntimeConfig.extra).
+import type { FlagSpec } from "../cli/flags.js";
+import { defaultSwimConfig } from "./membership/types.js";
+
+export const clusterRunFlags: FlagSpec[] = [
+  { name: "cluster", type: "string", help: "join the cluster of this name (nodes find each other on the hyperswarm DHT)" },
+  { name: "cluster-secret", type: "string", help: "shared secret; only nodes holding it are admitted (env RAPR_CLUSTER_SECRET)" },
+  { name: "cluster-bootstrap", type: "csv", help: "DHT bootstrap nodes host:port,… (default: hyperswarm's public bootstrap nodes)", default: [] },
+  { name: "cluster-peers", type: "csv", help: "static peers host:port,… of their --cluster-port, for LANs without a DHT", default: [] },
+  { name: "cluster-dht", type: "bool", help: "discover peers on the DHT (off: static peers only)", default: true },
+  { name: "cluster-host", type: "string", help: "address the membership UDP socket binds", default: "0.0.0.0" },
+  { name: "cluster-port", type: "int", help: "membership UDP port (0: any free port)", default: 0, min: 0, max: 65535 },
+  { name: "cluster-advertise-host", type: "string", help: "address other members use to reach this one (default: first external IPv4)" },
+  { name: "cluster-probe-interval", type: "int", help: "SWIM protocol period, ms", default: defaultSwimConfig.probeIntervalMs, min: 10 },
+  { name: "cluster-probe-timeout", type: "int", help: "direct probe timeout before indirect probes, ms", default: defaultSwimConfig.probeTimeoutMs, min: 1 },
+  { name: "cluster-indirect-checks", type: "int", help: "members asked to probe indirectly (k)", default: defaultSwimConfig.indirectChecks, min: 0 },
+  { name: "cluster-suspicion-mult", type: "int", help: "suspicion lasts mult x log10(n) x period at least", default: defaultSwimConfig.suspicionMult, min: 1 },
+  { name: "cluster-sync-interval", type: "int", help: "full-state sync with a random member, ms", default: defaultSwimConfig.syncIntervalMs, min: 100 },
+];
