@@ -39,6 +39,9 @@ interface ProbeRound {
 
 type Listener = (event: MembershipEvent) => void;
 
+/** Rounds of direct + indirect probes a suspect gets before it is declared dead. */
+const LAST_CHANCE_ATTEMPTS = 2;
+
 /**
  * SWIM membership (Das et al.) with Lifeguard's refinements (Dadgar et al.): local health awareness
  * stretching probe timeouts, dynamic suspicion timeouts shortened by independent confirmations, nacks from
@@ -467,7 +470,7 @@ export class Swim {
    * Before declaring a suspect dead, probe it once more, directly and through k others. An answer carries
    * its current state, which clears a suspicion whose refutation never reached us.
    */
-  private lastChance(r: MemberRecord, incarnation: number): void {
+  private lastChance(r: MemberRecord, incarnation: number, attempt = 1): void {
     const seq = ++this.seq;
     let answered = false;
     this.pending.set(seq, { onAck: () => (answered = true) });
@@ -483,9 +486,10 @@ export class Swim {
         gossip: [],
       });
     }
-    this.after(this.scaled(this.config.probeTimeoutMs) * 2, () => {
+    this.after(this.scaled(this.config.probeTimeoutMs), () => {
       this.pending.delete(seq);
       if (r.state !== "suspect" || r.incarnation !== incarnation) return;
+      if (!answered && attempt < LAST_CHANCE_ATTEMPTS) return this.lastChance(r, incarnation, attempt + 1);
       if (!answered) {
         this.merge({ ...this.updateOf(r, this.id), state: "dead" });
         return;
