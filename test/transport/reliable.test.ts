@@ -92,6 +92,24 @@ describe("reliable datagram transport", () => {
     await roundTrip(client, address, 100_000, 9);
   });
 
+  test("a peer that closes its transport fails the requests waiting on it at once", async () => {
+    const net = new MemoryNetwork();
+    const server = node(net, "10.1.0.1", 60_000);
+    const client = node(net, "10.1.0.2", 60_000);
+    let arrived!: () => void;
+    const slowArrived = new Promise<void>((r) => (arrived = r));
+    const address = await server.listen(async () => {
+      arrived();
+      return new Promise(() => {});
+    });
+    const pending = client.request(address, { kind: "invoke", path: "slow", headers: {}, body: payload(64, 1) });
+    await slowArrived;
+    await server.close();
+    const err = (await pending.catch((e: unknown) => e)) as TransportError;
+    expect(err.code).toBe("unreachable");
+    expect(err.message).toContain("closed its transport");
+  });
+
   test("a restarted client's new session is served even though the old one was mid-transfer", async () => {
     const net = new MemoryNetwork();
     const server = node(net, "10.1.0.1", 300);

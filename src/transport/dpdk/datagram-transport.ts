@@ -165,6 +165,7 @@ export class DatagramTransport implements Transport {
     if (this.closed) return;
     try {
       this.endpoint.transmit(performance.now()); // last acks and responses
+      this.endpoint.sayGoodbye();
     } catch {
       // the port may already be gone
     }

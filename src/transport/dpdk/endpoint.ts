@@ -21,6 +21,7 @@ const enum PacketType {
 const enum Flag {
   Ping = 1,
   Hint = 2,
+  Bye = 4,
 }
 
 const ACK_EVERY = 32;
@@ -133,6 +134,14 @@ export class ReliableEndpoint {
     return packets;
   }
 
+  /** Tells every peer we are going away, so their waiting requests fail now rather than after a timeout. */
+  sayGoodbye(): void {
+    for (const peer of this.peers.values()) {
+      if (peer.remoteEpoch !== 0) this.emitControl(peer, Flag.Bye, peer.remoteEpoch);
+    }
+    this.io.txFlush();
+  }
+
   pendingTx(): boolean {
     for (const peer of this.peers.values()) {
       if (peer.queue.length > 0 || peer.retransmitQueue.length > 0) return true;
@@ -185,6 +194,10 @@ export class ReliableEndpoint {
       peer.remoteEpoch = srcEpoch;
     }
     peer.lastHeard = now;
+    if (flags & Flag.Bye) {
+      this.resetPeer(peer, `peer ${formatPeer(key)} closed its transport`, true);
+      return;
+    }
     if (flags & Flag.Ping) peer.ackNow = true;
     if (dstEpoch === peer.localEpoch && !(flags & Flag.Hint)) {
       this.processAck(peer, v.getUint32(at + 20), v.getUint32(at + 24), v.getUint16(at + 6), now);
@@ -375,7 +388,7 @@ export class ReliableEndpoint {
       }
     }
     v.setUint32(at + 24, u32(sack));
-    if (flags & Flag.Hint) return;
+    if (flags & (Flag.Hint | Flag.Bye)) return;
     peer.ackNow = false;
     peer.unackedRx = 0;
     peer.ackPendingSincePoll = -1;
