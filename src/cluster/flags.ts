@@ -10,6 +10,7 @@ export const clusterRunFlags: FlagSpec[] = [
   { name: "cluster-dht", type: "bool", help: "discover peers on the DHT (off: static peers only)", default: true },
   { name: "cluster-host", type: "string", help: "address the membership UDP socket binds", default: "0.0.0.0" },
   { name: "cluster-port", type: "int", help: "membership UDP port (0: any free port)", default: 0, min: 0, max: 65535 },
+  { name: "cluster-member-id", type: "string", help: "this member's id (default: random); a restart with the same id rejoins as that member" },
   { name: "cluster-advertise-host", type: "string", help: "address other members use to reach this one (default: first external IPv4)" },
   { name: "cluster-probe-interval", type: "int", help: "SWIM protocol period, ms", default: defaultSwimConfig.probeIntervalMs, min: 10 },
   { name: "cluster-probe-timeout", type: "int", help: "direct probe timeout before indirect probes, ms", default: defaultSwimConfig.probeTimeoutMs, min: 1 },

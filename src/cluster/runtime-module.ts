@@ -34,6 +34,7 @@ export function clusterModule(rt: Runtime): RuntimeModule | undefined {
         host: x["cluster-host"] as string | undefined,
         port: x["cluster-port"] as number | undefined,
         advertiseHost: x["cluster-advertise-host"] as string | undefined,
+        id: (x["cluster-member-id"] as string | undefined) || undefined,
         dhtHost: process.env.RAPR_CLUSTER_DHT_HOST || undefined,
         swim: {
           probeIntervalMs: x["cluster-probe-interval"] as number,
