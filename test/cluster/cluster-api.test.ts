@@ -1,0 +1,63 @@
+// The cluster API fronts: GET /v1.0-alpha1/cluster/members and rapr.v1.Cluster over Connect.
+import { afterAll, describe, expect, test } from "bun:test";
+import { createClient, createRouterTransport } from "@connectrpc/connect";
+import { Elysia } from "elysia";
+import type { ApiContext } from "../../src/api/context.js";
+import { attachCluster, clusterRouter, clusterRoutes } from "../../src/cluster/api.js";
+import { createClusterNode, type ClusterNode } from "../../src/cluster/index.js";
+import { Cluster, MemberEvent_Kind } from "../../src/gen/rapr/v1/cluster_pb.js";
+
+const fast = { probeIntervalMs: 100, probeTimeoutMs: 50, gossipIntervalMs: 30, syncIntervalMs: 500 };
+const opened: ClusterNode[] = [];
+const make = async (metadata: Record<string, string>, peers: string[] = []) => {
+  const n = await createClusterNode({ name: "api", secret: "k", metadata, discovery: false, host: "127.0.0.1", peers, swim: fast });
+  opened.push(n);
+  return n;
+};
+afterAll(async () => {
+  await Promise.allSettled(opened.map((n) => n.close()));
+});
+
+describe("cluster API", () => {
+  test("HTTP lists members, or says clustering is off", async () => {
+    const ctx = {} as ApiContext;
+    const app = clusterRoutes(new Elysia(), ctx);
+    const off = await (await app.handle(new Request("http://localhost/v1.0-alpha1/cluster/members"))).json();
+    expect(off).toEqual({ enabled: false, members: [] });
+
+    const node = await make({ appId: "orders" });
+    attachCluster(ctx, node);
+    const on = (await (await app.handle(new Request("http://localhost/v1.0-alpha1/cluster/members"))).json()) as any;
+    expect(on.enabled).toBe(true);
+    expect(on.self).toBe(node.id);
+    expect(on.members[0]).toMatchObject({ id: node.id, address: node.address, state: "alive", metadata: { appId: "orders" } });
+  });
+
+  test("WatchMembers streams current members as JOIN, then changes", async () => {
+    const ctx = {} as ApiContext;
+    const a = await make({ appId: "a" });
+    attachCluster(ctx, a);
+    const client = createClient(Cluster, createRouterTransport((router) => clusterRouter(router, ctx)));
+    expect((await client.listMembers({})).members.map((m) => m.id)).toEqual([a.id]);
+
+    const abort = new AbortController();
+    const stream = client.watchMembers({}, { signal: abort.signal })[Symbol.asyncIterator]();
+    const first = await stream.next();
+    expect(first.value.kind).toBe(MemberEvent_Kind.JOIN);
+    expect(first.value.member.id).toBe(a.id);
+
+    const b = await make({ appId: "b" }, [a.address]);
+    for (let i = 0; i < 20; i++) {
+      const { value } = await stream.next();
+      if (value.member.id === b.id && value.kind === MemberEvent_Kind.JOIN) break;
+    }
+    await b.leave();
+    let left = false;
+    for (let i = 0; i < 20 && !left; i++) {
+      const { value } = await stream.next();
+      left = value.member.id === b.id && value.kind === MemberEvent_Kind.LEAVE;
+    }
+    expect(left).toBe(true);
+    abort.abort();
+  });
+});
