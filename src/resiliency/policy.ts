@@ -94,8 +94,8 @@ async function withTimeout<T>(timeoutMs: number | undefined, target: string, fn:
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           const err = new PolicyTimeoutError(timeoutMs, target);
+          reject(err); // first, so the race settles with the timeout, not with the attempt's reaction to abort
           ac.abort(err);
-          reject(err);
         }, timeoutMs);
       }),
     ]);

@@ -67,6 +67,9 @@ const BUILT_IN_RETRIES = 3;
 const BUILT_IN_BACKOFF_MS = 1000;
 
 export class InvokeBlock {
+  /** Parsed caller identities by SPIFFE URI. */
+  private readonly callers = new Map<string, Caller>();
+
   constructor(private readonly d: InvokeBlockDeps) {}
 
   get appId(): string {
@@ -186,8 +189,16 @@ export class InvokeBlock {
   /** Who is calling: the verified certificate identity with mTLS, else what the calling sidecar claims. */
   private callerOf(h: Record<string, string>): Caller | undefined {
     if (this.d.mtls) {
-      const id = h[PEER_IDENTITY_HEADER] ? parseSpiffeId(h[PEER_IDENTITY_HEADER]) : undefined;
-      return id && { appId: id.appId, namespace: id.namespace, trustDomain: id.trustDomain };
+      const uri = h[PEER_IDENTITY_HEADER];
+      if (!uri) return undefined;
+      let caller = this.callers.get(uri);
+      if (!caller) {
+        const id = parseSpiffeId(uri);
+        if (!id) return undefined;
+        caller = { appId: id.appId, namespace: id.namespace, trustDomain: id.trustDomain };
+        if (this.callers.size < 10_000) this.callers.set(uri, caller);
+      }
+      return caller;
     }
     const app = h[H.callerApp];
     return app ? { appId: app, namespace: h[H.callerNs] ?? "default", trustDomain: this.d.trustDomain } : undefined;

@@ -3,11 +3,11 @@
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
+/** Random hex for ids: span ids need uniqueness, not secrecy, so a 32-bit PRNG draw per 8 hex digits will do. */
 function hex(bytes: number): string {
-  const b = crypto.getRandomValues(new Uint8Array(bytes));
   let s = "";
-  for (const x of b) s += x.toString(16).padStart(2, "0");
-  return s;
+  for (let i = 0; i < bytes; i += 4) s += ((Math.random() * 0x100000000) >>> 0).toString(16).padStart(8, "0");
+  return s.slice(0, bytes * 2);
 }
 
 /** The traceparent to send onward: same trace id and flags, a fresh span id; a new one if absent or invalid. */
