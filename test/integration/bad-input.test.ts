@@ -19,7 +19,7 @@ afterAll(async () => {
   await sidecar?.stop();
 });
 
-const post = (path: string, body: BodyInit, headers: Record<string, string> = { "content-type": "application/json" }) =>
+const post = (path: string, body: RequestInit["body"], headers: Record<string, string> = { "content-type": "application/json" }) =>
   sidecar.http(path, { method: "POST", body, headers });
 const save = (body: unknown) => post("/v1.0/state/statestore", typeof body === "string" ? body : JSON.stringify(body));
 const transact = (operations: unknown) => post("/v1.0/state/statestore/transaction", JSON.stringify({ operations }));

@@ -13,6 +13,9 @@ import { startSidecar } from "../support/sidecar.js";
 const scratch = mkdtempSync(join(tmpdir(), "rapr-components-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
+interface MetadataBody { components: { name: string; type: string }[] }
+interface DaprErrorBody { errorCode: string; message: string }
+
 let dirCount = 0;
 /** A fresh resources dir holding the given files. */
 function resources(files: Record<string, string>): string {
@@ -131,7 +134,7 @@ describe("component loading on a running sidecar", () => {
     });
     const sidecar = await startSidecar({ appId: "scoped-app", args: ["--resources-path", dir] });
     try {
-      const meta = await (await sidecar.http("/v1.0/metadata")).json();
+      const meta = (await (await sidecar.http("/v1.0/metadata")).json()) as MetadataBody;
       const names = (meta.components as { name: string }[]).map((c) => c.name).sort();
       expect(names).toContain("store-a");
       expect(names).toContain("store-b");
@@ -146,7 +149,7 @@ describe("component loading on a running sidecar", () => {
       }
       const skipped = await sidecar.http("/v1.0/state/not-mine/k");
       expect(skipped.status).toBe(404);
-      expect((await skipped.json()).errorCode).toBe("ERR_STATE_STORE_NOT_FOUND");
+      expect(((await skipped.json()) as DaprErrorBody).errorCode).toBe("ERR_STATE_STORE_NOT_FOUND");
     } finally {
       await sidecar.stop();
     }
@@ -159,7 +162,7 @@ describe("component loading on a running sidecar", () => {
     const dir = resources({ "custom.yaml": component("custom", "state.custom", { metadata: { greeting: "hello from yaml" } }) });
     const sidecar = await startSidecar({ args: ["--resources-path", dir, "--plugins-path", plugins] });
     try {
-      const meta = await (await sidecar.http("/v1.0/metadata")).json();
+      const meta = (await (await sidecar.http("/v1.0/metadata")).json()) as MetadataBody;
       expect(meta.components).toContainEqual(expect.objectContaining({ name: "custom", type: "state.custom" }));
       const save = await sidecar.http("/v1.0/state/custom", { method: "POST", body: JSON.stringify([{ key: "k1", value: { a: 1 } }, { key: "k2", value: "two" }]) });
       expect(save.status).toBe(204);
@@ -175,7 +178,7 @@ describe("component loading on a running sidecar", () => {
       expect((await sidecar.http("/v1.0/state/custom/k1")).status).toBe(204);
       // It declared no TRANSACTIONAL feature: the block says so instead of calling it.
       const tx = await sidecar.http("/v1.0/state/custom/transaction", { method: "POST", body: JSON.stringify({ operations: [] }) });
-      expect((await tx.json()).errorCode).toBe("ERR_STATE_STORE_NOT_SUPPORTED");
+      expect(((await tx.json()) as DaprErrorBody).errorCode).toBe("ERR_STATE_STORE_NOT_SUPPORTED");
     } finally {
       await sidecar.stop();
     }

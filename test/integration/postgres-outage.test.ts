@@ -20,7 +20,7 @@ const save = (key: string, value: unknown) =>
 const get = (key: string) => call(`/v1.0/state/statestore/${key}`);
 
 async function expectStateError(res: Response, code: RegExp) {
-  const body = await res.json();
+  const body = (await res.json()) as { errorCode: string; message: string };
   expect(res.status).toBe(500);
   expect(body.errorCode).toMatch(code);
   expect(typeof body.message).toBe("string");
@@ -69,7 +69,7 @@ test("with the backend gone, calls fail with 500 ERR_STATE_*, outbound is 500, /
 
   const outbound = await call("/v1.0/healthz/outbound");
   expect(outbound.status).toBe(500);
-  const report = await outbound.json();
+  const report = (await outbound.json()) as { errorCode: string; message: string };
   expect(report.errorCode).toBe("ERR_OUTBOUND_HEALTH_NOT_READY");
   expect(report.message).toContain("statestore");
 
