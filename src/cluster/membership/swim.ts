@@ -256,7 +256,8 @@ export class Swim {
     const missedNacks = round.nacksExpected - round.nacksReceived;
     this.localHealth = Math.min(this.config.maxLocalHealth, this.localHealth + 1 + missedNacks);
     const target = this.records.get(round.target);
-    if (!target || target.state !== "alive") return;
+    if (!target || (target.state !== "alive" && target.state !== "suspect")) return;
+    // Already suspect: our failed probe is an independent confirmation (it shortens the timeout).
     const suspicion: Update = { ...this.updateOf(target, this.id), state: "suspect" };
     this.merge(suspicion);
     // Tell the suspect too (in the spirit of Lifeguard's buddy system): if it is only lossy, it refutes now.
@@ -281,6 +282,15 @@ export class Swim {
       if (!answered) this.transport.send(req.fromAddr, { type: "nack", seq: req.seq, from: this.id });
     });
     this.after(this.config.probeIntervalMs, () => this.pending.delete(seq));
+  }
+
+  /**
+   * About k members, picked at random among those who hear of a suspicion, probe the suspect next: their
+   * independent confirmations (or refutations) are what shortens Lifeguard's suspicion timeout.
+   */
+  private maybeProbeSoon(r: MemberRecord): void {
+    if (this.random() >= this.config.indirectChecks / Math.max(1, this.liveCount())) return;
+    this.probeOrder.splice(this.probeIndex, 0, r.id);
   }
 
   private nextTarget(): MemberRecord | null {
@@ -392,6 +402,7 @@ export class Swim {
         this.armSuspicion(r);
         this.broadcasts.enqueue(u);
         this.emit("suspect", r);
+        this.maybeProbeSoon(r);
         return;
       }
       case "dead":
