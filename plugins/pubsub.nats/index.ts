@@ -15,6 +15,8 @@ import {
 } from "../../src/components/contracts/pubsub.js";
 import { natsName } from "./names.js";
 
+const CLOUDEVENT_JSON = "application/cloudevents+json";
+
 const metadata = {
   natsURL: field.string({ required: true, aliases: ["url", "servers"] }),
   jetstream: field.bool({ default: true }),
@@ -61,31 +63,42 @@ class NatsPubSub implements PubSub {
     return p;
   }
 
+  /** The stream that already captures the topic's subject (created by anyone), else a new "{streamPrefix}{topic}". */
   private async createStream(topic: string): Promise<string> {
+    const subject = this.subject(topic);
+    const existing = await this.jsm!.streams.find(subject).catch(() => undefined);
+    if (existing) return existing;
     const name = natsName(this.md.streamPrefix + topic);
     try {
-      await this.jsm!.streams.info(name);
-    } catch {
       await this.jsm!.streams.add({
         name,
-        subjects: [this.subject(topic)],
+        subjects: [subject],
         storage: this.md.storage === "memory" ? StorageType.Memory : StorageType.File,
         max_age: this.md.maxAge ? nanos(this.md.maxAge) : 0,
       });
+    } catch (err) {
+      // Another instance created it a moment ago.
+      const raced = await this.jsm!.streams.find(subject).catch(() => undefined);
+      if (!raced) throw err;
+      return raced;
     }
     return name;
   }
 
   async publish(req: PublishRequest): Promise<void> {
-    const h = natsHeaders();
-    if (req.contentType) h.set("Content-Type", req.contentType);
+    // CloudEvents (the common case) travel without headers: a message with no Content-Type is read as one.
+    let headers;
+    if (req.contentType && req.contentType !== CLOUDEVENT_JSON) {
+      headers = natsHeaders();
+      headers.set("Content-Type", req.contentType);
+    }
     if (!this.js) {
       if (this.nc.isClosed()) throw new Error("NATS connection is closed");
-      this.nc.publish(this.subject(req.topic), req.data, { headers: h });
+      this.nc.publish(this.subject(req.topic), req.data, { headers });
       return;
     }
     await this.ensureStream(req.topic);
-    await this.js.publish(this.subject(req.topic), req.data, { headers: h, timeout: this.md.publishTimeout });
+    await this.js.publish(this.subject(req.topic), req.data, { headers, timeout: this.md.publishTimeout });
   }
 
   async bulkPublish(reqs: PublishRequest[]): Promise<BulkPublishResult> {
@@ -115,7 +128,7 @@ class NatsPubSub implements PubSub {
       queue,
       callback: (err, m) => {
         if (err) return;
-        const contentType = m.headers?.get("Content-Type") || undefined;
+        const contentType = m.headers?.get("Content-Type") || CLOUDEVENT_JSON;
         void handler({ topic: req.topic, data: m.data, contentType, metadata: {}, deliveryAttempt: 1, maxAttempts: 1 }).catch(() => {});
       },
     });
@@ -154,7 +167,7 @@ class NatsPubSub implements PubSub {
       unanswered.add(m);
       let result;
       try {
-        result = await handler({ topic: req.topic, data: m.data, contentType: m.headers?.get("Content-Type") || undefined, metadata: {}, deliveryAttempt: attempt, maxAttempts });
+        result = await handler({ topic: req.topic, data: m.data, contentType: m.headers?.get("Content-Type") || CLOUDEVENT_JSON, metadata: {}, deliveryAttempt: attempt, maxAttempts });
       } catch {
         result = "retry" as const;
       }

@@ -123,9 +123,10 @@ export function eventFromBroker(data: Uint8Array, contentType: string | undefine
       // not JSON: a raw payload
     }
   }
-  const ce: CloudEvent = { specversion: "1.0", id: randomUUID(), source: "", type: DEFAULT_EVENT_TYPE, topic: fill.topic, pubsubname: fill.pubsubName, datacontenttype: contentType || "application/octet-stream" };
+  const ct = contentType && !isCloudEventContentType(contentType) ? contentType : "application/octet-stream";
+  const ce: CloudEvent = { specversion: "1.0", id: randomUUID(), source: "", type: DEFAULT_EVENT_TYPE, topic: fill.topic, pubsubname: fill.pubsubName, datacontenttype: ct };
   try {
-    setData(ce, data, contentType || "application/octet-stream");
+    setData(ce, data, ct);
   } catch {
     ce.data_base64 = Buffer.from(data).toString("base64");
   }

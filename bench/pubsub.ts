@@ -1,0 +1,331 @@
+// Pub/sub numbers, every ratio from one run on this machine:
+//   1. publish throughput and publish->app delivery latency through rapr on NATS JetStream, next to the raw
+//      @nats-io client doing the same (JetStream publish with ack, durable pull consumer with explicit acks);
+//   2. fan-out to N outside subscribers (WebSockets) on one node: one event -> all delivered, time to deliver to
+//      all (p50/p99 over events), the node's RSS and CPU while holding them, and the largest count reached.
+// Usage: bun bench/pubsub.ts [--messages 20000] [--latency-messages 2000] [--concurrency 64] [--rounds 3]
+//                            [--subscribers 10000] [--events 20] [--ramp 20000] [--skip-throughput] [--skip-fanout]
+// Bounded: every phase stops at its count or its time limit (--phase-seconds, default 60).
+import { readFileSync, rmSync, writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { signSubscriberToken } from "../src/blocks/pubsub/outside/tokens.js";
+import { startSidecar, type Sidecar } from "../test/support/sidecar.js";
+import { freePort } from "../test/support/ports.js";
+
+const args = process.argv.slice(2);
+const flag = (name: string, dflt: number) => {
+  const i = args.indexOf(name);
+  return i === -1 ? dflt : Number(args[i + 1]);
+};
+const MESSAGES = flag("--messages", 20_000);
+const LATENCY_MESSAGES = flag("--latency-messages", 2_000);
+const CONCURRENCY = flag("--concurrency", 64);
+const SUBSCRIBERS = flag("--subscribers", 10_000);
+const EVENTS = flag("--events", 20);
+const RAMP = flag("--ramp", 0);
+const PHASE_MS = flag("--phase-seconds", 60) * 1000;
+const ROUNDS = flag("--rounds", 3);
+const NATS_URL = process.env.RAPR_BENCH_NATS ?? "127.0.0.1:4222";
+const RUN = `b${Date.now().toString(36)}`;
+const STREAM_PREFIX = `raprbench-${RUN}-`;
+const enc = new TextEncoder();
+
+const pct = (xs: number[], p: number) => {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+const f2 = (n: number) => n.toFixed(2);
+const payload = (seq: number) => JSON.stringify({ seq, t0: performance.now(), pad: "x".repeat(100) });
+
+/** Runs fn for i in [0, n) with `c` in flight; stops early at the deadline. Returns how many ran. */
+async function pool(n: number, c: number, deadline: number, fn: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const worker = async () => {
+    while (next < n && Date.now() < deadline) await fn(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(c, n) }, worker));
+  return next;
+}
+
+interface Result {
+  publishPerSec: number;
+  deliveredPerSec: number;
+  p50: number;
+  p99: number;
+}
+
+async function waitCount(get: () => number, n: number, deadline: number) {
+  while (get() < n && Date.now() < deadline) await Bun.sleep(5);
+}
+
+// ---------- 1a. raw @nats-io ----------
+interface Subject {
+  publish(i: number): Promise<void>;
+  delivered(): number;
+  latencies: number[];
+  close(): Promise<void>;
+}
+
+async function rawNats(): Promise<Subject> {
+  const nc = await connect({ servers: NATS_URL });
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  const subject = `${STREAM_PREFIX}raw`;
+  const stream = `${STREAM_PREFIX}raw`;
+  await jsm.streams.add({ name: stream, subjects: [subject] });
+  await jsm.consumers.add(stream, { durable_name: "bench", ack_policy: AckPolicy.Explicit, max_ack_pending: 1000 });
+  const consumer = await js.consumers.get(stream, "bench");
+  const messages = await consumer.consume({ max_messages: 1000 });
+  let delivered = 0;
+  const subj: Subject = {
+    publish: (i) => js.publish(subject, enc.encode(payload(i))).then(() => {}),
+    delivered: () => delivered,
+    latencies: [],
+    async close() {
+      await messages.close();
+      await jsm.streams.delete(stream);
+      await nc.close();
+    },
+  };
+  void (async () => {
+    for await (const m of messages) {
+      const { t0 } = JSON.parse(new TextDecoder().decode(m.data));
+      subj.latencies.push(performance.now() - t0);
+      delivered++;
+      m.ack();
+    }
+  })();
+  return subj;
+}
+
+/** Throughput phase (CONCURRENCY in flight), then a latency phase (one at a time). */
+async function measure(x: Subject): Promise<Result> {
+  await pool(200, 8, Date.now() + PHASE_MS, (i) => x.publish(i)); // warm-up
+  await waitCount(x.delivered, 200, Date.now() + PHASE_MS);
+  const base = x.delivered();
+  const t0 = performance.now();
+  const sent = await pool(MESSAGES, CONCURRENCY, Date.now() + PHASE_MS, (i) => x.publish(i));
+  const publishMs = performance.now() - t0;
+  await waitCount(x.delivered, base + sent, Date.now() + PHASE_MS);
+  const deliverMs = performance.now() - t0;
+  const deliveredInPhase = x.delivered() - base;
+  await Bun.sleep(200);
+  x.latencies.length = 0;
+  const before = x.delivered();
+  const latSent = await pool(LATENCY_MESSAGES, 1, Date.now() + PHASE_MS, async (i) => {
+    await x.publish(MESSAGES + i);
+    await waitCount(x.delivered, before + i + 1, Date.now() + 5_000);
+  });
+  const l = x.latencies.slice(0, latSent);
+  return { publishPerSec: (sent / publishMs) * 1000, deliveredPerSec: (deliveredInPhase / deliverMs) * 1000, p50: pct(l, 50), p99: pct(l, 99) };
+}
+
+// ---------- 1b. through rapr ----------
+function natsResources(): string {
+  const dir = mkdtempSync(join(tmpdir(), "rapr-bench-"));
+  writeFileSync(join(dir, "pubsub.yaml"), `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: { name: pubsub }
+spec:
+  type: pubsub.nats
+  version: v1
+  metadata:
+    - { name: natsURL, value: "${NATS_URL}" }
+    - { name: streamPrefix, value: "${STREAM_PREFIX}" }
+`);
+  return dir;
+}
+
+async function throughRapr(): Promise<Subject> {
+  const appPort = await freePort();
+  let delivered = 0;
+  const topic = "rapr";
+  const latencies: number[] = [];
+  const app = Bun.serve({
+    port: appPort,
+    hostname: "127.0.0.1",
+    async fetch(req) {
+      const url = new URL(req.url);
+      if (url.pathname === "/dapr/subscribe") return Response.json([{ pubsubname: "pubsub", topic, route: "/in" }]);
+      const ce = (await req.json()) as { data: { t0: number } };
+      subj.latencies.push(performance.now() - ce.data.t0);
+      delivered++;
+      return Response.json({ status: "SUCCESS" });
+    },
+  });
+  const res = natsResources();
+  const sc = await startSidecar({ appId: `bench-${RUN}`, args: ["--app-port", String(appPort), "--resources-path", res, "--log-level", "error"] });
+  for (let i = 0; i < 200; i++) {
+    const meta = (await (await sc.http("/v1.0/metadata")).json()) as { subscriptions: unknown[] };
+    if (meta.subscriptions.length) break;
+    await Bun.sleep(50);
+  }
+  const url = `http://127.0.0.1:${sc.httpPort}/v1.0/publish/pubsub/${topic}`;
+  const subj: Subject = {
+    async publish(i) {
+      const r = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: payload(i) });
+      if (r.status !== 204) throw new Error(`publish answered ${r.status}`);
+    },
+    delivered: () => delivered,
+    latencies,
+    async close() {
+      await sc.stop();
+      app.stop(true);
+      rmSync(res, { recursive: true, force: true });
+      const nc = await connect({ servers: NATS_URL });
+      const jsm = await jetstreamManager(nc);
+      for await (const s of jsm.streams.list()) if (s.config.name.startsWith(STREAM_PREFIX)) await jsm.streams.delete(s.config.name);
+      await nc.close();
+    },
+  };
+  return subj;
+}
+
+// ---------- 2. fan-out to outside subscribers ----------
+function procStats(pid: number): { rssMb: number; cpuTicks: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { rssMb: rssKb / 1024, cpuTicks: Number(fields[11]) + Number(fields[12]) };
+}
+const TICKS_PER_SEC = 100;
+
+interface FanoutResult {
+  connected: number;
+  allDeliveredMs: number[];
+  perClientP50: number;
+  perClientP99: number;
+  rssIdleMb: number;
+  rssHoldingMb: number;
+  cpuHoldingPct: number;
+  cpuPublishingPct: number;
+  missing: number;
+}
+
+async function fanout(sc: Sidecar, n: number, secret: string, topic: string): Promise<FanoutResult> {
+  const token = signSubscriberToken(secret, { sub: "bench", topics: [`pubsub/${topic}`] });
+  const url = `ws://127.0.0.1:${sc.httpPort}/v1.0-rapr/subscribe/pubsub/${topic}?token=${token}`;
+  const pid = sc.proc.pid;
+  const idle = procStats(pid);
+  const sockets: WebSocket[] = [];
+  let current = -1;
+  let eventT0 = 0;
+  let arrivals: number[] = [];
+  let connected = 0;
+  const deadline = Date.now() + PHASE_MS * 2;
+  // Open in waves so the accept queue and the two cores are not flooded.
+  for (let i = 0; i < n && Date.now() < deadline; i += 500) {
+    const wave = Math.min(500, n - i);
+    await Promise.all(Array.from({ length: wave }, () => new Promise<void>((resolve) => {
+      const ws = new WebSocket(url);
+      let ready = false;
+      ws.onmessage = (m) => {
+        if (!ready) {
+          ready = true;
+          connected++;
+          resolve();
+          return;
+        }
+        // Frames carry the event's seq right after "data":{"seq":; a cheap check avoids parsing 10k copies.
+        if (current >= 0 && (m.data as string).includes(`"seq":${current},`)) arrivals.push(performance.now() - eventT0);
+      };
+      ws.onclose = () => resolve();
+      ws.onerror = () => resolve();
+      sockets.push(ws);
+    })));
+    if (connected < i + wave) break; // the node (or this process) ran out of something; report what we reached
+  }
+  await Bun.sleep(1000);
+  const hold0 = procStats(pid);
+  const holdStart = performance.now();
+  await Bun.sleep(3000);
+  const hold1 = procStats(pid);
+  const holdSec = (performance.now() - holdStart) / 1000;
+  const allDelivered: number[] = [];
+  const perClient: number[] = [];
+  let missing = 0;
+  const pub0 = procStats(pid);
+  const pubStart = performance.now();
+  for (let e = 0; e < EVENTS && Date.now() < deadline + PHASE_MS; e++) {
+    arrivals = [];
+    current = e;
+    eventT0 = performance.now();
+    await fetch(`http://127.0.0.1:${sc.httpPort}/v1.0/publish/pubsub/${topic}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ seq: e, at: Date.now() }) });
+    const until = Date.now() + 10_000;
+    while (arrivals.length < connected && Date.now() < until) await Bun.sleep(1);
+    missing += connected - arrivals.length;
+    allDelivered.push(arrivals.length ? Math.max(...arrivals) : NaN);
+    perClient.push(...arrivals);
+    await Bun.sleep(200);
+  }
+  const pub1 = procStats(pid);
+  const pubSec = (performance.now() - pubStart) / 1000;
+  for (const ws of sockets) ws.close();
+  return {
+    connected,
+    allDeliveredMs: allDelivered,
+    perClientP50: pct(perClient, 50),
+    perClientP99: pct(perClient, 99),
+    rssIdleMb: idle.rssMb,
+    rssHoldingMb: hold1.rssMb,
+    cpuHoldingPct: ((hold1.cpuTicks - hold0.cpuTicks) / TICKS_PER_SEC / holdSec) * 100,
+    cpuPublishingPct: ((pub1.cpuTicks - pub0.cpuTicks) / TICKS_PER_SEC / pubSec) * 100,
+    missing,
+  };
+}
+
+async function fanoutBench() {
+  const secret = "bench-secret";
+  const res = natsResources();
+  const sc = await startSidecar({ appId: `fanout-${RUN}`, args: ["--resources-path", res, "--subscriber-token-secret", secret, "--log-level", "error"] });
+  try {
+    const counts = [SUBSCRIBERS, ...(RAMP > SUBSCRIBERS ? [RAMP] : [])];
+    let largest = 0;
+    for (const [i, n] of counts.entries()) {
+      const r = await fanout(sc, n, secret, `fan${i}`);
+      largest = Math.max(largest, r.connected);
+      console.log(`\nfan-out: ${r.connected}/${n} WebSocket subscribers on one node (NATS broker, one broker subscription per topic), ${EVENTS} events`);
+      console.log(`  time until all subscribers had an event: p50 ${f2(pct(r.allDeliveredMs, 50))} ms, p99 ${f2(pct(r.allDeliveredMs, 99))} ms, max ${f2(Math.max(...r.allDeliveredMs))} ms (target p99 <= 250 ms)`);
+      console.log(`  per-subscriber delivery latency: p50 ${f2(r.perClientP50)} ms, p99 ${f2(r.perClientP99)} ms; missing deliveries: ${r.missing}`);
+      console.log(`  node RSS: ${f2(r.rssIdleMb)} MB before, ${f2(r.rssHoldingMb)} MB holding them; node CPU: ${f2(r.cpuHoldingPct)}% of a core holding, ${f2(r.cpuPublishingPct)}% while fanning out`);
+      await Bun.sleep(1500);
+    }
+    console.log(`  largest count reached: ${largest}`);
+  } finally {
+    await sc.stop();
+    rmSync(res, { recursive: true, force: true });
+    const nc = await connect({ servers: NATS_URL });
+    const jsm = await jetstreamManager(nc);
+    for await (const s of jsm.streams.list()) if (s.config.name.startsWith(STREAM_PREFIX)) await jsm.streams.delete(s.config.name);
+    await nc.close();
+  }
+}
+
+console.log(`bench/pubsub on ${navigator.hardwareConcurrency} cores; NATS at ${NATS_URL}; ulimit -n ${process.env.ULIMIT_N ?? "(see shell)"}`);
+if (!args.includes("--skip-throughput")) {
+  // Rounds alternate raw and rapr so both see the same background load; medians over rounds.
+  const raw = await rawNats();
+  const rapr = await throughRapr();
+  const rows: { raw: Result; rapr: Result }[] = [];
+  try {
+    for (let r = 0; r < ROUNDS; r++) rows.push({ raw: await measure(raw), rapr: await measure(rapr) });
+  } finally {
+    await raw.close();
+    await rapr.close();
+  }
+  const med = (f: (x: { raw: Result; rapr: Result }) => number) => pct(rows.map(f), 50);
+  console.log(`\npublish -> app on NATS JetStream: ${MESSAGES} messages at ${CONCURRENCY} in flight, then latency over ${LATENCY_MESSAGES} one at a time; medians of ${ROUNDS} alternating rounds`);
+  for (const [i, row] of rows.entries()) {
+    console.log(`  round ${i + 1}: raw publish ${row.raw.publishPerSec.toFixed(0)}/s p99 ${f2(row.raw.p99)} ms | rapr publish ${row.rapr.publishPerSec.toFixed(0)}/s delivered ${row.rapr.deliveredPerSec.toFixed(0)}/s p99 ${f2(row.rapr.p99)} ms`);
+  }
+  console.log(`  raw @nats-io : publish ${med((x) => x.raw.publishPerSec).toFixed(0)}/s, delivered ${med((x) => x.raw.deliveredPerSec).toFixed(0)}/s, latency p50 ${f2(med((x) => x.raw.p50))} ms p99 ${f2(med((x) => x.raw.p99))} ms`);
+  console.log(`  through rapr : publish ${med((x) => x.rapr.publishPerSec).toFixed(0)}/s, delivered ${med((x) => x.rapr.deliveredPerSec).toFixed(0)}/s, latency p50 ${f2(med((x) => x.rapr.p50))} ms p99 ${f2(med((x) => x.rapr.p99))} ms`);
+  console.log(`  ratio rapr/raw: publish ${f2(med((x) => x.rapr.publishPerSec / x.raw.publishPerSec))}x, delivered ${f2(med((x) => x.rapr.deliveredPerSec / x.raw.deliveredPerSec))}x (target >= 0.7x); added latency p50 ${f2(med((x) => x.rapr.p50 - x.raw.p50))} ms, p99 ${f2(med((x) => x.rapr.p99 - x.raw.p99))} ms (target p99 <= 1 ms)`);
+}
+if (!args.includes("--skip-fanout")) await fanoutBench();
+process.exit(0);
