@@ -130,11 +130,11 @@ describe("reliable datagram transport", () => {
 
   test("a peer that was quiet longer than the peer timeout is not mistaken for a dead one", async () => {
     const net = new MemoryNetwork();
-    const server = node(net, "10.1.0.1", 100);
-    const client = node(net, "10.1.0.2", 100);
+    const server = node(net, "10.1.0.1", 300);
+    const client = node(net, "10.1.0.2", 300);
     const address = await server.listen(checksumEcho);
     await roundTrip(client, address, 64, 1);
-    await Bun.sleep(250); // the idle gap under test
+    await Bun.sleep(700); // the idle gap under test
     await roundTrip(client, address, 64, 2);
     expect(client.endpointStats.peerResets).toBe(0);
   });
