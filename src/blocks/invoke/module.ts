@@ -1,5 +1,6 @@
 // Wires service invocation into a sidecar: certificates, the sidecar transport, name resolution,
 // resiliency and access control; sets ctx.invoke and ctx.resiliency for the API fronts and other blocks.
+import { homedir } from "node:os";
 import { join } from "node:path";
 import type { ComponentSpec } from "../../components/component.js";
 import { DEFAULT_NAMESPACE, type NameResolver } from "../../components/contracts/nameresolution.js";
@@ -35,7 +36,8 @@ export function invokeModule(rt: Runtime): RuntimeModule {
           if (!certFile || !keyFile || !caFile) throw new Error("--mtls-cert-file, --mtls-key-file and --mtls-ca-file go together");
           tls = loadGivenCerts({ certFile, keyFile, caFile });
         } else {
-          const ca = await loadOrCreateCa(str(x["mtls-ca-dir"]) ?? join(c.dataDir, "ca"));
+          // Per user, not per --data-dir: every sidecar this user starts on this host trusts the same CA.
+          const ca = await loadOrCreateCa(str(x["mtls-ca-dir"]) ?? join(homedir(), ".rapr", "ca"));
           tls = await issueLeaf(ca, { trustDomain, namespace, appId: c.appId });
         }
       }

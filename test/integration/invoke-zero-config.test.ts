@@ -1,0 +1,38 @@
+// Zero configuration on one machine: two `rapr run` apps started with nothing but an app id and ports (no
+// component files, no CA or registry flags) find each other by app id, over mTLS with the per-user local CA.
+// HOME and XDG_RUNTIME_DIR point into a temporary directory so the test owns the CA and the registry.
+import { afterAll, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, waitFor } from "../support/ports.js";
+import { startSidecar, type Sidecar } from "../support/sidecar.js";
+import { FIXTURES, uid } from "../invoke/support.js";
+
+const home = mkdtempSync(join(tmpdir(), "rapr-zero-"));
+const env = { HOME: home, XDG_RUNTIME_DIR: home, RAPR_REGISTRY_DIR: "" };
+const started: Sidecar[] = [];
+afterAll(async () => {
+  await Promise.allSettled(started.map((s) => s.stop()));
+  rmSync(home, { recursive: true, force: true });
+});
+
+test("two apps started with only an app id find each other; registry entries go away on shutdown", async () => {
+  const calleeId = `zcallee-${uid()}`;
+  const appPort = await freePort();
+  const callee = await startSidecar({ appId: calleeId, env, args: ["--app-port", String(appPort)], appCommand: [process.execPath, join(FIXTURES, "invoke-echo-app.ts")] });
+  started.push(callee);
+  const caller = await startSidecar({ appId: `zcaller-${uid()}`, env });
+  started.push(caller);
+  const body = await waitFor(async () => {
+    const r = await caller.http(`/v1.0/invoke/${calleeId}/method/hello`, { method: "POST", body: "zero config" });
+    return r.status === 200 ? ((await r.json()) as any) : undefined;
+  }, "the caller to reach the callee by app id", 15_000, 100);
+  expect(body.body).toBe("zero config");
+  expect(body.headers["dapr-caller-app-id"]).toBe(caller.appId);
+  expect(existsSync(join(home, ".rapr", "ca", "ca.crt"))).toBe(true);
+  const registry = join(home, "rapr", "apps", "default");
+  expect(readdirSync(registry).some((f) => f.startsWith(`${calleeId}.`))).toBe(true);
+  await callee.stop();
+  expect(readdirSync(registry).some((f) => f.startsWith(`${calleeId}.`))).toBe(false);
+}, 40_000);
