@@ -100,6 +100,13 @@ describe("HTTP invocation passes requests and answers through unchanged", () => 
     expect([e.method, e.path, e.query, e.body]).toEqual(["PUT", "/orders/42", "full=1", "header form"]);
   });
 
+  test("Basic auth form (user dapr-app-id) and doubled slashes, as daprd accepts them", async () => {
+    const r = await caller.http(`//basic//form`, { headers: { authorization: `Basic ${btoa(`dapr-app-id:${ids.echo}`)}` } });
+    expect(r.status).toBe(200);
+    const e = (await r.json()) as any;
+    expect(e.path).toBe("/basic/form");
+  });
+
   test("namespaced id app.default reaches the app; another namespace does not", async () => {
     const ok = await caller.http(`/v1.0/invoke/${ids.echo}.default/method/ns`);
     expect(ok.status).toBe(200);

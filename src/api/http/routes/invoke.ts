@@ -1,4 +1,5 @@
-// HTTP: /v1.0/invoke/{appId}/method/{method...} with any verb, and any path carrying a `dapr-app-id` header.
+// HTTP: /v1.0/invoke/{appId}/method/{method...} with any verb, and any other path carrying a `dapr-app-id`
+// header (or `Authorization: Basic` for user "dapr-app-id"), as daprd does.
 import type { Elysia } from "elysia";
 import type { ApiContext } from "../../context.js";
 import { ANY_TYPE_HEADER } from "../../../app/channel.js";
@@ -11,11 +12,11 @@ const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 export function invokeRoutes(app: Elysia, ctx: ApiContext) {
   return app
     .onRequest(({ request }) => {
-      const appId = request.headers.get("dapr-app-id");
+      const appId = request.headers.get("dapr-app-id") ?? basicAuthAppId(request.headers.get("authorization"));
       if (!appId) return;
       const url = new URL(request.url);
       if (url.pathname.startsWith(INVOKE_PREFIX)) return;
-      return handle(ctx, request, appId, url.pathname.replace(/^\/+/, ""), url);
+      return handle(ctx, request, appId, url.pathname.replace(/\/{2,}/g, "/").replace(/^\//, ""), url);
     })
     .all("/v1.0/invoke/:appId/method/*", ({ request, params }) => {
       const url = new URL(request.url);
@@ -24,6 +25,18 @@ export function invokeRoutes(app: Elysia, ctx: ApiContext) {
       const method = marker >= 0 ? rest.slice(marker + "/method/".length) : "";
       return handle(ctx, request, decodeURIComponent(params.appId), method, url);
     }, { parse: "none" });
+}
+
+/** Dapr's third form: `Authorization: Basic base64("dapr-app-id:<appId>")`. */
+function basicAuthAppId(auth: string | null): string | undefined {
+  if (!auth || !/^basic /i.test(auth)) return undefined;
+  let decoded: string;
+  try {
+    decoded = atob(auth.slice(6).trim());
+  } catch {
+    return undefined;
+  }
+  return decoded.startsWith("dapr-app-id:") && decoded.length > 12 ? decoded.slice(12) : undefined;
 }
 
 async function handle(ctx: ApiContext, request: Request, appId: string, method: string, url: URL): Promise<Response> {
@@ -35,6 +48,7 @@ async function handle(ctx: ApiContext, request: Request, appId: string, method: 
     }
     const headers: Record<string, string> = {};
     request.headers.forEach((v, k) => (headers[k] = v));
+    if (basicAuthAppId(headers.authorization ?? null)) delete headers.authorization; // routing credentials, not the app's
     const res = await ctx.invoke.invoke({ appId, method, verb: request.method, query: url.search.slice(1), headers, body });
     const out = new Headers();
     for (const [k, v] of Object.entries(res.headers)) if (k !== ANY_TYPE_HEADER) out.set(k, v);
