@@ -12,6 +12,16 @@ export interface PeerHello {
   id: string;
   /** The peer's membership (SWIM) UDP port. */
   port: number;
+  /** The address the peer advertises in gossip (may be unreachable from here, e.g. behind a NAT). */
+  addr?: string;
+}
+
+/** A swarm connection to an admitted peer: SWIM messages can ride on it instead of UDP. */
+export interface PeerLink {
+  write(data: Uint8Array): boolean;
+  on(event: "data", fn: (data: Buffer) => void): unknown;
+  once(event: "close", fn: () => void): unknown;
+  readonly destroyed: boolean;
 }
 
 export interface SwarmDiscoveryOptions {
@@ -23,7 +33,7 @@ export interface SwarmDiscoveryOptions {
   host?: string;
   log: Logger;
   /** Called with the SWIM address of every admitted peer. */
-  onPeer: (addr: string, hello: PeerHello) => void;
+  onPeer: (addr: string, hello: PeerHello, link: PeerLink) => void;
 }
 
 let pluginRegistered = false;
@@ -111,7 +121,7 @@ export class SwarmDiscovery {
       const host = conn.rawStream?.remoteHost;
       if (!host || !Number.isInteger(hello.port) || hello.port <= 0) return;
       this.admitted++;
-      this.opts.onPeer(joinHostPort(host, hello.port), hello);
+      this.opts.onPeer(joinHostPort(host, hello.port), hello, conn);
     });
   }
 

@@ -164,12 +164,14 @@ export async function createClusterNode(opts: ClusterNodeOptions): Promise<Clust
     discovery = new SwarmDiscovery({
       topic: keys.topic,
       proofKey: keys.proofKey,
-      hello: { id, port: transport.port },
+      hello: { id, port: transport.port, addr: address },
       bootstrap: opts.bootstrap,
       host: opts.dhtHost,
       log,
-      onPeer: (addr, hello) => {
+      onPeer: (addr, hello, link) => {
         log("debug", "cluster: admitted swarm peer", { peer: hello.id, addr });
+        // Gossip to this peer's advertised address rides on the (NAT-traversing) swarm connection.
+        if (hello.addr) transport.attachLink(hello.addr, link);
         swim.join([addr]);
       },
     });

@@ -2,6 +2,7 @@ import type { UDX } from "./udx/udx.js";
 import type { UDXSocket } from "./udx/socket.js";
 import { open, seal } from "./keys.js";
 import type { Message, Transport } from "./membership/types.js";
+import type { PeerLink } from "./discovery.js";
 
 /** Largest gossip datagram we send; a full-state sync beyond it is trimmed (the next sync sends more). */
 const MAX_DATAGRAM = 60_000;
@@ -18,6 +19,7 @@ export class UdpTransport implements Transport {
   readonly socket: UDXSocket;
   onMessage: (msg: Message) => void = () => {};
   private readonly rejectedLogged = new Map<string, number>();
+  private readonly links = new Map<string, PeerLink>();
 
   constructor(
     udx: UDX,
@@ -34,10 +36,24 @@ export class UdpTransport implements Transport {
     return this.socket.address()!.port;
   }
 
+  /** Messages to `addr` go over `link` while it is open (hyperswarm connections cross NATs; UDP may not). */
+  attachLink(addr: string, link: PeerLink): void {
+    this.links.set(addr, link);
+    link.on("data", (buf: Buffer) => this.receive(buf, { host: `swarm:${addr}`, port: 0 }));
+    link.once("close", () => {
+      if (this.links.get(addr) === link) this.links.delete(addr);
+    });
+  }
+
   send(addr: string, msg: Message): void {
-    const { host, port } = splitHostPort(addr);
     let body: Buffer = Buffer.from(JSON.stringify(msg));
     if (body.byteLength > MAX_DATAGRAM && msg.type === "sync") body = trimSync(msg);
+    const link = this.links.get(addr);
+    if (link && !link.destroyed) {
+      link.write(seal(this.key, body));
+      return;
+    }
+    const { host, port } = splitHostPort(addr);
     try {
       this.socket.trySend(seal(this.key, body), port, host);
     } catch (err) {

@@ -127,4 +127,24 @@ describe("cluster discovery on a local hyperswarm testnet", () => {
     expect(admittedByIntruder).toEqual([]);
     expect(alive(a)).not.toContain("intruder");
   }, 60_000);
+
+  test("a member unreachable over UDP (as behind a NAT) is probed over its swarm connection", async () => {
+    const createTestnet = require("@hyperswarm/testnet");
+    const testnet = await createTestnet(3, { host: "127.0.0.1" });
+    closers.push(() => testnet.destroy());
+    const bootstrap = testnet.bootstrap.map((b: { host: string; port: number }) => `${b.host}:${b.port}`);
+    const opts = { name: "nat", discovery: true, bootstrap, dhtHost: "127.0.0.1" };
+    const a = await node(opts);
+    // Bound to 127.0.0.1 but advertising 127.0.0.2: datagrams sent to its advertised address go nowhere.
+    const hidden = await node({ ...opts, advertiseHost: "127.0.0.2" });
+    expect(hidden.address.startsWith("127.0.0.2:")).toBe(true);
+    expect(await until(() => alive(a).includes(hidden.id) && alive(hidden).includes(a.id), 30_000)).toBe(true);
+    const trouble: string[] = [];
+    a.on("event", (e) => e.member.id === hidden.id && (e.type === "suspect" || e.type === "fail") && trouble.push(e.type));
+    // Many protocol periods (100 ms) and suspicion timeouts pass; over UDP alone it would be failed by now.
+    const deadline = Date.now() + 2000;
+    while (Date.now() < deadline && trouble.length === 0) await Bun.sleep(50);
+    expect(trouble).toEqual([]);
+    expect(a.member(hidden.id)!.state).toBe("alive");
+  }, 60_000);
 });
