@@ -139,6 +139,13 @@ describe("reliable datagram transport", () => {
     expect(client.endpointStats.peerResets).toBe(0);
   });
 
+  test("rejects a malformed address with a TransportError instead of throwing", async () => {
+    const net = new MemoryNetwork();
+    const client = node(net, "10.1.0.2");
+    const err = await client.request("not-an-address", { kind: "x", path: "x", headers: {}, body: new Uint8Array(0) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransportError);
+  });
+
   test("rejects a message above the size limit before sending it", async () => {
     const net = new MemoryNetwork();
     const client = node(net, "10.1.0.2");

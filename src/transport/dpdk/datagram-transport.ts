@@ -8,7 +8,7 @@ import {
   type TransportRequest,
   type TransportResponse,
 } from "../transport";
-import { decodeMessage, encodeRequest, encodeResponse, MessageType, parseAddress } from "../wire";
+import { decodeMessage, encodeRequest, encodeResponse, MessageType, parseAddress, type EncodedMessage } from "../wire";
 import {
   DEFAULT_ENDPOINT_OPTIONS,
   ReliableEndpoint,
@@ -115,24 +115,21 @@ export class DatagramTransport implements Transport {
     } catch (err) {
       return Promise.reject(err);
     }
-    let target = this.addresses.get(address);
-    if (!target) {
-      const { host, port } = parseAddress(address);
-      const ip = parseIPv4(host);
-      const key = peerKey(ip, port);
-      target = this.targets.get(key) ?? { ip, port, key, waiting: 0 };
-      this.targets.set(key, target);
-      if (this.addresses.size < 4096) this.addresses.set(address, target);
-    }
-    const { ip, port, key } = target;
+    let t: Target;
+    let encoded: EncodedMessage;
     const id = (this.nextRequestId = (this.nextRequestId + 1) >>> 0);
-    const encoded = encodeRequest(id, req);
+    try {
+      t = this.target(address);
+      encoded = encodeRequest(id, req);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (encoded.length > this.endpointOptions.maxMessageBytes) {
       return Promise.reject(
         new TransportError(`request of ${encoded.length} bytes exceeds ${this.endpointOptions.maxMessageBytes}`, "too-large"),
       );
     }
-    const t = target;
+    const { ip, port, key } = t;
     return new Promise<TransportResponse>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const onAbort = () => finish(new TransportError(`request to ${address} aborted`, "timeout"));
@@ -159,6 +156,18 @@ export class DatagramTransport implements Transport {
       this.endpoint.send(ip, port, encoded, performance.now());
       this.kick();
     });
+  }
+
+  private target(address: string): Target {
+    let target = this.addresses.get(address);
+    if (target) return target;
+    const { host, port } = parseAddress(address);
+    const ip = parseIPv4(host);
+    const key = peerKey(ip, port);
+    target = this.targets.get(key) ?? { ip, port, key, waiting: 0 };
+    this.targets.set(key, target);
+    if (this.addresses.size < 4096) this.addresses.set(address, target);
+    return target;
   }
 
   async close(): Promise<void> {
