@@ -11,7 +11,8 @@ let guarded: Sidecar;
 let friend: Sidecar;
 let stranger: Sidecar;
 let healthApp: Sidecar & { appPort?: number };
-const ids = { guarded: `guarded-${uid()}`, friend: `friend-${uid()}`, stranger: `stranger-${uid()}`, health: `health-${uid()}` };
+let limited: Sidecar & { appPort?: number };
+const ids = { guarded: `guarded-${uid()}`, friend: `friend-${uid()}`, stranger: `stranger-${uid()}`, health: `health-${uid()}`, limited: `limited-${uid()}` };
 
 beforeAll(async () => {
   cluster = newCluster("invoke-sec");
@@ -41,7 +42,7 @@ spec:
             action: allow
 `,
   });
-  [guarded, friend, stranger, healthApp] = await Promise.all([
+  [guarded, friend, stranger, healthApp, limited] = await Promise.all([
     cluster.start({ appId: ids.guarded, app: "invoke-echo-app.ts", args: ["--config", `${conf}/config.yaml`] }),
     cluster.start({ appId: ids.friend }),
     cluster.start({ appId: ids.stranger }),
@@ -50,7 +51,9 @@ spec:
       app: "invoke-echo-app.ts",
       args: ["--enable-app-health-check", "--app-health-check-path", "/healthz", "--app-health-probe-interval", "1", "--app-health-threshold", "1"],
     }),
+    cluster.start({ appId: ids.limited, app: "invoke-echo-app.ts", args: ["--app-max-concurrency", "1"] }),
   ]);
+  await waitForApp(friend, ids.limited, "ready");
   await waitForApp(friend, ids.guarded, "open");
   await waitForApp(friend, ids.health, "ready");
 }, 60_000);
@@ -108,6 +111,17 @@ describe("access control on the receiving sidecar", () => {
   test("calls from the guarded app to itself stay local and are not subject to the policy", async () => {
     const r = await guarded.http(`/v1.0/invoke/${ids.guarded}/method/anything`);
     expect(r.status).toBe(200);
+  });
+});
+
+describe("app channel", () => {
+  test("--app-max-concurrency 1: concurrent invocations reach the app one at a time, and all succeed", async () => {
+    const results = await Promise.all(Array.from({ length: 4 }, () => friend.http(`/v1.0/invoke/${ids.limited}/method/slow/100`).then((r) => r.status)));
+    expect(results).toEqual([200, 200, 200, 200]);
+    expect(await (await fetch(`http://127.0.0.1:${limited.appPort}/max-in-flight`)).text()).toBe("1");
+    // The same load on an app without the limit overlaps (so the check above is not vacuous).
+    await Promise.all(Array.from({ length: 4 }, () => friend.http(`/v1.0/invoke/${ids.health}/method/slow/300`)));
+    expect(Number(await (await fetch(`http://127.0.0.1:${healthApp.appPort}/max-in-flight`)).text())).toBeGreaterThan(1);
   });
 });
 
