@@ -71,6 +71,9 @@ describe("HTTP: malformed and mistyped bodies are 400 ERR_MALFORMED_REQUEST nami
     await expectDaprError(await save([{ key: "a", value: 1, options: { consistency: "sometimes" } }]), 400, "ERR_MALFORMED_REQUEST", /consistency must be "strong" or "eventual", got "sometimes"/);
     await expectDaprError(await save([{ key: "a", value: 1, metadata: { ttlInSeconds: "abc" } }]), 400, "ERR_MALFORMED_REQUEST", /ttlInSeconds must be an integer.*got "abc"/);
     await expectDaprError(await save([{ key: "a", value: 1, metadata: { ttlInSeconds: "1.5" } }]), 400, "ERR_MALFORMED_REQUEST", /ttlInSeconds/);
+    // An expiry beyond what a date can hold would leave an item no GET can return.
+    await expectDaprError(await save([{ key: "far", value: 1, metadata: { ttlInSeconds: "99999999999999" } }]), 400, "ERR_MALFORMED_REQUEST", /ttlInSeconds.*"99999999999999"/);
+    expect((await httpGet("far")).status).toBe(204);
     await expectDaprError(await sidecar.http("/v1.0/state/statestore/a?consistency=bogus"), 400, "ERR_MALFORMED_REQUEST", /consistency.*got "bogus"/);
     await expectDaprError(await sidecar.http("/v1.0/state/statestore/a?concurrency=bogus", { method: "DELETE" }), 400, "ERR_MALFORMED_REQUEST", /concurrency.*got "bogus"/);
   });
@@ -102,6 +105,7 @@ describe("HTTP: malformed and mistyped bodies are 400 ERR_MALFORMED_REQUEST nami
     await expectDaprError(await query({ filter: { EQ: { "a'); DROP TABLE state; --": 1 } } }), 400, "ERR_MALFORMED_REQUEST", /not a valid field path/);
     await expectDaprError(await query({ page: { token: "abc" } }), 400, "ERR_MALFORMED_REQUEST", /page\.token/);
     await expectDaprError(await query({ page: { limit: "ten" } }), 400, "ERR_MALFORMED_REQUEST", /page\.limit/);
+    await expectDaprError(await query({ page: { limit: 2, token: "99999999999999999999999" } }), 400, "ERR_MALFORMED_REQUEST", /page\.token/);
   });
 });
 

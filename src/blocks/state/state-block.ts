@@ -188,7 +188,8 @@ function mapStoreError(op: Op, storeName: string, prefix: KeyPrefixer, err: unkn
 }
 
 function itemMetadata(item: StateItem): Record<string, string> {
-  return item.expiresAt !== undefined ? { ttlExpireTime: new Date(item.expiresAt).toISOString() } : {};
+  const expires = item.expiresAt === undefined ? undefined : new Date(item.expiresAt);
+  return expires && Number.isFinite(expires.getTime()) ? { ttlExpireTime: expires.toISOString() } : {};
 }
 
 function checkKey(key: unknown, storeName: string, where = "key"): string {
@@ -211,12 +212,15 @@ function checkConsistency(v: string | undefined, where = "request"): Consistency
   throw errors.malformedRequest(`${where}: consistency must be "strong" or "eventual", got ${JSON.stringify(v)}`);
 }
 
+/** The largest TTL accepted (about 68 years): an expiry past what a date can hold would make the item unreadable. */
+const MAX_TTL_SECONDS = 2 ** 31 - 1;
+
 function parseTtl(meta: Record<string, string> | undefined, where: string): number | undefined {
   const raw = meta?.ttlInSeconds;
   if (raw === undefined || raw === "") return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < -1) {
-    throw errors.malformedRequest(`${where}: metadata.ttlInSeconds must be an integer >= -1 (-1 = never expire), got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(n) || n < -1 || n > MAX_TTL_SECONDS) {
+    throw errors.malformedRequest(`${where}: metadata.ttlInSeconds must be an integer from -1 (never expire) to ${MAX_TTL_SECONDS}, got ${JSON.stringify(raw)}`);
   }
   return n > 0 ? n : undefined;
 }

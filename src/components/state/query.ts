@@ -51,7 +51,7 @@ export function parseQuery(body: unknown, keyPrefix: string): Query {
       throw new QueryError(`query.page.limit must be an integer from 0 to ${MAX_PAGE_LIMIT}`);
     }
     const token = p.token;
-    if (token !== undefined && (typeof token !== "string" || (token !== "" && !/^\d+$/.test(token)))) {
+    if (token !== undefined && (typeof token !== "string" || (token !== "" && !(/^\d+$/.test(token) && Number(token) <= Number.MAX_SAFE_INTEGER)))) {
       throw new QueryError("query.page.token must be a token returned by an earlier query");
     }
     q.page = { limit: (limit as number) || undefined, token: (token as string) || undefined };
