@@ -33,7 +33,8 @@ export const udxBuildPlugin: BunPlugin = {
     build.onResolve({ filter: /^udx-native$/ }, () => ({ path: shimPath }));
     build.onLoad({ filter: /[\\/]sodium-native[\\/]binding\.js$/ }, ({ path }) => {
       const addon = join(dirname(path), "prebuilds", `${process.platform}-${process.arch}`, "sodium-native.node");
-      if (!existsSync(addon)) throw new Error(`sodium-native has no prebuilt addon for this platform: ${addon}`);
+      // No prebuild for this platform: leave the file alone (the binary then needs node_modules for sodium).
+      if (!existsSync(addon)) return undefined;
       return { contents: `module.exports = require(${JSON.stringify(addon)});\n`, loader: "js" };
     });
   },
