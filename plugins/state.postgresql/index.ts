@@ -33,14 +33,14 @@ const bytes = (v: Uint8Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLengt
 class PostgresStateStore implements StateStore {
   private readonly sweeper: ReturnType<typeof setInterval>;
 
-  constructor(private readonly sql: Sql, private readonly table: string, cleanupIntervalMs: number) {
+  constructor(private readonly sql: Sql, private readonly table: string, cleanupIntervalMs: number, private readonly timeoutMs: number) {
     this.sweeper = setInterval(() => {
       this.sql`DELETE FROM ${this.sql(this.table)} WHERE expires_at IS NOT NULL AND expires_at <= now()`.catch(() => {});
     }, cleanupIntervalMs);
     this.sweeper.unref?.();
   }
 
-  static async open(sql: Sql, table: string, cleanupIntervalMs: number) {
+  static async open(sql: Sql, table: string, cleanupIntervalMs: number, timeoutMs: number) {
     // Many sidecars may start at once against one database: serialize the DDL.
     await sql.begin(async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(hashtext('rapr.state.schema'))`;
@@ -55,7 +55,7 @@ class PostgresStateStore implements StateStore {
       await tx.unsafe(`CREATE OR REPLACE FUNCTION rapr_try_jsonb(b bytea) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $f$
         BEGIN RETURN convert_from(b, 'UTF8')::jsonb; EXCEPTION WHEN others THEN RETURN NULL; END $f$`);
     });
-    return new PostgresStateStore(sql, table, cleanupIntervalMs);
+    return new PostgresStateStore(sql, table, cleanupIntervalMs, timeoutMs);
   }
 
   features(): StateFeature[] {
@@ -77,15 +77,31 @@ class PostgresStateStore implements StateStore {
       FROM ${sql(this.table)} WHERE key = ANY(${keys}::text[]) AND (expires_at IS NULL OR expires_at > now())`;
   }
 
+  /**
+   * Bounds an operation by the `timeout` metadata: a server that stops answering (a network partition, a host that
+   * died without resetting its connections) fails the call instead of hanging it.
+   */
+  private async bounded<T>(work: Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`PostgreSQL did not answer within ${this.timeoutMs}ms (timeout)`)), this.timeoutMs);
+    });
+    try {
+      return await Promise.race([work, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async get(key: string) {
-    const rows = await this.sql<Row[]>`SELECT key, value, etag, content_type, (extract(epoch from expires_at) * 1000)::float8 AS expires_ms
-      FROM ${this.sql(this.table)} WHERE key = ${key} AND (expires_at IS NULL OR expires_at > now())`;
+    const rows = await this.bounded(this.sql<Row[]>`SELECT key, value, etag, content_type, (extract(epoch from expires_at) * 1000)::float8 AS expires_ms
+      FROM ${this.sql(this.table)} WHERE key = ${key} AND (expires_at IS NULL OR expires_at > now())`.execute());
     return rows.length ? this.toItem(rows[0]) : undefined;
   }
 
   async bulkGet(keys: string[]) {
     if (keys.length === 0) return [];
-    const rows = await this.selectLive(this.sql, keys);
+    const rows = await this.bounded(this.selectLive(this.sql, keys).execute());
     const byKey = new Map(rows.map((r) => [r.key, this.toItem(r)]));
     return keys.map((k) => byKey.get(k));
   }
@@ -122,17 +138,17 @@ class PostgresStateStore implements StateStore {
   }
 
   async set(req: SetRequest) {
-    await this.applyOne(this.sql, { op: "upsert", ...req });
+    await this.bounded(this.applyOne(this.sql, { op: "upsert", ...req }));
   }
 
   async delete(req: DeleteRequest) {
-    await this.applyOne(this.sql, { op: "delete", ...req });
+    await this.bounded(this.applyOne(this.sql, { op: "delete", ...req }));
   }
 
   async transact(ops: TransactionOperation[]) {
-    await this.sql.begin(async (tx) => {
+    await this.bounded(this.sql.begin(async (tx) => {
       for (const op of ops) await this.applyOne(tx, op);
-    });
+    }));
   }
 
   async query(q: Query) {
@@ -144,12 +160,12 @@ class PostgresStateStore implements StateStore {
         SELECT key, value, etag, content_type, (extract(epoch from expires_at) * 1000)::float8 AS expires_ms, rapr_try_jsonb(value) AS doc
         FROM "${this.table}" WHERE starts_with(key, $1) AND (expires_at IS NULL OR expires_at > now())
       ) s WHERE ${where} ${orderToSql(q, pgDialect)} ${limit ? `LIMIT ${limit}` : ""} OFFSET ${offset}`;
-    const rows = (await this.sql.unsafe(text, params as any[])) as unknown as Row[];
+    const rows = (await this.bounded(this.sql.unsafe(text, params as any[]).execute())) as unknown as Row[];
     return { results: rows.map((r) => this.toItem(r)), token: nextToken(q, rows.length) };
   }
 
   async ping() {
-    await this.sql`SELECT 1`;
+    await this.bounded(this.sql`SELECT 1`.execute());
   }
 
   async close() {
@@ -182,7 +198,7 @@ export default definePlugin({
       connection: { application_name: `rapr:${ctx.appId}` },
     });
     try {
-      return await PostgresStateStore.open(sql, meta.tableName, meta.cleanupInterval);
+      return await PostgresStateStore.open(sql, meta.tableName, meta.cleanupInterval, meta.timeout);
     } catch (err) {
       await sql.end({ timeout: 1 }).catch(() => {});
       throw err;

@@ -94,3 +94,20 @@ test("a second outage and recovery behaves the same", async () => {
   await waitFor(async () => (await get("k1")).status === 200, "reads to work again", 20_000, 200);
   await waitFor(async () => (await call("/v1.0/healthz/outbound")).status === 204, "outbound health to recover", 20_000, 200);
 }, 60_000);
+
+test("when the backend stops answering (connections open, no bytes), calls fail after `timeout` and recover when it answers again", async () => {
+  proxy.freeze();
+  await expectStateError(await save("hang-1", { n: 1 }), /^ERR_STATE_SAVE$/);
+  const got = await get("k1");
+  const body = (await got.json()) as { errorCode: string; message: string };
+  expect(got.status).toBe(500);
+  expect(body.errorCode).toBe("ERR_STATE_GET");
+  expect(body.message).toContain("did not answer within 2000ms");
+  expect((await call("/v1.0/healthz/outbound")).status).toBe(500);
+  expect((await call("/v1.0/healthz")).status).toBe(204);
+  proxy.thaw();
+  await waitFor(async () => (await get("k1")).status === 200, "reads to work again", 20_000, 200);
+  expect((await save("k3", { n: 3 })).status).toBe(204);
+  await waitFor(async () => (await call("/v1.0/healthz/outbound")).status === 204, "outbound health to recover", 20_000, 200);
+  expect(sidecar.proc.exitCode).toBeNull();
+}, 60_000);

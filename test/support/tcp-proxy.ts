@@ -4,6 +4,8 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 export class TcpProxy {
   private server?: Server;
   private readonly sockets = new Set<Socket>();
+  private readonly pairs = new Set<[Socket, Socket]>();
+  private frozen = false;
 
   /** The port it listens on (kept across cut and restore). */
   port = 0;
@@ -32,9 +34,14 @@ export class TcpProxy {
       const upstream = createConnection(this.target);
       this.track(client);
       this.track(upstream);
-      client.pipe(upstream);
-      upstream.pipe(client);
-      client.on("close", () => upstream.destroy());
+      const pair: [Socket, Socket] = [client, upstream];
+      this.pairs.add(pair);
+      if (this.frozen) client.pause();
+      else connect(pair);
+      client.on("close", () => {
+        this.pairs.delete(pair);
+        upstream.destroy();
+      });
       upstream.on("close", () => client.destroy());
     });
     this.server = server;
@@ -42,6 +49,23 @@ export class TcpProxy {
       server.once("error", reject);
       server.listen(port, "127.0.0.1", () => resolve((server.address() as { port: number }).port));
     });
+  }
+
+  /** Keeps every connection open but stops moving bytes either way: to its clients the backend hangs. */
+  freeze(): void {
+    this.frozen = true;
+    for (const [client, upstream] of this.pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+  }
+
+  /** Moves bytes again, including whatever was held back while frozen. */
+  thaw(): void {
+    this.frozen = false;
+    for (const pair of this.pairs) connect(pair);
   }
 
   /** Stops listening and resets every open connection: to its clients the backend is gone. */
@@ -60,4 +84,9 @@ export class TcpProxy {
   async close(): Promise<void> {
     await this.cut();
   }
+}
+
+function connect([client, upstream]: [Socket, Socket]): void {
+  client.pipe(upstream);
+  upstream.pipe(client);
 }
