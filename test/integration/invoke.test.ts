@@ -3,6 +3,8 @@
 // pass-through of verbs, query, headers, bodies and statuses, tracing headers, and the failure modes.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as grpc from "@grpc/grpc-js";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { CommunicationProtocolEnum, DaprClient, HttpMethod } from "@dapr/dapr";
 import { waitFor } from "../support/ports.js";
 import type { Sidecar } from "../support/sidecar.js";
@@ -243,6 +245,23 @@ describe("bad input and faults", () => {
       await other.stopAll();
     }
   }, 20_000);
+
+  test("a forged name-resolution entry pointing at another app's sidecar is refused (server identity check)", async () => {
+    const nsDir = join(cluster.registryDir, "default");
+    const echoEntry = readdirSync(nsDir).find((f) => f.startsWith(`${ids.echo}.`))!;
+    const { address } = JSON.parse(readFileSync(join(nsDir, echoEntry), "utf8"));
+    const ghost = `ghost-${uid()}`;
+    writeFileSync(join(nsDir, `${ghost}.${process.pid}.json`), JSON.stringify({ appId: ghost, namespace: "default", address, pid: process.pid, registeredAt: new Date().toISOString() }));
+    try {
+      const r = await caller.http(`/v1.0/invoke/${ghost}/method/x`);
+      expect(r.status).toBe(500);
+      const e = (await r.json()) as any;
+      expect(e.errorCode).toBe("ERR_DIRECT_INVOKE");
+      expect(e.message).toContain(`spiffe://public/ns/default/${ids.echo}`);
+    } finally {
+      rmSync(join(nsDir, `${ghost}.${process.pid}.json`), { force: true });
+    }
+  });
 
   test("target sidecar down → ERR_DIRECT_INVOKE, not a hang", async () => {
     const victim = await cluster.start({ appId: `victim-${uid()}`, app: "invoke-echo-app.ts" });

@@ -26,10 +26,11 @@ describe("mTLS transport", () => {
     const server = new MtlsTransport({ tls: await issueLeaf(ca, id("b")) });
     const client = new MtlsTransport({ tls: await issueLeaf(ca, id("a")) });
     try {
-      const addr = await server.listen(async (r) => ({ status: 200, headers: { seen: r.headers[PEER_IDENTITY_HEADER] ?? "" }, body: r.body }));
+      const addr = await server.listen(async (r) => ({ status: 200, headers: { seen: r.headers[PEER_IDENTITY_HEADER] ?? "", [PEER_IDENTITY_HEADER]: "spiffe://public/ns/default/forged" }, body: r.body }));
       expect(addr).toMatch(/^mtls:\/\/127\.0\.0\.1:\d+$/);
       const res = await client.request(addr, req("hello", { [PEER_IDENTITY_HEADER]: "spiffe://public/ns/default/admin" }));
       expect(res.headers.seen).toBe("spiffe://public/ns/default/a");
+      expect(res.headers[PEER_IDENTITY_HEADER]).toBe("spiffe://public/ns/default/b"); // the answering server's identity
       expect(new TextDecoder().decode(res.body)).toBe("hello");
       // Many concurrent requests share the connection and each gets its own answer.
       const many = await Promise.all(Array.from({ length: 50 }, (_, i) => client.request(addr, req(`n${i}`))));

@@ -123,12 +123,15 @@ export class InvokeBlock {
     const attempt = async (signal: AbortSignal | undefined): Promise<TransportResponse> => {
       const addresses = await d.resolver.resolve(target.appId, target.namespace);
       if (!addresses.length) throw new AppNotFound(target);
+      let res: TransportResponse;
       try {
-        return await d.transport.request(addresses[0]!, treq, { signal });
+        res = await d.transport.request(addresses[0]!, treq, { signal });
       } catch (err) {
         d.resolver.forget?.(target.appId, target.namespace);
         throw err;
       }
+      if (d.mtls) this.checkServerIdentity(target, res, addresses[0]!);
+      return res;
     };
     let res: TransportResponse;
     try {
@@ -145,6 +148,17 @@ export class InvokeBlock {
     }
     if (res.headers[H.error] !== undefined) throw remoteDaprError(res);
     return { status: res.status, headers: res.headers, body: res.body };
+  }
+
+  /** With mTLS the answering sidecar must hold a certificate for the target app: a stale or forged
+   * name-resolution entry cannot redirect calls to another app's sidecar. */
+  private checkServerIdentity(target: InvokeTarget, res: TransportResponse, address: string): void {
+    const uri = res.headers[PEER_IDENTITY_HEADER];
+    const id = uri ? parseSpiffeId(uri) : undefined;
+    delete res.headers[PEER_IDENTITY_HEADER];
+    if (id && id.appId === target.appId && id.namespace === target.namespace) return;
+    this.d.resolver.forget?.(target.appId, target.namespace);
+    throw errors.directInvoke(`the sidecar at ${address} is ${uri ?? "unidentified"}, not app ${target.appId} in namespace ${target.namespace}; refusing its answer`);
   }
 
   private outboundError(target: InvokeTarget, err: unknown): DaprError {
