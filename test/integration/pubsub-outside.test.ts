@@ -76,9 +76,12 @@ describe("subscribers outside the cluster", () => {
     expect(String(denied.error)).toContain("does not cover");
   });
 
-  test("a subscriber that stops reading loses events (counted) and never holds back the others", async () => {
-    const stalled = await stalledWsSubscriber(sc.httpPort, "pubsub", "bulky", signSubscriberToken(SECRET, { sub: "slow", topics: ["pubsub/bulky"] }));
-    const fast = await wsSubscribe(sc.httpPort, "pubsub", "bulky", signSubscriberToken(SECRET, { sub: "fast", topics: ["pubsub/bulky"] }));
+  test("subscribers that stop reading never hold back the others: with a filter they lose events (counted), without one they are cut off", async () => {
+    const token = signSubscriberToken(SECRET, { sub: "slow", topics: ["pubsub/bulky"] });
+    const stalledFiltered = await stalledWsSubscriber(sc.httpPort, "pubsub", "bulky", token, "event.data.i >= 0");
+    const stalledBroadcast = await stalledWsSubscriber(sc.httpPort, "pubsub", "bulky", token);
+    const fast = await wsSubscribe(sc.httpPort, "pubsub", "bulky", token);
+    await waitFor(async () => (await extended())["rapr.outside.clients"] === "3", "three subscribers attached");
     const dropsBefore = Number((await extended())["rapr.outside.dropped"]);
     const big = "x".repeat(64 * 1024);
     const N = 200;
@@ -88,8 +91,10 @@ describe("subscribers outside the cluster", () => {
     }
     await waitFor(() => fast.frames.length === N, "the fast subscriber got everything", 20_000);
     expect(fast.frames.map((f) => f.event.data.i)).toEqual(Array.from({ length: N }, (_, i) => i));
-    await waitFor(async () => Number((await extended())["rapr.outside.dropped"]) > dropsBefore, "drops counted for the stalled subscriber");
-    stalled.destroy();
+    await waitFor(async () => Number((await extended())["rapr.outside.dropped"]) > dropsBefore, "drops counted for the stalled filtered subscriber");
+    await waitFor(async () => (await extended())["rapr.outside.clients"] === "2", "the stalled broadcast subscriber cut off", 20_000);
+    stalledFiltered.destroy();
+    stalledBroadcast.destroy();
     fast.close();
     await waitFor(async () => (await extended())["rapr.outside.clients"] === "0", "clients detached");
     expect((await extended())["rapr.outside.topics"]).toBe("0");

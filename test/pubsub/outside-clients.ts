@@ -63,14 +63,14 @@ export function connectSubscribe(grpcPort: number, req: { pubsubName: string; to
 }
 
 /** A WebSocket subscriber that completes the handshake and then never reads: the slowest possible client. */
-export async function stalledWsSubscriber(httpPort: number, pubsub: string, topic: string, token: string): Promise<Socket> {
+export async function stalledWsSubscriber(httpPort: number, pubsub: string, topic: string, token: string, filter?: string): Promise<Socket> {
   const socket = netConnect({ host: "127.0.0.1", port: httpPort });
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", resolve);
     socket.once("error", reject);
   });
   socket.write(
-    `GET /v1.0-rapr/subscribe/${pubsub}/${topic}?token=${encodeURIComponent(token)} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `GET /v1.0-rapr/subscribe/${pubsub}/${topic}?token=${encodeURIComponent(token)}${filter ? `&filter=${encodeURIComponent(filter)}` : ""} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
       `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
   );
   await new Promise<void>((resolve) => socket.once("data", () => resolve()));

@@ -37,6 +37,7 @@ export function pubsubModule(): RuntimeModule {
         snap.extended["rapr.outside.topics"] = String(st.topics);
         snap.extended["rapr.outside.delivered"] = String(st.delivered);
         snap.extended["rapr.outside.dropped"] = String(st.dropped);
+        snap.extended["rapr.outside.lastFanoutMs"] = st.lastFanoutMs.toFixed(3);
         for (const s of b.subscriptions()) {
           snap.subscriptions.push({
             pubsubname: s.pubsubName,

@@ -13,11 +13,15 @@ import { TokenError, tokenAllows, verifySubscriberToken, type SubscriberClaims }
 export interface OutsideEvent {
   ce: CloudEvent;
   json: string;
+  /** A transport's shared rendering of the event (built by the first client that needs it). */
+  frame0?: string;
 }
 
 export interface OutsideClient {
   /** Called for each matching event; must not block. Returns false when the client dropped it. */
   offer(ev: OutsideEvent): boolean;
+  /** How many subscribers this entry stands for (a transport's native broadcast group); default 1. */
+  size?(): number;
 }
 
 interface Attached {
@@ -45,6 +49,8 @@ export interface OutsideStats {
   topics: number;
   delivered: number;
   dropped: number;
+  /** How long handing the last event to every client of its topic took on this node. */
+  lastFanoutMs: number;
 }
 
 export class OutsideHub {
@@ -52,7 +58,7 @@ export class OutsideHub {
   private readonly filters = new Map<string, EventPredicate>();
   private delivered = 0;
   private dropped = 0;
-  private clientCount = 0;
+  private lastFanoutMs = 0;
 
   constructor(private readonly block: PubsubBlock, readonly opts: OutsideHubOptions) {}
 
@@ -110,14 +116,12 @@ export class OutsideHub {
       subscription.catch(() => this.topics.get(key) === fan && this.topics.delete(key));
     }
     fan.clients.add(entry);
-    this.clientCount++;
     await fan.subscription;
     let attached = true;
     const f = fan;
     return () => {
       if (!attached) return;
       attached = false;
-      this.clientCount--;
       f.clients.delete(entry);
       if (f.clients.size === 0 && this.topics.get(key) === f) {
         this.topics.delete(key);
@@ -127,6 +131,7 @@ export class OutsideHub {
   }
 
   private fanOut(clients: Set<Attached>, ce: CloudEvent) {
+    const started = performance.now();
     const ev: OutsideEvent = { ce, json: JSON.stringify(ce) };
     // One evaluation per distinct filter per event, however many clients share it.
     const verdicts = new Map<string, boolean>();
@@ -136,13 +141,16 @@ export class OutsideHub {
         if (ok === undefined) verdicts.set(a.filterText!, (ok = a.filter(ce)));
         if (!ok) continue;
       }
-      if (a.client.offer(ev)) this.delivered++;
+      if (a.client.offer(ev)) this.delivered += a.client.size?.() ?? 1;
       else this.dropped++;
     }
+    this.lastFanoutMs = performance.now() - started;
   }
 
   stats(): OutsideStats {
-    return { clients: this.clientCount, topics: this.topics.size, delivered: this.delivered, dropped: this.dropped };
+    let clients = 0;
+    for (const fan of this.topics.values()) for (const a of fan.clients) clients += a.client.size?.() ?? 1;
+    return { clients, topics: this.topics.size, delivered: this.delivered, dropped: this.dropped, lastFanoutMs: this.lastFanoutMs };
   }
 
   async close(): Promise<void> {
