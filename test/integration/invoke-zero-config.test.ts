@@ -2,7 +2,7 @@
 // component files, no CA or registry flags) find each other by app id, over mTLS with the per-user local CA.
 // HOME and XDG_RUNTIME_DIR point into a temporary directory so the test owns the CA and the registry.
 import { afterAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, waitFor } from "../support/ports.js";
@@ -35,4 +35,22 @@ test("two apps started with only an app id find each other; registry entries go 
   expect(readdirSync(registry).some((f) => f.startsWith(`${calleeId}.`))).toBe(true);
   await callee.stop();
   expect(readdirSync(registry).some((f) => f.startsWith(`${calleeId}.`))).toBe(false);
+}, 40_000);
+
+test("--enable-mtls=false: the same invocation over plain TCP between the sidecars", async () => {
+  const calleeId = `plain-${uid()}`;
+  const appPort = await freePort();
+  const args = ["--enable-mtls=false", "--enable-metrics=false"];
+  const callee = await startSidecar({ appId: calleeId, env, args: [...args, "--app-port", String(appPort)], appCommand: [process.execPath, join(FIXTURES, "invoke-echo-app.ts")] });
+  started.push(callee);
+  const caller = await startSidecar({ appId: `plaincaller-${uid()}`, env, args });
+  started.push(caller);
+  const body = await waitFor(async () => {
+    const r = await caller.http(`/v1.0/invoke/${calleeId}/method/plain`, { method: "POST", body: "no tls" });
+    return r.status === 200 ? ((await r.json()) as any) : undefined;
+  }, "the caller to reach the callee over plain TCP", 15_000, 100);
+  expect(body.body).toBe("no tls");
+  expect(body.headers["dapr-caller-app-id"]).toBe(caller.appId);
+  const entry = readdirSync(join(home, "rapr", "apps", "default")).find((f) => f.startsWith(`${calleeId}.`))!;
+  expect(readFileSync(join(home, "rapr", "apps", "default", entry), "utf8")).toContain('"address":"tcp://');
 }, 40_000);
