@@ -99,6 +99,13 @@ describe("HTTP: malformed and mistyped bodies are 400 ERR_MALFORMED_REQUEST nami
     expect((await httpGet(key)).status).toBe(204);
   });
 
+  test("a path segment that is not valid percent-encoding is 400 naming the URL part", async () => {
+    await expectDaprError(await sidecar.http("/v1.0/state/statestore/%E0%A4%A"), 400, "ERR_MALFORMED_REQUEST", /key in the URL is not valid percent-encoded/);
+    await expectDaprError(await sidecar.http("/v1.0/state/statestore/%ZZ", { method: "DELETE" }), 400, "ERR_MALFORMED_REQUEST", /key in the URL/);
+    await expectDaprError(await post("/v1.0/state/%ZZ", "[]"), 400, "ERR_MALFORMED_REQUEST", /store in the URL/);
+    await expectDaprError(await sidecar.http("/v1.0/metadata/%ZZ", { method: "PUT", body: "x" }), 400, "ERR_MALFORMED_REQUEST", /metadata key in the URL/);
+  });
+
   test("query with a bad operator, field path or page token is 400", async () => {
     const query = (q: unknown) => post("/v1.0-alpha1/state/statestore/query", JSON.stringify(q));
     await expectDaprError(await query({ filter: { LIKE: { a: 1 } } }), 400, "ERR_MALFORMED_REQUEST", /unknown operator "LIKE"/);

@@ -11,12 +11,14 @@ export function stateRoutes(app: Elysia, ctx: ApiContext) {
   const state = ctx.state;
   const maxBody = ctx.config.maxRequestBodyBytes;
   return app
-    .post("/v1.0/state/:store", async ({ params, request }) => {
+    .post("/v1.0/state/:store", async ({ params: path, request }) => {
+      const params = decodedPath(path);
       const body = await readJson(request, `state store ${params.store}`, maxBody);
       await state.save(params.store, parseSaveList(body, params.store));
       return noContent();
     }, raw)
-    .get("/v1.0/state/:store/:key", async ({ params, request }) => {
+    .get("/v1.0/state/:store/:key", async ({ params: path, request }) => {
+      const params = decodedPath(path);
       const url = new URL(request.url);
       const item = await state.get(params.store, params.key, url.searchParams.get("consistency") ?? undefined);
       if (!item) return noContent();
@@ -24,7 +26,8 @@ export function stateRoutes(app: Elysia, ctx: ApiContext) {
       for (const [k, v] of Object.entries(item.metadata)) headers[`metadata.${k}`] = v;
       return new Response(item.value as Uint8Array<ArrayBuffer>, { status: 200, headers });
     })
-    .delete("/v1.0/state/:store/:key", async ({ params, request }) => {
+    .delete("/v1.0/state/:store/:key", async ({ params: path, request }) => {
+      const params = decodedPath(path);
       const url = new URL(request.url);
       await state.delete(params.store, {
         key: params.key,
@@ -35,7 +38,8 @@ export function stateRoutes(app: Elysia, ctx: ApiContext) {
       });
       return noContent();
     })
-    .post("/v1.0/state/:store/bulk", async ({ params, request }) => {
+    .post("/v1.0/state/:store/bulk", async ({ params: path, request }) => {
+      const params = decodedPath(path);
       const body = (await readJson(request, `state store ${params.store}`, maxBody)) as { keys?: unknown };
       if (!body || typeof body !== "object" || !Array.isArray(body.keys)) {
         throw errors.malformedRequest(`state store ${params.store}: bulk get body must be {"keys": [...]}`);
@@ -45,7 +49,8 @@ export function stateRoutes(app: Elysia, ctx: ApiContext) {
         ? { key: e.key, data: valueAsJson(e.value!), etag: e.etag, metadata: e.metadata }
         : { key: e.key })));
     }, raw)
-    .post("/v1.0/state/:store/transaction", async ({ params, request }) => {
+    .post("/v1.0/state/:store/transaction", async ({ params: path, request }) => {
+      const params = decodedPath(path);
       const body = (await readJson(request, `state store ${params.store}`, maxBody)) as { operations?: unknown };
       if (!body || typeof body !== "object" || !Array.isArray(body.operations)) {
         throw errors.malformedRequest(`state store ${params.store}: transaction body must be {"operations": [...]}`);
@@ -54,11 +59,20 @@ export function stateRoutes(app: Elysia, ctx: ApiContext) {
       await state.transaction(params.store, ops);
       return noContent();
     }, raw)
-    .post("/v1.0-alpha1/state/:store/query", async ({ params, request }) => {
+    .post("/v1.0-alpha1/state/:store/query", async ({ params: path, request }) => {
+      const params = decodedPath(path);
       const body = await readJson(request, `state store ${params.store}`, maxBody);
       const out = await state.query(params.store, body);
       return json({ results: out.results.map((r) => ({ key: r.key, data: valueAsJson(r.value), etag: r.etag })), token: out.token });
     }, raw);
+}
+
+/** Elysia hands over null for a path segment that is not valid percent-encoded UTF-8; say so instead of "null". */
+function decodedPath<P extends Record<string, string>>(params: P): P {
+  for (const [name, value] of Object.entries(params)) {
+    if (typeof value !== "string") throw errors.malformedRequest(`the ${name} in the URL is not valid percent-encoded UTF-8`);
+  }
+  return params;
 }
 
 function parseSaveList(body: unknown, store: string): SaveInput[] {

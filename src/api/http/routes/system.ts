@@ -15,6 +15,7 @@ export function systemRoutes(app: Elysia, ctx: ApiContext) {
     })
     .get("/v1.0/metadata", () => json(ctx.metadata.get()))
     .put("/v1.0/metadata/:key", async ({ params, request }) => {
+      if (typeof params.key !== "string") throw errors.malformedRequest("the metadata key in the URL is not valid percent-encoded UTF-8");
       ctx.metadata.set(params.key, await request.text());
       return noContent();
     }, { parse: "none" })
