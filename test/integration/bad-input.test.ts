@@ -251,6 +251,18 @@ describe("gRPC: the same mistakes map to gRPC status codes with a message naming
     expect((await grpc.getState({ storeName: store, key: "g-tx-new" })).data.length).toBe(0);
   });
 
+  test("DeleteBulkState with one stale etag is Aborted and deletes nothing; without it deletes all", async () => {
+    await grpc.saveState({ storeName: store, states: [item("g-del-1"), item("g-del-2")] });
+    const err = await grpcError(() => grpc.deleteBulkState({
+      storeName: store,
+      states: [{ key: "g-del-1", value: new Uint8Array() }, { key: "g-del-2", value: new Uint8Array(), etag: { value: "stale" } }],
+    }));
+    expect(err.code).toBe(Code.Aborted);
+    expect((await grpc.getBulkState({ storeName: store, keys: ["g-del-1", "g-del-2"] })).items.map((i) => i.data.length > 0)).toEqual([true, true]);
+    await grpc.deleteBulkState({ storeName: store, states: [{ key: "g-del-1", value: new Uint8Array() }, { key: "g-del-2", value: new Uint8Array() }] });
+    expect((await grpc.getBulkState({ storeName: store, keys: ["g-del-1", "g-del-2"] })).items.map((i) => i.data.length)).toEqual([0, 0]);
+  });
+
   test("unicode keys round-trip", async () => {
     await grpc.saveState({ storeName: store, states: [item("ключ-🔑")] });
     expect(new TextDecoder().decode((await grpc.getState({ storeName: store, key: "ключ-🔑" })).data)).toBe('"v"');
