@@ -168,6 +168,14 @@ describe.each(backends)("Dapr JS SDK against rapr with $name", (backend) => {
       expect(await client.state.get(STORE, k("ttl-long"))).toBe("stays");
     });
 
+    test("request-level metadata (save options) applies ttlInSeconds to every item", async () => {
+      const keys = [k("ttl-opt-1"), k("ttl-opt-2")];
+      const saved = await client.state.save(STORE, keys.map((key) => ({ key, value: "brief" })), { metadata: { ttlInSeconds: "1" } });
+      expect(saved.error).toBeUndefined();
+      expect(await client.state.get(STORE, keys[0])).toBe("brief");
+      await waitFor(async () => (await client.state.get(STORE, keys[0])) === "" && (await client.state.get(STORE, keys[1])) === "", "both items to expire", 10_000, 100);
+    });
+
     test("query filters, sorts and pages with a token", async () => {
       const run = `${protoName}-${Math.random().toString(36).slice(2, 8)}`;
       const docs = [1, 2, 3, 4, 5].map((n) => ({ key: k(`q${n}`), value: { run, n, team: n % 2 ? "odd" : "even" } }));

@@ -14,7 +14,11 @@ export function stateRoutes(app: Elysia, ctx: ApiContext) {
     .post("/v1.0/state/:store", async ({ params: path, request }) => {
       const params = decodedPath(path);
       const body = await readJson(request, `state store ${params.store}`, maxBody);
-      await state.save(params.store, parseSaveList(body, params.store));
+      // As in Dapr, metadata.* query parameters apply to every item, over the item's own metadata.
+      const urlMetadata = queryMetadata(new URL(request.url));
+      const items = parseSaveList(body, params.store);
+      if (Object.keys(urlMetadata).length) for (const item of items) item.metadata = { ...item.metadata, ...urlMetadata };
+      await state.save(params.store, items);
       return noContent();
     }, raw)
     .get("/v1.0/state/:store/:key", async ({ params: path, request }) => {
