@@ -81,9 +81,13 @@ export class LocalDirectoryResolver implements NameResolver {
     this.cache.delete(`${namespace}/${appId}`);
   }
 
-  async close(): Promise<void> {
+  async unregister(): Promise<void> {
     if (this.own) rmSync(this.own, { force: true });
     this.own = undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.unregister();
   }
 }
 

@@ -16,6 +16,7 @@ const str = (v: unknown): string | undefined => (typeof v === "string" && v ? v 
 
 export function invokeModule(rt: Runtime): RuntimeModule {
   let transport: Transport | undefined;
+  let resolver: NameResolver | undefined;
   return {
     name: "invoke",
     async start(rt) {
@@ -43,7 +44,7 @@ export function invokeModule(rt: Runtime): RuntimeModule {
       }
       transport = new MtlsTransport({ host: c.listenAddress, port: c.internalGrpcPort, tls, maxMessageBytes: c.maxRequestBodyBytes + 64 * 1024 });
 
-      const resolver = await pickResolver(rt, conf.nameResolution);
+      resolver = await pickResolver(rt, conf.nameResolution);
       const resiliency = resiliencyFromResources(rt.resources, c.appId);
       const block = new InvokeBlock({
         appId: c.appId,
@@ -65,6 +66,7 @@ export function invokeModule(rt: Runtime): RuntimeModule {
       log.info("service invocation ready", { address, transport: transport.name, namespace, access_control: !!conf.accessControl, resiliency: !resiliency.empty });
     },
     async stop() {
+      await resolver?.unregister?.().catch(() => {});
       await transport?.close();
     },
   };

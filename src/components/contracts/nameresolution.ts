@@ -18,6 +18,8 @@ export interface NameResolver extends Component {
   resolve(appId: string, namespace?: string): Promise<string[]>;
   /** Announces this sidecar; called once its transport listens. */
   register(self: SelfRegistration): Promise<void>;
+  /** Optional: withdraws the registration early in shutdown, before the transport closes. */
+  unregister?(): Promise<void>;
 }
 
 export const DEFAULT_NAMESPACE = "default";
