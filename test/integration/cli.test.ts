@@ -109,7 +109,7 @@ test("a copy of dist/rapr alone in an empty dir, with no bun on PATH, serves sta
   const dataDir = join(scratch, "alone-data");
   const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   expect(Bun.which("bun", { PATH })).toBeNull();
-  const sidecar = await startSidecar({ bin, cwd: alone, dataDir, replaceEnv: true, env: { PATH, HOME: alone } });
+  const sidecar = await startSidecar({ bin, cwd: alone, dataDir, replaceEnv: true, env: { PATH, HOME: join(scratch, "alone-home") } });
   try {
     expect((await sidecar.http("/v1.0/healthz")).status).toBe(204);
     const save = await sidecar.http("/v1.0/state/statestore", { method: "POST", body: JSON.stringify([{ key: "k", value: { standalone: true } }]) });
