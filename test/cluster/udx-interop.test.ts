@@ -83,6 +83,9 @@ describe.skipIf(!nodeBinary)("udx interop with udx-native under Node.js", () => 
     expect(r.report.receivedBytes).toBe(STREAM_BYTES);
     expect(r.report.receivedSha256).toBe(r.sent);
     expect(r.received).toBe(r.report.sentSha256 as string);
+    // Both sides probed the path MTU up from 1200 with padded packets, and each accepted the other's probes.
+    expect(r.stream.mtu).toBeGreaterThan(1200);
+    expect(r.report.mtu as number).toBeGreaterThan(1200);
   }, 120_000);
 
   test("a 64 MB stream each way arrives intact with 5% loss on the Bun side", async () => {
