@@ -56,6 +56,8 @@ async function pool(n: number, c: number, deadline: number, fn: (i: number) => P
 interface Result {
   publishPerSec: number;
   deliveredPerSec: number;
+  /** Sidecar CPU time per message in the throughput phase (publish + delivery), microseconds. */
+  sidecarCpuUsPerMsg?: number;
   p50: number;
   p99: number;
 }
@@ -66,6 +68,8 @@ async function waitCount(get: () => number, n: number, deadline: number) {
 
 // ---------- 1a. raw @nats-io ----------
 interface Subject {
+  /** The sidecar's pid, when there is one: its CPU per message is reported. */
+  pid?: number;
   publish(i: number): Promise<void>;
   delivered(): number;
   latencies: number[];
@@ -109,12 +113,14 @@ async function measure(x: Subject): Promise<Result> {
   await pool(200, 8, Date.now() + PHASE_MS, (i) => x.publish(i)); // warm-up
   await waitCount(x.delivered, 200, Date.now() + PHASE_MS);
   const base = x.delivered();
+  const cpu0 = x.pid ? procStats(x.pid).cpuTicks : 0;
   const t0 = performance.now();
   const sent = await pool(MESSAGES, CONCURRENCY, Date.now() + PHASE_MS, (i) => x.publish(i));
   const publishMs = performance.now() - t0;
   await waitCount(x.delivered, base + sent, Date.now() + PHASE_MS);
   const deliverMs = performance.now() - t0;
   const deliveredInPhase = x.delivered() - base;
+  const sidecarCpuUsPerMsg = x.pid ? (((procStats(x.pid).cpuTicks - cpu0) / TICKS_PER_SEC) * 1e6) / Math.max(1, sent) : undefined;
   await Bun.sleep(200);
   x.latencies.length = 0;
   const before = x.delivered();
@@ -123,7 +129,7 @@ async function measure(x: Subject): Promise<Result> {
     await waitCount(x.delivered, before + i + 1, Date.now() + 5_000);
   });
   const l = x.latencies.slice(0, latSent);
-  return { publishPerSec: (sent / publishMs) * 1000, deliveredPerSec: (deliveredInPhase / deliverMs) * 1000, p50: pct(l, 50), p99: pct(l, 99) };
+  return { publishPerSec: (sent / publishMs) * 1000, deliveredPerSec: (deliveredInPhase / deliverMs) * 1000, p50: pct(l, 50), p99: pct(l, 99), sidecarCpuUsPerMsg };
 }
 
 // ---------- 1b. through rapr ----------
@@ -168,6 +174,7 @@ async function throughRapr(): Promise<Subject> {
   }
   const url = `http://127.0.0.1:${sc.httpPort}/v1.0/publish/pubsub/${topic}`;
   const subj: Subject = {
+    pid: sc.proc.pid,
     async publish(i) {
       const r = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: payload(i) });
       if (r.status !== 204) throw new Error(`publish answered ${r.status}`);
@@ -345,6 +352,7 @@ if (!args.includes("--skip-throughput")) {
   }
   console.log(`  raw @nats-io : publish ${med((x) => x.raw.publishPerSec).toFixed(0)}/s, delivered ${med((x) => x.raw.deliveredPerSec).toFixed(0)}/s, latency p50 ${f2(med((x) => x.raw.p50))} ms p99 ${f2(med((x) => x.raw.p99))} ms`);
   console.log(`  through rapr : publish ${med((x) => x.rapr.publishPerSec).toFixed(0)}/s, delivered ${med((x) => x.rapr.deliveredPerSec).toFixed(0)}/s, latency p50 ${f2(med((x) => x.rapr.p50))} ms p99 ${f2(med((x) => x.rapr.p99))} ms`);
+  console.log(`  sidecar CPU per message (publish in + delivery out): ${med((x) => x.rapr.sidecarCpuUsPerMsg ?? NaN).toFixed(0)} µs`);
   console.log(`  ratio rapr/raw: publish ${f2(med((x) => x.rapr.publishPerSec / x.raw.publishPerSec))}x, delivered ${f2(med((x) => x.rapr.deliveredPerSec / x.raw.deliveredPerSec))}x (target >= 0.7x); added latency p50 ${f2(med((x) => x.rapr.p50 - x.raw.p50))} ms, p99 ${f2(med((x) => x.rapr.p99 - x.raw.p99))} ms (target p99 <= 1 ms)`);
 }
 if (!args.includes("--skip-fanout")) await fanoutBench();
