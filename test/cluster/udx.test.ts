@@ -39,6 +39,13 @@ describe("UDX on Bun", () => {
     expect(() => udx.createSocket().bind(s.address()!.port, "127.0.0.1")).toThrow();
   });
 
+  test("datagrams with a per-send TTL (hole punching) are delivered on loopback", async () => {
+    const a = socket(), b = socket();
+    const got = new Promise<string>((r) => b.once("message", (m: Buffer) => r(m.toString())));
+    a.trySend(Buffer.from("low ttl"), b.address()!.port, "127.0.0.1", 1);
+    expect(await got).toBe("low ttl");
+  });
+
   test("unreliable stream messages arrive as 'message'", async () => {
     const [a, b] = pair(socket(), socket(), 11, 12);
     const got = new Promise<string>((r) => b.once("message", (m: Buffer) => r(m.toString())));

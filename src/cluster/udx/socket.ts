@@ -22,10 +22,12 @@ interface QueuedSend {
   port: number;
   host: string;
   done?: (ok: boolean) => void;
+  ttl: number;
 }
 
 const MAX_QUEUED_SENDS = 4096;
 const DEFAULT_BUFFER_SIZE = 212992;
+const DEFAULT_TTL = 64;
 
 /** A UDP socket shared by datagrams and any number of UDX streams (udx-native's UDXSocket). */
 export class UDXSocket extends EventEmitter {
@@ -144,7 +146,7 @@ export class UDXSocket extends EventEmitter {
   }
 
   /** Sends a datagram now, or queues it when the kernel pushes back. Returns false if dropped. */
-  _sendRaw(data: Uint8Array, port: number, host: string, done?: (ok: boolean) => void): boolean {
+  _sendRaw(data: Uint8Array, port: number, host: string, done?: (ok: boolean) => void, ttl = 0): boolean {
     if (!this.handle || this.closed) {
       done?.(false);
       return false;
@@ -156,60 +158,59 @@ export class UDXSocket extends EventEmitter {
       done?.(true);
       return true;
     }
-    const target = this.family === 4 && isIPv6(host) ? null : host;
-    if (target === null) {
+    if (this.family === 4 && isIPv6(host)) {
       done?.(false);
       return false;
     }
+    const item: QueuedSend = { data, port, host, done, ttl };
     if (this.sendQueue.length === 0) {
-      try {
-        if (this.handle.send(data, port, target)) {
-          done?.(true);
-          return true;
-        }
-      } catch {
-        done?.(false);
-        return false;
-      }
+      const sent = this.sendNow(item);
+      if (sent !== "again") return sent;
     }
     if (this.sendQueue.length >= MAX_QUEUED_SENDS) {
       done?.(false);
       return false;
     }
-    this.sendQueue.push({ data: Uint8Array.from(data), port, host: target, done });
+    this.sendQueue.push({ ...item, data: Uint8Array.from(data) });
     return true;
+  }
+
+  /** One send attempt: true/false when settled (and reported), "again" when the kernel pushed back. */
+  private sendNow(item: QueuedSend): boolean | "again" {
+    const handle = this.handle!;
+    try {
+      // udx sends hole-punching packets with a low TTL so they open our NAT without reaching the peer.
+      if (item.ttl) handle.setTTL(item.ttl);
+      if (!handle.send(item.data, item.port, item.host)) return "again";
+      item.done?.(true);
+      return true;
+    } catch {
+      item.done?.(false);
+      return false;
+    } finally {
+      if (item.ttl) handle.setTTL(DEFAULT_TTL);
+    }
   }
 
   private flushQueue(): void {
     while (this.sendQueue.length > 0 && this.handle) {
-      const next = this.sendQueue[0]!;
-      let sent: boolean;
-      try {
-        sent = this.handle.send(next.data, next.port, next.host);
-      } catch {
-        sent = true; // an error is final for this datagram; report it as gone
-        this.sendQueue.shift();
-        next.done?.(false);
-        continue;
-      }
-      if (!sent) return;
+      if (this.sendNow(this.sendQueue[0]!) === "again") return;
       this.sendQueue.shift();
-      next.done?.(true);
     }
   }
 
-  async send(buffer: Uint8Array, port: number, host?: string, _ttl?: number): Promise<boolean> {
+  async send(buffer: Uint8Array, port: number, host?: string, ttl?: number): Promise<boolean> {
     if (this.closing) return false;
     const target = this.checkTarget(host);
     if (!this.bound) this.bind(0);
-    return new Promise((resolve) => this._sendRaw(buffer, port, target, resolve));
+    return new Promise((resolve) => this._sendRaw(buffer, port, target, resolve, ttl || 0));
   }
 
-  trySend(buffer: Uint8Array, port: number, host?: string, _ttl?: number): void {
+  trySend(buffer: Uint8Array, port: number, host?: string, ttl?: number): void {
     if (this.closing) return;
     const target = this.checkTarget(host);
     if (!this.bound) this.bind(0);
-    this._sendRaw(buffer, port, target);
+    this._sendRaw(buffer, port, target, undefined, ttl || 0);
   }
 
   private checkTarget(host?: string): string {
