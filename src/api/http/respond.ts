@@ -23,8 +23,8 @@ export function errorResponse(err: unknown): Response {
  * server answers 413 first); a chunked one is counted as it streams in and refused with ERR_BODY_TOO_LARGE.
  */
 export async function readBody(request: Request, maxBytes = Infinity): Promise<Uint8Array> {
-  if (!request.body) return new Uint8Array(0);
   if (request.headers.has("content-length") || maxBytes === Infinity) return new Uint8Array(await request.arrayBuffer());
+  if (!request.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let total = 0;
   const reader = request.body.getReader();

@@ -91,7 +91,8 @@ export function startHttpServer(ctx: ApiContext): HttpServerHandle {
 
 /** A body without Content-Length (chunked) is counted as it streams in; past the limit, reading it fails with ERR_BODY_TOO_LARGE. */
 function limitUnsizedBody(request: Request, maxBytes: number): Request {
-  if (!request.body || request.headers.has("content-length")) return request;
+  // Headers first: touching request.body makes Bun build a stream for every request.
+  if (request.headers.has("content-length") || !request.headers.has("transfer-encoding") || !request.body) return request;
   let total = 0;
   const counter = new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
