@@ -7,7 +7,7 @@ import { attachCluster, clusterRouter, clusterRoutes } from "../../src/cluster/a
 import { createClusterNode, type ClusterNode } from "../../src/cluster/index.js";
 import { Cluster, MemberEvent_Kind } from "../../src/gen/rapr/v1/cluster_pb.js";
 
-const fast = { probeIntervalMs: 100, probeTimeoutMs: 50, gossipIntervalMs: 30, syncIntervalMs: 500 };
+const fast = { probeIntervalMs: 200, probeTimeoutMs: 150, gossipIntervalMs: 30, syncIntervalMs: 500 };
 const opened: ClusterNode[] = [];
 const make = async (metadata: Record<string, string>, peers: string[] = []) => {
   const n = await createClusterNode({ name: "api", secret: "k", metadata, discovery: false, host: "127.0.0.1", peers, swim: fast });
