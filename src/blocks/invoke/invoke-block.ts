@@ -141,7 +141,8 @@ export class InvokeBlock {
           permanent: (err) => err instanceof DaprError,
         });
       } else {
-        res = await withBuiltInRetries(attempt);
+        const builtIn = d.resiliency.builtInRetry("DaprBuiltInServiceRetries");
+        res = await withBuiltInRetries(attempt, builtIn?.maxRetries ?? BUILT_IN_RETRIES, builtIn?.durationMs ?? BUILT_IN_BACKOFF_MS);
       }
     } catch (err) {
       throw this.outboundError(target, err);
@@ -297,14 +298,18 @@ function remoteDaprError(res: TransportResponse): DaprError {
   return new DaprError(code, message, res.status, grpc);
 }
 
-async function withBuiltInRetries<T>(fn: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+/** Retries only sidecar-unreachable errors; a Resiliency policy named DaprBuiltInServiceRetries may widen them
+ * (Dapr does not let it go below the defaults). */
+async function withBuiltInRetries<T>(fn: (signal: AbortSignal | undefined) => Promise<T>, maxRetries: number, backoffMs: number): Promise<T> {
+  const limit = maxRetries === -1 ? Infinity : Math.max(BUILT_IN_RETRIES, maxRetries);
+  const wait = Math.max(BUILT_IN_BACKOFF_MS, backoffMs);
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn(undefined);
     } catch (err) {
       const retriable = err instanceof TransportError && err.code === "unreachable";
-      if (!retriable || attempt >= BUILT_IN_RETRIES) throw err;
-      await Bun.sleep(BUILT_IN_BACKOFF_MS);
+      if (!retriable || attempt >= limit) throw err;
+      await Bun.sleep(wait);
     }
   }
 }
