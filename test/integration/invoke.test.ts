@@ -26,7 +26,7 @@ beforeAll(async () => {
     cluster.start({ appId: ids.caller, args: ["--dapr-http-max-request-size", "1"] }),
     cluster.start({ appId: ids.server, app: "invoke-dapr-server.ts" }),
     cluster.start({ appId: ids.echo, app: "invoke-echo-app.ts", env: { APP_API_TOKEN: "app-secret" } }),
-    cluster.start({ appId: ids.grpc, app: "invoke-grpc-app.ts", appProtocol: "grpc" }),
+    cluster.start({ appId: ids.grpc, app: "invoke-grpc-app.ts", appProtocol: "grpc", env: { APP_API_TOKEN: "grpc-app-secret" } }),
   ]);
   await Promise.all([
     waitForApp(caller, ids.server, "whoami"),
@@ -156,6 +156,7 @@ describe("gRPC app as callee", () => {
     expect(r.status).toBe(200);
     const e = (await r.json()) as any;
     expect(e).toMatchObject({ method: "do/thing", verb: "PUT", query: "q=1", contentType: "text/plain", body: "raw bytes", app: ids.grpc });
+    expect(e.token).toBe("grpc-app-secret"); // APP_API_TOKEN as dapr-api-token metadata
   });
 
   test("DaprClient over gRPC → gRPC app", async () => {
