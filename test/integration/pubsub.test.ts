@@ -1,7 +1,9 @@
 // Pub/sub through the compiled binary on the in-memory broker: the Dapr JS SDK publishes over HTTP and gRPC, a Bun
 // HTTP app (test/fixtures/pubsub-app.ts) subscribes programmatically and declaratively.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { CommunicationProtocolEnum, DaprClient, LogLevel } from "@dapr/dapr";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -184,13 +186,14 @@ describe("subscriptions", () => {
     expect(meta.subscriptions.some((s: any) => s.topic === "not-mine")).toBe(false);
   });
 
-  test("the app's answers: RETRY redelivers, DROP and 404 do not, 500 retries until the dead-letter topic takes it", async () => {
+  test("the app's answers: RETRY redelivers, DROP and 404 do not, 500 retries until the dead-letter topic takes it, DROP goes there at once", async () => {
     await publish("answers", JSON.stringify({ action: "retry-once", tag: "a1" }));
     await publish("answers", JSON.stringify({ action: "drop", tag: "a2" }));
     await publish("answers", JSON.stringify({ action: "notfound", tag: "a3" }));
     await publish("declared", JSON.stringify({ action: "status500", tag: "a4" }));
+    await publish("declared", JSON.stringify({ action: "drop", tag: "a5" }));
     const count = (r: any[], path: string, tag: string) => r.filter((x) => x.path === path && x.event?.data?.tag === tag).length;
-    const log = await until(port, (r) => count(r, "/answers", "a1") === 2 && count(r, "/dead", "a4") >= 1, "retry and dead-letter").catch(async (e) => {
+    const log = await until(port, (r) => count(r, "/answers", "a1") === 2 && count(r, "/dead", "a4") >= 1 && count(r, "/dead", "a5") === 1, "retry and dead-letter").catch(async (e) => {
       console.log(JSON.stringify((await received(port)).filter((x) => x.event?.data?.tag).map((x) => [x.path, x.event.data.tag, x.event.id])));
       throw e;
     });
@@ -200,6 +203,8 @@ describe("subscriptions", () => {
     expect(count(after, "/answers", "a2")).toBe(1);
     expect(count(after, "/answers", "a3")).toBe(1);
     expect(count(after, "/declared", "a4")).toBe(3);
+    expect(count(after, "/declared", "a5")).toBe(1);
+    expect(count(after, "/dead", "a5")).toBe(1);
   });
 
   test("bulk publish over HTTP and the SDK; a bulk subscription gets batches with per-entry statuses", async () => {
@@ -265,5 +270,33 @@ describe("subscriptions", () => {
     await reading;
     expect(got.map((g) => g.data.s)).toEqual([1, 2]);
     expect(got[0].topic).toBe("streamed");
+  });
+});
+
+describe("app health", () => {
+  test("while the app's health probes fail it gets no events; they arrive once it is healthy again", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rapr-health-"));
+    const flag = join(dir, "unhealthy");
+    const hport = await appPort();
+    const sc2 = await startSidecar({
+      appId: "pubsub-health",
+      args: ["--app-port", String(hport), "--enable-app-health-check", "--app-health-probe-interval", "1", "--app-health-threshold", "1", "--app-health-check-path", "/healthz"],
+      env: { SUBSCRIPTIONS: JSON.stringify([{ pubsubname: "pubsub", topic: "health", route: "/health" }]), UNHEALTHY_FILE: flag },
+      appCommand: [BUN, FIXTURE_APP],
+    });
+    try {
+      await waitFor(async () => ((await (await sc2.http("/v1.0/metadata")).json()) as any).subscriptions.length === 1, "subscribed");
+      writeFileSync(flag, "");
+      await Bun.sleep(2500); // two probe periods: the sidecar has seen the app fail
+      const res = await sc2.http("/v1.0/publish/pubsub/health", { method: "POST", headers: { "content-type": "application/json" }, body: '{"h":1}' });
+      expect(res.status).toBe(204);
+      await Bun.sleep(1000);
+      expect((await received(hport)).some((r) => r.path === "/health")).toBe(false);
+      rmSync(flag);
+      await until(hport, (r) => r.some((x) => x.path === "/health"), "delivery after the app is healthy again", 15_000);
+    } finally {
+      await sc2.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -47,6 +47,8 @@ export function resultFromHttp(status: number, body: Uint8Array): HandlerResult 
 }
 
 export async function deliverOne(app: AppChannel, ce: CloudEvent, o: DeliveryOptions): Promise<HandlerResult> {
+  // An app that its health probes call unhealthy gets no events; they wait on the broker (Dapr pauses subscriptions).
+  if (!app.isHealthy()) return "retry";
   const signal = AbortSignal.timeout(o.timeoutMs);
   try {
     if (app.protocol === "grpc") {
@@ -98,6 +100,7 @@ export async function deliverBulk(app: AppChannel, entries: BulkEntry[], o: Deli
     for (const e of entries) out.set(e.entryId, r);
     return out;
   };
+  if (!app.isHealthy()) return all("retry");
   const signal = AbortSignal.timeout(o.timeoutMs);
   try {
     if (app.protocol === "grpc") {

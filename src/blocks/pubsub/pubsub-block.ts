@@ -175,9 +175,13 @@ export class PubsubBlock {
     };
   }
 
-  /** On the broker's last attempt, a retry becomes a publish to the dead-letter topic (then the original is acknowledged). */
+  /**
+   * With a dead-letter topic, an event the app dropped, or one still failing on the broker's last attempt, is
+   * published there and the original acknowledged (as Dapr does since 1.13). Without one: drop acks, retry naks.
+   */
   private async afterDelivery(ps: PubSub, spec: SubscriptionSpec, msg: PubSubMessage, result: HandlerResult): Promise<HandlerResult> {
-    if (result !== "retry" || !spec.deadLetterTopic || msg.deliveryAttempt < msg.maxAttempts) return result;
+    if (!spec.deadLetterTopic || result === "success") return result;
+    if (result === "retry" && msg.deliveryAttempt < msg.maxAttempts) return result;
     try {
       await ps.publish({ topic: spec.deadLetterTopic, data: msg.data, contentType: msg.contentType });
       this.logger.warn("event sent to the dead-letter topic", { pubsub: spec.pubsubName, topic: spec.topic, dead_letter_topic: spec.deadLetterTopic });
