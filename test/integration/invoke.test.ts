@@ -232,6 +232,13 @@ describe("bad input and faults", () => {
     expect(h.status).toBe(413);
   });
 
+  test("an answer larger than the request size limit comes back whole", async () => {
+    const size = 3 * 1024 * 1024; // the caller sidecar's --dapr-http-max-request-size is 1 MB
+    const r = await caller.http(`/v1.0/invoke/${ids.echo}/method/big/${size}`);
+    expect(r.status).toBe(200);
+    expect((await r.arrayBuffer()).byteLength).toBe(size);
+  });
+
   test("a sidecar with certificates from another CA is refused by mTLS", async () => {
     const other = newCluster("invoke-foreign");
     try {

@@ -42,7 +42,9 @@ export function invokeModule(rt: Runtime): RuntimeModule {
           tls = await issueLeaf(ca, { trustDomain, namespace, appId: c.appId });
         }
       }
-      transport = new MtlsTransport({ host: c.listenAddress, port: c.internalGrpcPort, tls, maxMessageBytes: c.maxRequestBodyBytes + 64 * 1024 });
+      // Frames carry responses too, which --dapr-http-max-request-size does not limit: allow at least 64 MiB.
+      const maxMessageBytes = Math.max(64 * 1024 * 1024, c.maxRequestBodyBytes + 64 * 1024);
+      transport = new MtlsTransport({ host: c.listenAddress, port: c.internalGrpcPort, tls, maxMessageBytes });
 
       resolver = await pickResolver(rt, conf.nameResolution);
       const resiliency = resiliencyFromResources(rt.resources, c.appId);
