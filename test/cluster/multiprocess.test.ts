@@ -5,13 +5,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { udxBuildPlugin } from "../../src/cluster/udx/plugin.js";
+import { compiledRapr } from "./compiled-rapr.js";
 import { startSidecar, type Sidecar } from "../support/sidecar.js";
 import { waitFor } from "../support/ports.js";
 
-const root = new URL("../..", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "rapr-cluster-mp-"));
-const bin = join(dir, "rapr");
+let bin = "";
 const registryDir = join(dir, "registry");
 let testnet: any;
 let bootstrap = "";
@@ -49,13 +48,7 @@ async function start(memberId: string): Promise<Sidecar> {
 }
 
 beforeAll(async () => {
-  const result = await Bun.build({
-    entrypoints: [join(root, "src/main.ts")],
-    compile: { outfile: bin },
-    define: { RAPR_VERSION_DEFINE: JSON.stringify("0.0.0-cluster-test") },
-    plugins: [udxBuildPlugin],
-  });
-  if (!result.success) throw new Error(result.logs.map(String).join("\n"));
+  bin = (await compiledRapr()).bin;
   const createTestnet = require("@hyperswarm/testnet");
   testnet = await createTestnet(3, { host: "127.0.0.1" });
   bootstrap = testnet.bootstrap.map((b: { host: string; port: number }) => `${b.host}:${b.port}`).join(",");
