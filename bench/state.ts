@@ -1,6 +1,6 @@
 // State benchmark: save+get pairs per second through rapr (HTTP with keep-alive fetch, and gRPC through a Connect
 // client) next to the same save+get done directly on the same backend in the same run, at N concurrent clients.
-//   bun bench/state.ts [--seconds 5] [--rounds 5] [--clients 16] [--backends sqlite,postgresql]
+//   bun bench/state.ts [--seconds 5] [--rounds 5] [--warmup 2] [--clients 16] [--backends sqlite,postgresql]
 // sqlite direct: the state.sqlite plugin object in-process (the same schema and statements rapr runs) on its own
 // file. PostgreSQL direct: the `postgres` package doing the plugin's upsert and select, with the same pool size.
 // Bounded: each case gets --seconds in all, split into --rounds rounds that alternate direct, HTTP and gRPC, so load
@@ -25,6 +25,8 @@ const arg = (name: string, fallback: string) => {
 };
 const SECONDS = Number(arg("seconds", "5"));
 const ROUNDS = Number(arg("rounds", "5"));
+/** Seconds each case runs unmeasured first: the sidecar's HTTP and HTTP/2 paths are JIT-compiled JS that needs to warm up. */
+const WARMUP = Number(arg("warmup", "2"));
 const CLIENTS = Number(arg("clients", "16"));
 const BACKENDS = arg("backends", "sqlite,postgresql").split(",");
 const MAX_PAIRS = 2_000_000;
@@ -52,7 +54,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 /** Alternates the cases round by round; returns each case's median pairs per second. */
 async function measure(cases: Pair[]): Promise<number[]> {
-  for (const pair of cases) for (let c = 0; c < CLIENTS; c++) await pair(c, 0); // warm up connections and statements
+  for (const pair of cases) await measureOnce(pair, WARMUP);
   const results = cases.map(() => [] as number[]);
   for (let round = 0; round < ROUNDS; round++) {
     for (let i = 0; i < cases.length; i++) results[i].push(await measureOnce(cases[i], SECONDS / ROUNDS));
@@ -144,7 +146,7 @@ async function benchPostgres() {
   }
 }
 
-console.log(`state bench: save+get pairs/s, ${CLIENTS} concurrent clients, ${SECONDS}s per case in ${ROUNDS} alternating rounds (median), ${navigator.hardwareConcurrency} cpus`);
+console.log(`state bench: save+get pairs/s, ${CLIENTS} concurrent clients, ${SECONDS}s per case in ${ROUNDS} alternating rounds (median) after ${WARMUP}s warm-up, ${navigator.hardwareConcurrency} cpus`);
 if (BACKENDS.includes("sqlite")) await benchSqlite();
 if (BACKENDS.includes("postgresql")) await benchPostgres();
 const f = (n: number) => Math.round(n).toString().padStart(8);
