@@ -230,6 +230,9 @@ export class Swim {
       if (round.acked || this.round !== round) return;
       const helpers = this.shuffled(this.liveIds().filter((id) => id !== target.id)).slice(0, this.config.indirectChecks);
       round.nacksExpected = helpers.length;
+      // A second direct ping alongside the indirect ones (memberlist adds a TCP ping here): one lost
+      // datagram should not be enough to raise a suspicion that the whole cluster then has to hear of.
+      this.transport.send(target.addr, { type: "ping", seq, from: this.id, fromAddr: this.self.addr, gossip: [] });
       for (const id of helpers) {
         this.transport.send(this.records.get(id)!.addr, {
           type: "ping-req",
