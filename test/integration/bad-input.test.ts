@@ -193,6 +193,17 @@ describe("HTTP: size limits, unknown stores, etags, transactions", () => {
     expect(await (await httpGet("tx-existing")).json()).toBe("before");
   });
 
+  test("50 parallel first-write saves of one new key: exactly one 204, the rest 409", async () => {
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) =>
+      save([{ key: "race", value: i, options: { concurrency: "first-write" } }]).then(async (r) => ({ status: r.status, body: await r.text() }))));
+    const won = results.filter((r) => r.status === 204);
+    const lost = results.filter((r) => r.status === 409);
+    expect(won.length).toBe(1);
+    expect(lost.length).toBe(49);
+    for (const l of lost) expect(JSON.parse(l.body).errorCode).toBe("ERR_STATE_SAVE");
+    expect((await httpGet("race")).status).toBe(200);
+  });
+
   test("an unknown route is a Dapr 404", async () => {
     await expectDaprError(await sidecar.http("/v1.0/stat/statestore/a"), 404, "ERR_NOT_FOUND", /no API route for GET \/v1.0\/stat\/statestore\/a/);
   });
