@@ -76,7 +76,7 @@ describe("pubsub.nats through rapr", () => {
     expect(new Set(await seqs(audit.port)).size).toBe(N);
   });
 
-  test("a gRPC app written with the SDK's DaprServer receives events through OnTopicEvent", async () => {
+  test("a gRPC app written with the SDK's DaprServer receives events through OnTopicEvent, and bulk through AppCallbackAlpha", async () => {
     const res = resourcesDir({ "nats.yaml": natsComponent(NATS_URL) });
     cleanups.push(() => rmSync(res, { recursive: true, force: true }));
     const appPort = await freePort();
@@ -94,13 +94,54 @@ describe("pubsub.nats through rapr", () => {
     await server.pubsub.subscribe("pubsub", topic, async (data: any) => {
       got.push(data);
     });
+    const bulkGot: any[] = [];
+    await server.pubsub.subscribeBulk("pubsub", `${topic}-bulk`, async (data: any) => {
+      bulkGot.push(data);
+    }, { maxMessagesCount: 4, maxAwaitDurationMs: 100 });
     await server.start();
     cleanups.push(() => server.stop());
-    await subscribed(sc, 1);
+    await subscribed(sc, 2);
     const client = new DaprClient({ daprHost: "127.0.0.1", daprPort: String(sc.grpcPort), communicationProtocol: CommunicationProtocolEnum.GRPC, logger: { level: LogLevel.Error, service: quiet } });
     await client.pubsub.publish("pubsub", topic, { hello: "grpc" });
     await waitFor(() => got.length >= 1, "OnTopicEvent delivery");
     expect(got[0]).toEqual({ hello: "grpc" });
+    expect((await client.pubsub.publishBulk("pubsub", `${topic}-bulk`, Array.from({ length: 6 }, (_, n) => ({ n })))).failedMessages).toEqual([]);
+    await waitFor(() => bulkGot.length >= 6, "bulk deliveries to the gRPC app");
+    expect(bulkGot.map((d) => d.n).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    await client.stop();
+  });
+
+  test("an HTTP app written with the SDK's DaprServer gets single and bulk deliveries in Dapr's formats", async () => {
+    const res = resourcesDir({ "nats.yaml": natsComponent(NATS_URL) });
+    cleanups.push(() => rmSync(res, { recursive: true, force: true }));
+    const appPort = await freePort();
+    const sc = await startSidecar({ appId: `httpsdk-${RUN}`, args: ["--app-port", String(appPort), "--resources-path", res] });
+    cleanups.push(() => sc.stop());
+    const server = new DaprServer({
+      serverHost: "127.0.0.1",
+      serverPort: String(appPort),
+      communicationProtocol: CommunicationProtocolEnum.HTTP,
+      clientOptions: { daprHost: "127.0.0.1", daprPort: String(sc.httpPort), communicationProtocol: CommunicationProtocolEnum.HTTP },
+      logger: { level: LogLevel.Error, service: quiet },
+    });
+    const topic = `httpsdk-${RUN}`;
+    const single: any[] = [];
+    const bulk: any[] = [];
+    await server.pubsub.subscribe("pubsub", topic, async (data: any) => {
+      single.push(data);
+    });
+    await server.pubsub.subscribeBulk("pubsub", `${topic}-bulk`, async (data: any) => {
+      bulk.push(data);
+    }, { maxMessagesCount: 4, maxAwaitDurationMs: 100 });
+    await server.start();
+    cleanups.push(() => server.stop());
+    await subscribed(sc, 2);
+    const client = new DaprClient({ daprHost: "127.0.0.1", daprPort: String(sc.httpPort), communicationProtocol: CommunicationProtocolEnum.HTTP, logger: { level: LogLevel.Error, service: quiet } });
+    await client.pubsub.publish("pubsub", topic, { hello: "http" });
+    expect((await client.pubsub.publishBulk("pubsub", `${topic}-bulk`, Array.from({ length: 6 }, (_, n) => ({ n })))).failedMessages).toEqual([]);
+    await waitFor(() => single.length >= 1 && bulk.length >= 6, "SDK HTTP deliveries");
+    expect(single[0]).toEqual({ hello: "http" });
+    expect(bulk.map((d) => d.n).sort()).toEqual([0, 1, 2, 3, 4, 5]);
     await client.stop();
   });
 

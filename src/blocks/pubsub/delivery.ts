@@ -1,9 +1,12 @@
 // Handing events to the app: HTTP POST /{route} with the CloudEvent (or the raw payload), or gRPC OnTopicEvent /
 // OnBulkTopicEvent. The app's answer becomes success / retry / drop; an app that is down or hangs means retry.
 import type { JsonObject } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import type { RuntimeConfig } from "../../runtime/config.js";
 import type { AppChannel } from "../../app/channel.js";
 import type { HandlerResult } from "../../components/contracts/pubsub.js";
-import { TopicEventResponse_TopicEventResponseStatus as PbStatus } from "../../gen/dapr/proto/runtime/v1/appcallback_pb.js";
+import { AppCallbackAlpha, TopicEventResponse_TopicEventResponseStatus as PbStatus } from "../../gen/dapr/proto/runtime/v1/appcallback_pb.js";
 import { eventData, type CloudEvent } from "./cloudevents.js";
 
 const enc = new TextEncoder();
@@ -17,6 +20,19 @@ export interface DeliveryOptions {
   /** Subscription metadata rawPayload=true: the app gets the payload bytes, not the envelope. */
   rawPayload: boolean;
   timeoutMs: number;
+  /** AppCallbackAlpha, for bulk delivery to gRPC apps without the stable OnBulkTopicEvent. */
+  alpha?: Client<typeof AppCallbackAlpha>;
+}
+
+/** An AppCallbackAlpha client for a gRPC app (undefined for HTTP apps or without --app-port). */
+export function alphaCallback(config: RuntimeConfig): Client<typeof AppCallbackAlpha> | undefined {
+  if (config.appPort === undefined || (config.appProtocol !== "grpc" && config.appProtocol !== "grpcs")) return undefined;
+  const scheme = config.appProtocol === "grpcs" ? "https" : "http";
+  const token = config.appApiToken;
+  return createClient(AppCallbackAlpha, createGrpcTransport({
+    baseUrl: `${scheme}://${config.appChannelAddress}:${config.appPort}`,
+    interceptors: token ? [(next) => (req) => (req.header.set("dapr-api-token", token), next(req))] : [],
+  }));
 }
 
 function statusFromText(s: unknown): HandlerResult | undefined {
@@ -105,7 +121,7 @@ export async function deliverBulk(app: AppChannel, entries: BulkEntry[], o: Deli
   try {
     if (app.protocol === "grpc") {
       if (!app.callback) return all("retry");
-      const res = await app.run(() => app.callback!.onBulkTopicEvent({
+      const req = {
         id: crypto.randomUUID(),
         topic: o.topic,
         pubsubName: o.pubsubName,
@@ -120,7 +136,15 @@ export async function deliverBulk(app: AppChannel, entries: BulkEntry[], o: Deli
             ? { case: "bytes" as const, value: eventData(e.ce) }
             : { case: "cloudEvent" as const, value: { id: e.ce.id, source: e.ce.source, type: e.ce.type, specVersion: e.ce.specversion, dataContentType: String(e.ce.datacontenttype ?? ""), data: eventData(e.ce) } },
         })),
-      }, { signal }));
+      };
+      let res;
+      try {
+        res = await app.run(() => app.callback!.onBulkTopicEvent(req, { signal }));
+      } catch (err) {
+        // SDKs that predate the stable method (the JS SDK among them) only serve AppCallbackAlpha.
+        if (!o.alpha || ConnectError.from(err).code !== Code.Unimplemented) throw err;
+        res = await app.run(() => o.alpha!.onBulkTopicEventAlpha1(req, { signal }));
+      }
       for (const s of res.statuses) out.set(s.entryId, statusFromPb(s.status));
     } else {
       const body = {

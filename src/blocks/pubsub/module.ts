@@ -5,6 +5,7 @@ import type { Runtime, RuntimeModule } from "../../runtime/runtime.js";
 import { messageOf } from "../../errors.js";
 import { OutsideHub } from "./outside/hub.js";
 import { PubsubBlock } from "./pubsub-block.js";
+import { alphaCallback } from "./delivery.js";
 import { loadAppSubscriptions } from "./app-subscriptions.js";
 import { parseDeclarative, type SubscriptionSpec } from "./subscriptions.js";
 
@@ -19,7 +20,7 @@ export function pubsubModule(): RuntimeModule {
     name: "pubsub",
     async start(rt: Runtime) {
       const log = rt.logger.child("pubsub");
-      block = new PubsubBlock(rt.registry, rt.config.appId, rt.appChannel, log);
+      block = new PubsubBlock(rt.registry, rt.config.appId, rt.appChannel, log, alphaCallback(rt.config));
       const extra = rt.config.extra;
       hub = new OutsideHub(block, {
         secret: (extra["subscriber-token-secret"] as string | undefined) || process.env.RAPR_SUBSCRIBER_TOKEN_SECRET || undefined,

@@ -10,7 +10,7 @@ import type { OutsideHub } from "./outside/hub.js";
 import {
   acceptCloudEvent, encodeCloudEvent, eventFromBroker, isCloudEventContentType, wrapInCloudEvent, type CloudEvent,
 } from "./cloudevents.js";
-import { deliverBulk, deliverOne, type BulkEntry } from "./delivery.js";
+import { deliverBulk, deliverOne, type BulkEntry, type DeliveryOptions } from "./delivery.js";
 import { compileRouter } from "./routing.js";
 import type { SubscriptionSpec } from "./subscriptions.js";
 
@@ -56,6 +56,7 @@ export class PubsubBlock {
     readonly appId: string,
     private readonly app: AppChannel,
     private readonly logger: Logger,
+    private readonly alpha?: DeliveryOptions["alpha"],
   ) {}
 
   /** The named pubsub component, or Dapr's errors for a missing name or an unknown component. */
@@ -123,7 +124,7 @@ export class PubsubBlock {
     const router = compileRouter(spec);
     const rawPayload = spec.metadata.rawPayload === "true";
     const timeoutMs = Number(spec.metadata.deliveryTimeoutMs) || DEFAULT_DELIVERY_TIMEOUT_MS;
-    const base = { pubsubName: spec.pubsubName, topic: spec.topic, rawPayload, timeoutMs };
+    const base = { pubsubName: spec.pubsubName, topic: spec.topic, rawPayload, timeoutMs, alpha: this.alpha };
     const batchers = new Map<string, Batcher<BulkEntry>>();
     const batcherFor = (path: string) => {
       let b = batchers.get(path);

@@ -54,7 +54,12 @@ export function pubsubRoutes(app: Elysia, ctx: ApiContext) {
 
 function bulkEntry(e: unknown, i: number): BulkPublishEntry {
   if (!e || typeof e !== "object") throw errors.pubsubEventsSer(`entries[${i}] must be an object {entryId, event, contentType}`);
-  const o = e as Record<string, unknown>;
+  // daprd decodes with Go's case-insensitive field matching, and the JS SDK sends "entryID": do the same.
+  const o: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(e)) {
+    const canonical = ["entryId", "event", "contentType", "metadata"].find((f) => f.toLowerCase() === k.toLowerCase());
+    o[canonical ?? k] = v;
+  }
   const contentType = typeof o.contentType === "string" && o.contentType ? o.contentType : typeof o.event === "string" ? "text/plain" : "application/json";
   let event: Uint8Array;
   if (typeof o.event === "string" && !isJsonContentType(contentType) && !isCloudEventContentType(contentType)) event = encoder.encode(o.event);
