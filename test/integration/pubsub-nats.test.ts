@@ -133,10 +133,25 @@ describe("pubsub.nats through rapr", () => {
     await server.pubsub.subscribeBulk("pubsub", `${topic}-bulk`, async (data: any) => {
       bulk.push(data);
     }, { maxMessagesCount: 4, maxAwaitDurationMs: 100 });
+    // Routing rules and a dead-letter topic as the SDK declares them in GET /dapr/subscribe.
+    const routed: { path: string; data: any }[] = [];
+    await server.pubsub.subscribeWithOptions("pubsub", `${topic}-routed`, {
+      route: { rules: [{ match: 'event.data.kind == "vip"', path: "/vip" }], default: "/std" },
+      deadLetterTopic: `${topic}-dead`,
+    });
+    server.pubsub.subscribeToRoute("pubsub", `${topic}-routed`, "/vip", async (data: any) => void routed.push({ path: "vip", data }));
+    server.pubsub.subscribeToRoute("pubsub", `${topic}-routed`, "/std", async (data: any) => void routed.push({ path: "std", data }));
     await server.start();
     cleanups.push(() => server.stop());
-    await subscribed(sc, 2);
+    await subscribed(sc, 3);
+    const meta = (await (await sc.http("/v1.0/metadata")).json()) as any;
+    expect(meta.subscriptions.find((x: any) => x.topic === `${topic}-routed`)).toMatchObject({ deadLetterTopic: `${topic}-dead`, rules: [{ match: 'event.data.kind == "vip"', path: expect.stringContaining("vip") }, { match: "", path: expect.stringContaining("std") }] });
     const client = new DaprClient({ daprHost: "127.0.0.1", daprPort: String(sc.httpPort), communicationProtocol: CommunicationProtocolEnum.HTTP, logger: { level: LogLevel.Error, service: quiet } });
+    await client.pubsub.publish("pubsub", `${topic}-routed`, { kind: "vip", n: 1 });
+    await client.pubsub.publish("pubsub", `${topic}-routed`, { kind: "plain", n: 2 });
+    await waitFor(() => routed.length >= 2, "routed SDK deliveries");
+    expect(routed.find((r) => r.data.n === 1)!.path).toBe("vip");
+    expect(routed.find((r) => r.data.n === 2)!.path).toBe("std");
     await client.pubsub.publish("pubsub", topic, { hello: "http" });
     expect((await client.pubsub.publishBulk("pubsub", `${topic}-bulk`, Array.from({ length: 6 }, (_, n) => ({ n })))).failedMessages).toEqual([]);
     await waitFor(() => single.length >= 1 && bulk.length >= 6, "SDK HTTP deliveries");
