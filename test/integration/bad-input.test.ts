@@ -99,6 +99,16 @@ describe("HTTP: malformed and mistyped bodies are 400 ERR_MALFORMED_REQUEST nami
     expect((await httpGet(key)).status).toBe(204);
   });
 
+  test("deeply nested JSON is 400, not a stack overflow", async () => {
+    const deep = (n: number) => "[".repeat(n) + "]".repeat(n);
+    await expectDaprError(await save(`[{"key":"deep","value":${deep(300_000)}}]`), 400, "ERR_MALFORMED_REQUEST", /\[0\]\.value is nested too deeply/);
+    await expectDaprError(await save(`[{"key":"deep","value":1,"metadata":{"m":${deep(300_000)}}}]`), 400, "ERR_MALFORMED_REQUEST", /metadata\.m is nested too deeply/);
+    await expectDaprError(await save(deep(300_000)), 400, "ERR_MALFORMED_REQUEST", /\[0\] must be an object/);
+    const deepFilter = '{"AND":['.repeat(20_000) + '{"EQ":{"a":1}}' + "]}".repeat(20_000);
+    await expectDaprError(await post("/v1.0-alpha1/state/statestore/query", `{"filter":${deepFilter}}`), 400, "ERR_MALFORMED_REQUEST", /nested deeper than 32 levels/);
+    expect((await httpGet("deep")).status).toBe(204);
+  });
+
   test("a path segment that is not valid percent-encoding is 400 naming the URL part", async () => {
     await expectDaprError(await sidecar.http("/v1.0/state/statestore/%E0%A4%A"), 400, "ERR_MALFORMED_REQUEST", /key in the URL is not valid percent-encoded/);
     await expectDaprError(await sidecar.http("/v1.0/state/statestore/%ZZ", { method: "DELETE" }), 400, "ERR_MALFORMED_REQUEST", /key in the URL/);

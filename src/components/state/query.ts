@@ -12,6 +12,8 @@ const comparisons = ["EQ", "NEQ", "GT", "GTE", "LT", "LTE", "IN"] as const;
 export type ComparisonOp = (typeof comparisons)[number];
 const PATH_SEGMENT = /^[A-Za-z0-9_$-]+$/;
 export const MAX_PAGE_LIMIT = 10_000;
+/** AND/OR nesting deeper than this is refused (deeper input would overflow the parser's and SQL builder's stack). */
+export const MAX_FILTER_DEPTH = 32;
 
 /** Splits "person.org" into ["person", "org"], rejecting anything that could escape a JSON path. */
 export function parsePath(path: string, where: string): string[] {
@@ -59,14 +61,15 @@ export function parseQuery(body: unknown, keyPrefix: string): Query {
   return q;
 }
 
-function parseFilter(raw: unknown, where: string): QueryFilter {
+function parseFilter(raw: unknown, where: string, depth = 1): QueryFilter {
+  if (depth > MAX_FILTER_DEPTH) throw new QueryError(`filter: AND/OR nested deeper than ${MAX_FILTER_DEPTH} levels`);
   if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw new QueryError(`${where} must be an object with one operator`);
   const entries = Object.entries(raw);
   if (entries.length !== 1) throw new QueryError(`${where} must have exactly one operator, got ${entries.length}`);
   const [op, arg] = entries[0];
   if (op === "AND" || op === "OR") {
     if (!Array.isArray(arg) || arg.length === 0) throw new QueryError(`${where}.${op} must be a non-empty list of filters`);
-    return { [op]: arg.map((f, i) => parseFilter(f, `${where}.${op}[${i}]`)) } as QueryFilter;
+    return { [op]: arg.map((f, i) => parseFilter(f, `${where}.${op}[${i}]`, depth + 1)) } as QueryFilter;
   }
   if (!(comparisons as readonly string[]).includes(op)) {
     throw new QueryError(`${where}: unknown operator "${op}" (expected ${[...comparisons, "AND", "OR"].join(", ")})`);
