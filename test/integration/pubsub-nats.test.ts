@@ -230,6 +230,14 @@ describe("pubsub.nats through rapr", () => {
     expect(down.status).toBe(500);
     expect(((await down.json()) as any).errorCode).toBe("ERR_PUBSUB_PUBLISH_MESSAGE");
     expect((await sc.http("/v1.0/healthz")).status).toBe(204);
+    const bulkDown = await sc.http(`/v1.0-alpha1/publish/bulk/pubsub/${topic}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify([{ entryId: "b1", event: { n: 10 }, contentType: "application/json" }, { entryId: "b2", event: { n: 11 }, contentType: "application/json" }]),
+    });
+    expect(bulkDown.status).toBe(500);
+    const failed = ((await bulkDown.json()) as any).failedEntries.map((f: any) => f.entryId).sort();
+    expect(failed).toEqual(["b1", "b2"]);
 
     nats = startNats();
     await waitFor(async () => (await publish(3)).status === 204, "publishing after the broker is back", 20_000, 250);

@@ -24,6 +24,7 @@ const programmatic = [
   { pubsubname: "pubsub", topic: "typed", routes: { rules: [{ match: 'event.type == "order" && event.data.total > 100', path: "/big-orders" }, { match: 'event.type == "order"', path: "/orders-typed" }], default: "/other" } },
   { pubsubname: "pubsub", topic: "raw", route: "/raw", metadata: { rawPayload: "true" } },
   { pubsubname: "pubsub", topic: "answers", route: "/answers" },
+  { pubsubname: "pubsub", topic: "slow", route: "/slow", metadata: { deliveryTimeoutMs: "300" } },
   { pubsubname: "pubsub", topic: "dead", route: "/dead" },
   { pubsubname: "pubsub", topic: "bulk", route: "/bulk", bulkSubscribe: { enabled: true, maxMessagesCount: 5, maxAwaitDurationMs: 100 } },
 ];
@@ -81,7 +82,7 @@ scopes: [someone-else]
     env: { SUBSCRIPTIONS: JSON.stringify(programmatic) },
     appCommand: [BUN, FIXTURE_APP],
   });
-  await waitFor(async () => ((await (await sidecar.http("/v1.0/metadata")).json()) as any).subscriptions.length >= 8, "subscriptions loaded");
+  await waitFor(async () => ((await (await sidecar.http("/v1.0/metadata")).json()) as any).subscriptions.length >= 9, "subscriptions loaded");
 });
 
 afterAll(async () => {
@@ -205,6 +206,13 @@ describe("subscriptions", () => {
     expect(count(after, "/declared", "a4")).toBe(3);
     expect(count(after, "/declared", "a5")).toBe(1);
     expect(count(after, "/dead", "a5")).toBe(1);
+  });
+
+  test("an app that hangs past the delivery timeout gets the event again", async () => {
+    await publish("slow", JSON.stringify({ action: "hang-once", tag: "h1" }));
+    const log = await until(port, (r) => r.filter((x) => x.path === "/slow").length >= 2, "redelivery after the hang");
+    const ids = log.filter((x) => x.path === "/slow").map((x) => x.event.id);
+    expect(ids[0]).toBe(ids[1]);
   });
 
   test("bulk publish over HTTP and the SDK; a bulk subscription gets batches with per-entry statuses", async () => {
