@@ -333,7 +333,8 @@ async function fanoutBench() {
   }
 }
 
-console.log(`bench/pubsub on ${navigator.hardwareConcurrency} cores; NATS at ${NATS_URL}; ulimit -n ${process.env.ULIMIT_N ?? "(see shell)"}`);
+const openFiles = /Max open files\s+(\d+)\s+(\d+)/.exec(readFileSync("/proc/self/limits", "utf8"));
+console.log(`bench/pubsub on ${navigator.hardwareConcurrency} cores; NATS at ${NATS_URL}; open files limit ${openFiles?.[1]} (hard ${openFiles?.[2]}): one node holds at most that many subscribers`);
 if (!args.includes("--skip-throughput")) {
   // Rounds alternate raw and rapr so both see the same background load; medians over rounds.
   const raw = await rawNats();
