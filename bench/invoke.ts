@@ -1,11 +1,11 @@
 // Service invocation benchmark: app A → sidecar A → sidecar B → app B, next to app A → app B direct, in one run.
 //   bun bench/invoke.ts [--seconds 10] [--rate 1000] [--payload 1024] [--no-mtls] [--max-seconds 5] [--concurrency 32]
-// Open-loop load at --rate requests/s (sends are paced by a 1 ms timer whatever the answers do; latency is from
-// the moment each request is sent to its full answer), then a closed-loop maximum-throughput run through the sidecar pair. Prints p50/p90/p99 of both
+// Open-loop load at --rate requests/s on each path, the two paths interleaved request by request (sends are paced
+// by a 1 ms timer whatever the answers do; latency is from the moment each request is sent to its full answer), then a closed-loop maximum-throughput run through the sidecar pair. Prints p50/p90/p99 of both
 // paths and the added latency, each sidecar's CPU (fraction of one core, from /proc/<pid>/stat) and RSS.
 // Needs dist/rapr (bun run build). Traffic stays on 127.0.0.1.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, waitFor } from "../test/support/ports.js";
 import { startSidecar, type Sidecar } from "../test/support/sidecar.js";
@@ -37,11 +37,11 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-/** Sends `rate` requests/s for `secs` seconds; latency per request in ms. */
-async function openLoop(url: string, secs: number, headers: Record<string, string> = {}): Promise<{ lat: number[]; errors: number }> {
+/** Sends `rate` requests/s to each URL for `secs` seconds, the two paths interleaved request by request so both
+ * see the same moments of the machine (a shared, noisy one); latency per request in ms, per path. */
+async function openLoop(urls: string[], secs: number): Promise<{ lat: number[]; errors: number }[]> {
   const total = Math.round(rate * secs);
-  const lat: number[] = [];
-  let errors = 0;
+  const out = urls.map(() => ({ lat: [] as number[], errors: 0 }));
   let sent = 0;
   const start = performance.now();
   const inflight: Promise<void>[] = [];
@@ -49,16 +49,20 @@ async function openLoop(url: string, secs: number, headers: Record<string, strin
     const timer = setInterval(() => {
       const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
       for (; sent < due; sent++) {
-        const scheduled = performance.now();
-        inflight.push(
-          fetch(url, { method: "POST", body: payload, headers })
-            .then(async (r) => {
-              const b = await r.arrayBuffer();
-              if (r.status !== 200 || b.byteLength !== payloadBytes) errors++;
-              lat.push(performance.now() - scheduled);
-            })
-            .catch(() => void errors++),
-        );
+        for (let i = 0; i < urls.length; i++) {
+          const k = (sent + i) % urls.length; // alternate which path goes first
+          const r = out[k]!;
+          const t0 = performance.now();
+          inflight.push(
+            fetch(urls[k]!, { method: "POST", body: payload })
+              .then(async (res) => {
+                const b = await res.arrayBuffer();
+                if (res.status !== 200 || b.byteLength !== payloadBytes) r.errors++;
+                r.lat.push(performance.now() - t0);
+              })
+              .catch(() => void r.errors++),
+          );
+        }
       }
       if (sent >= total) {
         clearInterval(timer);
@@ -67,7 +71,8 @@ async function openLoop(url: string, secs: number, headers: Record<string, strin
     }, 1);
   });
   await Promise.all(inflight);
-  return { lat: lat.sort((a, b) => a - b), errors };
+  for (const r of out) r.lat.sort((a, b) => a - b);
+  return out;
 }
 
 async function closedLoop(url: string, secs: number): Promise<{ rps: number; errors: number }> {
@@ -107,15 +112,11 @@ try {
   const direct = `http://127.0.0.1:${appPort}/echo`;
   const via = `http://127.0.0.1:${a.httpPort}/v1.0/invoke/bench-b/method/echo`;
   await waitFor(async () => (await fetch(via, { method: "POST", body: payload })).status === 200, "invocation path", 10_000);
-  // Warm-up both paths.
-  await openLoop(direct, Math.min(2, seconds));
-  await openLoop(via, Math.min(2, seconds));
-
-  const d = await openLoop(direct, seconds);
+  await openLoop([direct, via], Math.min(2, seconds)); // warm-up (JIT)
   const t0 = performance.now();
   const ca0 = cpuTicks(a.proc.pid);
   const cb0 = cpuTicks(b.proc.pid);
-  const s = await openLoop(via, seconds);
+  const [d, s] = (await openLoop([direct, via], seconds)) as [{ lat: number[]; errors: number }, { lat: number[]; errors: number }];
   const elapsed = (performance.now() - t0) / 1000;
   const cpuA = (cpuTicks(a.proc.pid) - ca0) / CLK_TCK / elapsed;
   const cpuB = (cpuTicks(b.proc.pid) - cb0) / CLK_TCK / elapsed;
@@ -124,11 +125,11 @@ try {
   const max = await closedLoop(via, maxSeconds);
   const maxDirect = await closedLoop(direct, Math.min(3, maxSeconds));
 
-  const f = (x: number) => x.toFixed(3).padStart(8);
+  const f = (x: number) => ` ${x.toFixed(3)}`.padStart(9);
   const row = (name: string, r: { lat: number[]; errors: number }) =>
     `${name.padEnd(28)}${f(pct(r.lat, 50))}${f(pct(r.lat, 90))}${f(pct(r.lat, 99))}   n=${r.lat.length} errors=${r.errors}`;
-  console.log(`\nrapr invoke bench: ${payloadBytes} B POST at ${rate} req/s for ${seconds} s per path, mTLS ${mtls ? "on" : "off"}, Bun ${Bun.version}`);
-  console.log(`${"path".padEnd(28)}${"p50 ms".padStart(8)}${"p90 ms".padStart(8)}${"p99 ms".padStart(8)}`);
+  console.log(`\nrapr invoke bench: ${payloadBytes} B POST at ${rate} req/s on each path for ${seconds} s (paths interleaved), mTLS ${mtls ? "on" : "off"}, Bun ${Bun.version}, load average ${loadavg().map((x) => x.toFixed(1)).join(" ")}`);
+  console.log(`${"path".padEnd(28)}${"p50 ms".padStart(9)}${"p90 ms".padStart(9)}${"p99 ms".padStart(9)}`);
   console.log(row("A -> B direct", d));
   console.log(row("A -> sidecar -> sidecar -> B", s));
   console.log(`${"added by the two sidecars".padEnd(28)}${f(pct(s.lat, 50) - pct(d.lat, 50))}${f(pct(s.lat, 90) - pct(d.lat, 90))}${f(pct(s.lat, 99) - pct(d.lat, 99))}`);
