@@ -74,7 +74,8 @@ export class Swim {
     this.transport = opts.transport;
     this.clock = opts.clock ?? realClock;
     this.random = opts.random ?? Math.random;
-    this.config = { ...defaultSwimConfig, ...opts.config };
+    const given = Object.entries(opts.config ?? {}).filter(([, v]) => v !== undefined && !Number.isNaN(v));
+    this.config = { ...defaultSwimConfig, ...Object.fromEntries(given) };
     this.self = { id: opts.id, addr: opts.addr, incarnation: 0, state: "alive", metadata: { ...opts.metadata } };
   }
 
