@@ -1,6 +1,6 @@
 // Five compiled rapr processes (built here, run from a directory with no node_modules) form one cluster
 // through a local hyperswarm testnet; kill -9 of one is seen as a failure by all survivors; restarted
-// with the same member id it rejoins with a higher incarnation.
+// with the same member id it rejoins with a higher incarnation; a SIGTERM is seen as a graceful leave.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -66,7 +66,7 @@ afterAll(async () => {
 describe("five rapr processes", () => {
   const ids = ["m1", "m2", "m3", "m4", "m5"];
 
-  test("form one cluster, see a kill -9 as a failure, and take the member back at a higher incarnation", async () => {
+  test("form one cluster, see a kill -9 as a failure, take the member back at a higher incarnation, see a SIGTERM as a leave", async () => {
     for (const id of ids) await start(id);
     await waitFor(async () => {
       for (const s of sidecars.values()) {
@@ -100,5 +100,15 @@ describe("five rapr processes", () => {
       }
       return true;
     }, "m3 to be alive again everywhere at a higher incarnation", 60_000, 200);
+
+    // A graceful shutdown (SIGTERM) is a leave, not a failure.
+    const leaving = sidecars.get("m5")!;
+    leaving.proc.kill("SIGTERM");
+    expect(await leaving.proc.exited).toBe(0);
+    sidecars.delete("m5");
+    await waitFor(async () => {
+      for (const s of sidecars.values()) if ((await view(s)).find((m) => m.id === "m5")?.state !== "left") return false;
+      return true;
+    }, "every other member to see m5 left", 30_000, 200);
   }, 180_000);
 });
