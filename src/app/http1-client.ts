@@ -27,6 +27,8 @@ export class Http1Error extends Error {
 }
 
 const CRLF2 = new Uint8Array([13, 10, 13, 10]);
+/** Characters that would end a header line or the request line early. */
+const UNSAFE = /[\r\n\0]/;
 const encoder = new TextEncoder();
 const latin1 = new TextDecoder("latin1");
 
@@ -54,7 +56,7 @@ class Conn {
     this.gotBytes = false;
     this.head = undefined;
     let text = `${req.method} ${req.target} HTTP/1.1\r\nhost: ${hostHeader}\r\n`;
-    for (const [k, v] of req.headers) text += `${k}: ${v}\r\n`;
+    for (const [k, v] of req.headers) if (!UNSAFE.test(k) && !UNSAFE.test(v)) text += `${k}: ${v}\r\n`; // no header injection
     const body = req.body ?? new Uint8Array(0);
     if (body.length || !/^(GET|HEAD|DELETE|OPTIONS)$/i.test(req.method)) text += `content-length: ${body.length}\r\n`;
     text += "\r\n";
@@ -276,6 +278,9 @@ export class Http1Pool {
   constructor(private readonly host: string, private readonly port: number, private readonly maxIdle = 128) {}
 
   async request(req: Http1Request): Promise<Http1Response> {
+    if (!/^[A-Za-z]+$/.test(req.method)) throw new Http1Error(`invalid HTTP method ${JSON.stringify(req.method).slice(0, 40)}`, false);
+    // Whitespace or control characters would break the request line: percent-encode them, as fetch() does.
+    if (/[\s\0]/.test(req.target)) req = { ...req, target: req.target.replace(/[\s\0]/g, (c) => encodeURIComponent(c)) };
     const reused = this.idle.pop();
     try {
       return await this.once(req, reused);

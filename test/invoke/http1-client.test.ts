@@ -80,6 +80,15 @@ describe("Http1Pool", () => {
     await expect(raw.request({ method: "GET", target: "/bad", headers: [] })).rejects.toBeInstanceOf(Http1Error);
     raw.close();
   });
+  test("header values with line breaks are dropped; spaces in the path are percent-encoded", async () => {
+    const r = await pool.request({ method: "GET", target: "/a b", headers: [["x-ok", "1"], ["x-evil", "a\r\nx-injected: yes"]] });
+    const e = JSON.parse(dec.decode(r.body));
+    expect(e.path).toBe("/a%20b");
+    expect(e.headers["x-ok"]).toBe("1");
+    expect(e.headers["x-injected"]).toBeUndefined();
+    await expect(pool.request({ method: "GE T", target: "/", headers: [] })).rejects.toBeInstanceOf(Http1Error);
+  });
+
   test("nothing listening → Http1Error", async () => {
     const dead = new Http1Pool("127.0.0.1", 1);
     await expect(dead.request({ method: "GET", target: "/", headers: [] })).rejects.toBeInstanceOf(Http1Error);
