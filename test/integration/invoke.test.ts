@@ -18,15 +18,17 @@ let caller: Sidecar;
 let daprServerApp: Sidecar;
 let echo: Sidecar & { appPort?: number };
 let grpcApp: Sidecar;
-const ids = { caller: `caller-${uid()}`, server: `dserver-${uid()}`, echo: `echo-${uid()}`, grpc: `grpcapp-${uid()}` };
+let callerApp: Sidecar & { appPort?: number };
+const ids = { callerApp: `capp-${uid()}`, caller: `caller-${uid()}`, server: `dserver-${uid()}`, echo: `echo-${uid()}`, grpc: `grpcapp-${uid()}` };
 
 beforeAll(async () => {
   cluster = newCluster("invoke");
-  [caller, daprServerApp, echo, grpcApp] = await Promise.all([
+  [caller, daprServerApp, echo, grpcApp, callerApp] = await Promise.all([
     cluster.start({ appId: ids.caller, args: ["--dapr-http-max-request-size", "1"] }),
     cluster.start({ appId: ids.server, app: "invoke-dapr-server.ts" }),
     cluster.start({ appId: ids.echo, app: "invoke-echo-app.ts", env: { APP_API_TOKEN: "app-secret" } }),
     cluster.start({ appId: ids.grpc, app: "invoke-grpc-app.ts", appProtocol: "grpc", env: { APP_API_TOKEN: "grpc-app-secret" } }),
+    cluster.start({ appId: ids.callerApp, app: "invoke-caller-app.ts" }),
   ]);
   await Promise.all([
     waitForApp(caller, ids.server, "whoami"),
@@ -40,6 +42,17 @@ afterAll(async () => {
 });
 
 describe("DaprClient.invoker → sidecar → sidecar (mTLS) → DaprServer app", () => {
+  test.each(["http", "grpc"])("app A (launched by rapr) uses DaprClient.invoker over %s to reach app B, a DaprServer", async (protocol) => {
+    const r = await waitFor(async () => {
+      const res = await fetch(`http://127.0.0.1:${callerApp.appPort}/call/${ids.server}?protocol=${protocol}`);
+      return res.status === 200 ? ((await res.json()) as any) : undefined;
+    }, `app A to call app B over ${protocol}`, 15_000, 100);
+    expect(r.ok).toBe(true);
+    expect(r.result.greeting).toBe(`hello from ${ids.server}`);
+    expect(r.result.got).toEqual({ from: ids.callerApp });
+    expect(r.result.caller).toBe(ids.callerApp);
+  });
+
   test("over HTTP: the callee's answer comes back, and the callee sees the caller's verified app id", async () => {
     const client = new DaprClient({ daprHost: "127.0.0.1", daprPort: String(caller.httpPort), communicationProtocol: CommunicationProtocolEnum.HTTP, logger });
     const res = (await client.invoker.invoke(ids.server, "hello", HttpMethod.POST, { n: 1 })) as Record<string, unknown>;
