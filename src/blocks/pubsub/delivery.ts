@@ -80,7 +80,8 @@ export async function deliverOne(app: AppChannel, ce: CloudEvent, o: DeliveryOpt
     if (typeof ce.traceparent === "string") headers.traceparent = ce.traceparent;
     if (typeof ce.tracestate === "string") headers.tracestate = ce.tracestate;
     const body = o.rawPayload ? eventData(ce) : enc.encode(JSON.stringify(ce));
-    const res = await app.http({ method: "POST", path: o.path, headers, body, signal });
+    // invoke() reaches an HTTP app over the channel's pooled keep-alive client (cheaper than fetch).
+    const res = await app.invoke({ method: "POST", path: o.path, headers, body, signal });
     return resultFromHttp(res.status, res.body);
   } catch {
     return "retry";
@@ -160,7 +161,7 @@ export async function deliverBulk(app: AppChannel, entries: BulkEntry[], o: Deli
           metadata: {},
         })),
       };
-      const res = await app.http({ method: "POST", path: o.path, headers: { "content-type": "application/json" }, body: enc.encode(JSON.stringify(body)), signal });
+      const res = await app.invoke({ method: "POST", path: o.path, headers: { "content-type": "application/json" }, body: enc.encode(JSON.stringify(body)), signal });
       if (res.status === 404) return all("drop");
       if (res.status < 200 || res.status > 299) return all("retry");
       const parsed = res.body.length ? (JSON.parse(dec.decode(res.body)) as { statuses?: { entryId?: string; status?: string }[] }) : {};
