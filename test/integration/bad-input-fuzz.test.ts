@@ -1,6 +1,9 @@
 // Seeded random bodies against every HTTP state route of the compiled rapr: each answer is a success or a Dapr
 // client error ({errorCode, message}, never a 500), and the sidecar stays healthy. A failure prints the seed and body.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Dapr } from "../../src/gen/dapr/proto/runtime/v1/dapr_pb.js";
 import { startSidecar, type Sidecar } from "../support/sidecar.js";
 
 const SEED = Number(process.env.RAPR_FUZZ_SEED ?? 20261123);
@@ -91,6 +94,43 @@ test(`${CASES} random requests (seed ${SEED}) get a success or a Dapr client err
       }
     }
     if (!ok) failures.push(`#${i} ${route} → ${res.status} ${text.slice(0, 200)}\n   sent: ${sent.slice(0, 300)}`);
+  }
+  expect(failures).toEqual([]);
+  expect(sidecar.proc.exitCode).toBeNull();
+  expect((await sidecar.http("/v1.0/healthz")).status).toBe(204);
+});
+
+test(`${CASES / 2} random gRPC state calls (seed ${SEED}) succeed or fail with a client error code, never Internal`, async () => {
+  const grpc = createClient(Dapr, createGrpcTransport({ baseUrl: `http://127.0.0.1:${sidecar.grpcPort}` }));
+  const enc = new TextEncoder();
+  const key = () => (rand() < 0.9 ? pick(STRINGS) : "x".repeat(Math.floor(rand() * 300)));
+  const num = () => pick([0, 1, 2, 3, 7, -1, 2 ** 31 - 1]);
+  const item = () => ({
+    key: key(),
+    value: enc.encode(JSON.stringify(value(1))),
+    ...(rand() < 0.3 ? { etag: { value: pick(STRINGS) } } : {}),
+    ...(rand() < 0.3 ? { options: { concurrency: num(), consistency: num() } } : {}),
+    ...(rand() < 0.3 ? { metadata: { [pick(["ttlInSeconds", "contentType", "x"])]: pick(STRINGS) } } : {}),
+  });
+  const calls = [
+    () => grpc.saveState({ storeName: pick(["statestore", "statestore", "nope", ""]), states: Array.from({ length: Math.floor(rand() * 3) }, item) }),
+    () => grpc.getState({ storeName: "statestore", key: key(), consistency: num() as never }),
+    () => grpc.getBulkState({ storeName: "statestore", keys: Array.from({ length: Math.floor(rand() * 4) }, key) }),
+    () => grpc.deleteState({ storeName: "statestore", key: key(), ...(rand() < 0.3 ? { etag: { value: pick(STRINGS) } } : {}), options: { concurrency: num(), consistency: num() } }),
+    () => grpc.deleteBulkState({ storeName: "statestore", states: Array.from({ length: Math.floor(rand() * 3) }, item) }),
+    () => grpc.executeStateTransaction({ storeName: "statestore", operations: Array.from({ length: Math.floor(rand() * 4) }, () => ({ operationType: pick(["upsert", "delete", "", "x"]), ...(rand() < 0.9 ? { request: item() } : {}) })) }),
+    () => grpc.queryStateAlpha1({ storeName: "statestore", query: rand() < 0.2 ? pick(STRINGS) : JSON.stringify({ filter: value(1), page: { limit: pick([1, 5, "x"]) } }) }),
+  ];
+  const clientErrors = new Set([Code.InvalidArgument, Code.Aborted, Code.NotFound, Code.FailedPrecondition]);
+  const failures: string[] = [];
+  for (let i = 0; i < CASES / 2; i++) {
+    const which = Math.floor(rand() * calls.length);
+    try {
+      await calls[which]();
+    } catch (err) {
+      const ce = ConnectError.from(err);
+      if (!clientErrors.has(ce.code)) failures.push(`#${i} call ${which}: ${Code[ce.code]} ${ce.rawMessage}`);
+    }
   }
   expect(failures).toEqual([]);
   expect(sidecar.proc.exitCode).toBeNull();

@@ -241,6 +241,12 @@ describe("gRPC: the same mistakes map to gRPC status codes with a message naming
     }
   });
 
+  test("an error message quoting half of an emoji still reaches the client (it used to leave the call hanging)", async () => {
+    const err = await grpcError(() => grpc.queryStateAlpha1({ storeName: store, query: "🔑" }, { timeoutMs: 10_000 }));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.rawMessage).toMatch(/query is not valid JSON/);
+  });
+
   test("unknown store is InvalidArgument with ERR_STATE_STORE_NOT_FOUND", async () => {
     const err = await grpcError(() => grpc.getState({ storeName: "nosuchstore", key: "a" }));
     expect(err.code).toBe(Code.InvalidArgument);

@@ -53,11 +53,13 @@ function errorMapping(ctx: ApiContext): Interceptor {
   };
 }
 
+// Connect percent-encodes the message into grpc-message; a lone UTF-16 surrogate (e.g. from a JSON parse error on
+// "🔑") makes that throw, and the call then never answers. Messages go out well-formed.
 function toConnectError(err: unknown, ctx: ApiContext, method: string): ConnectError {
-  if (err instanceof DaprError) return new ConnectError(err.message, err.grpcCode, { "dapr-error-code": err.errorCode });
-  if (err instanceof ConnectError) return err;
+  if (err instanceof DaprError) return new ConnectError(err.message.toWellFormed(), err.grpcCode, { "dapr-error-code": err.errorCode });
+  if (err instanceof ConnectError) return err.rawMessage.isWellFormed() ? err : new ConnectError(err.rawMessage.toWellFormed(), err.code, err.metadata);
   ctx.logger.error("unhandled gRPC API error", { method, error: err });
-  return new ConnectError(err instanceof Error ? err.message : String(err), Code.Internal);
+  return new ConnectError((err instanceof Error ? err.message : String(err)).toWellFormed(), Code.Internal);
 }
 
 export function buildConnectHandler(ctx: ApiContext) {
