@@ -16,7 +16,7 @@ const make = async (metadata: Record<string, string>, peers: string[] = []) => {
 };
 afterAll(async () => {
   await Promise.allSettled(opened.map((n) => n.close()));
-});
+}, 30_000);
 
 describe("cluster API", () => {
   test("HTTP lists members, or says clustering is off", async () => {

@@ -13,7 +13,7 @@ describe.skipIf(!nodeBinary)("hyperswarm interop", () => {
   afterAll(async () => {
     await swarm?.destroy();
     await peer?.stop();
-  });
+  }, 30_000);
 
   test("udx-native resolves to the TypeScript UDX under Bun", () => {
     const UDX = require("udx-native");

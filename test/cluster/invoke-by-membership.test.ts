@@ -17,7 +17,7 @@ afterAll(async () => {
   for (const s of sidecars) await s.stop().catch(() => {});
   app.stop(true);
   rmSync(dir, { recursive: true, force: true });
-});
+}, 30_000);
 
 test("a sidecar invokes an app on another cluster member by app id", async () => {
   const { bin } = await compiledRapr();

@@ -61,7 +61,7 @@ afterAll(async () => {
   }
   await testnet?.destroy();
   rmSync(dir, { recursive: true, force: true });
-});
+}, 30_000);
 
 describe("five rapr processes", () => {
   const ids = ["m1", "m2", "m3", "m4", "m5"];

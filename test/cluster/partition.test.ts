@@ -106,7 +106,7 @@ afterAll(async () => {
   sh(["ip", "netns", "del", ns.a]);
   sh(["ip", "netns", "del", ns.b]);
   rmSync(dir, { recursive: true, force: true });
-});
+}, 30_000);
 
 describe.skipIf(!!unavailable)("cluster partition across network namespaces", () => {
   test("both sides mark the other failed while cut, then heal into one view", async () => {

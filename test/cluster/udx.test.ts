@@ -29,7 +29,7 @@ afterEach(async () => {
     for (const st of s.streams) st.destroy();
     await s.close();
   }
-});
+}, 30_000);
 
 describe("UDX on Bun", () => {
   test("bind is synchronous and reports the kernel's port", () => {
