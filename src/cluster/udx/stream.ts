@@ -465,7 +465,10 @@ export class UDXStream extends streamx.Duplex {
 
   private transmit(datagram: Uint8Array, host: string, port: number, done?: (ok: boolean) => void): void {
     const socket = this.socket;
-    if (!socket) return done?.(false) as undefined;
+    if (!socket) {
+      done?.(false);
+      return;
+    }
     this.bytesTransmitted += datagram.byteLength;
     this.packetsTransmitted++;
     socket._sendRaw(datagram, port, host, done);
