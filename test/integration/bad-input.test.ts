@@ -74,6 +74,11 @@ describe("HTTP: malformed and mistyped bodies are 400 ERR_MALFORMED_REQUEST nami
     // An expiry beyond what a date can hold would leave an item no GET can return.
     await expectDaprError(await save([{ key: "far", value: 1, metadata: { ttlInSeconds: "99999999999999" } }]), 400, "ERR_MALFORMED_REQUEST", /ttlInSeconds.*"99999999999999"/);
     expect((await httpGet("far")).status).toBe(204);
+    // A content type that is no valid header value would make every later GET of the item fail.
+    await expectDaprError(await save([{ key: "ct", value: 1, metadata: { contentType: "ключ" } }]), 400, "ERR_MALFORMED_REQUEST", /metadata\.contentType must be a media type/);
+    await expectDaprError(await save([{ key: "ct", value: 1, metadata: { contentType: "text/plain\r\nx-evil: 1" } }]), 400, "ERR_MALFORMED_REQUEST", /contentType/);
+    expect((await save([{ key: "ct", value: "t", metadata: { contentType: "text/plain; charset=utf-8" } }])).status).toBe(204);
+    expect((await httpGet("ct")).headers.get("content-type")).toBe("text/plain; charset=utf-8");
     await expectDaprError(await sidecar.http("/v1.0/state/statestore/a?consistency=bogus"), 400, "ERR_MALFORMED_REQUEST", /consistency.*got "bogus"/);
     await expectDaprError(await sidecar.http("/v1.0/state/statestore/a?concurrency=bogus", { method: "DELETE" }), 400, "ERR_MALFORMED_REQUEST", /concurrency.*got "bogus"/);
   });

@@ -225,6 +225,17 @@ function parseTtl(meta: Record<string, string> | undefined, where: string): numb
   return n > 0 ? n : undefined;
 }
 
+/** Printable ASCII, as an HTTP header value must be: anything else would make every later GET of the item fail. */
+export const CONTENT_TYPE = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
+
+function checkContentType(v: string | undefined, where: string): string | undefined {
+  if (v === undefined || v === "") return undefined;
+  if (!CONTENT_TYPE.test(v)) {
+    throw errors.malformedRequest(`${where}: metadata.contentType must be a media type such as "application/json" (printable ASCII, at most 255 characters), got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
 function toUpsert(s: SaveInput, prefix: KeyPrefixer, storeName: string, at: string): TransactionOperation {
   const where = `state store ${storeName}${at ? `: ${at}` : ""}`;
   const key = checkKey(s.key, storeName, at ? `${at}.key` : "key");
@@ -236,7 +247,7 @@ function toUpsert(s: SaveInput, prefix: KeyPrefixer, storeName: string, at: stri
     etag: s.etag || undefined,
     concurrency: checkConcurrency(s.concurrency, where),
     ttlInSeconds: parseTtl(s.metadata, where),
-    contentType: s.metadata?.contentType,
+    contentType: checkContentType(s.metadata?.contentType, where),
   };
 }
 

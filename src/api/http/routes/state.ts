@@ -1,7 +1,7 @@
 // HTTP: /v1.0/state/* and /v1.0-alpha1/state/{store}/query
 import type { Elysia } from "elysia";
 import type { ApiContext } from "../../context.js";
-import type { DeleteInput, SaveInput, TransactionInput } from "../../../blocks/state/state-block.js";
+import { CONTENT_TYPE, type DeleteInput, type SaveInput, type TransactionInput } from "../../../blocks/state/state-block.js";
 import { errors } from "../../../errors.js";
 import { encoder, json, noContent, queryMetadata, readJson, valueAsJson } from "../respond.js";
 
@@ -26,7 +26,9 @@ export function stateRoutes(app: Elysia, ctx: ApiContext) {
       const url = new URL(request.url);
       const item = await state.get(params.store, params.key, url.searchParams.get("consistency") ?? undefined);
       if (!item) return noContent();
-      const headers: Record<string, string> = { etag: item.etag, "content-type": item.contentType ?? "application/json" };
+      // An item written before content types were checked (or by another writer) must still be readable.
+      const contentType = item.contentType && CONTENT_TYPE.test(item.contentType) ? item.contentType : "application/json";
+      const headers: Record<string, string> = { etag: item.etag, "content-type": contentType };
       for (const [k, v] of Object.entries(item.metadata)) headers[`metadata.${k}`] = v;
       return new Response(item.value as Uint8Array<ArrayBuffer>, { status: 200, headers });
     })
