@@ -2,7 +2,7 @@
 // programmatic ones once the app's port opens, the outside-subscriber hub, and an orderly stop.
 import { randomUUID } from "node:crypto";
 import type { Runtime, RuntimeModule } from "../../runtime/runtime.js";
-import { messageOf } from "../../errors.js";
+import { DaprError, messageOf } from "../../errors.js";
 import { OutsideHub } from "./outside/hub.js";
 import { PubsubBlock } from "./pubsub-block.js";
 import { alphaCallback } from "./delivery.js";
@@ -57,18 +57,44 @@ export function pubsubModule(): RuntimeModule {
       } catch (err) {
         log.error("invalid Subscription resource", { error: messageOf(err) });
       }
+      // A broker that is down when a subscription starts only delays it: retried with backoff until the node stops.
+      const subscribeUntilStopped = async (s: SubscriptionSpec, firstAttemptDone: () => void) => {
+        for (let attempt = 1; !stopped.signal.aborted; attempt++) {
+          try {
+            await b.subscribe(s);
+            return firstAttemptDone();
+          } catch (err) {
+            firstAttemptDone();
+            if (err instanceof DaprError) {
+              // No such pubsub component: retrying will not help.
+              return void log.error("subscription ignored", { pubsub: s.pubsubName, topic: s.topic, error: err.message });
+            }
+            const retryInMs = Math.min(10_000, 250 * 2 ** Math.min(attempt, 6));
+            log.error("subscription failed; retrying", { pubsub: s.pubsubName, topic: s.topic, attempt, retry_in_ms: retryInMs, error: messageOf(err) });
+            await new Promise<void>((resolve) => {
+              const onAbort = () => (clearTimeout(t), resolve());
+              const t = setTimeout(() => (stopped.signal.removeEventListener("abort", onAbort), resolve()), retryInMs);
+              stopped.signal.addEventListener("abort", onAbort, { once: true });
+            });
+          }
+        }
+      };
       loading = (async () => {
         const seen = new Set<string>();
+        const running: Promise<void>[] = [];
         const start = async (s: SubscriptionSpec) => {
           const key = `${s.pubsubName}\u0000${s.topic}`;
           if (seen.has(key)) return log.warn("duplicate subscription ignored", { pubsub: s.pubsubName, topic: s.topic, kind: s.kind });
           seen.add(key);
-          await b.subscribe(s).catch((err) => log.error("subscription failed", { pubsub: s.pubsubName, topic: s.topic, error: messageOf(err) }));
+          // The first attempt is awaited (subscriptions start in order); retries go on in the background.
+          await new Promise<void>((resolve) => running.push(subscribeUntilStopped(s, resolve).finally(resolve)));
         };
         for (const s of declarative) await start(s);
-        if (!(await rt.appChannel.waitForPort(APP_PORT_WAIT_MS, stopped.signal))) return;
-        const programmatic = await loadAppSubscriptions(rt.appChannel, log, stopped.signal);
-        for (const s of programmatic) await start(s);
+        if (await rt.appChannel.waitForPort(APP_PORT_WAIT_MS, stopped.signal)) {
+          const programmatic = await loadAppSubscriptions(rt.appChannel, log, stopped.signal);
+          for (const s of programmatic) await start(s);
+        }
+        await Promise.allSettled(running);
       })();
     },
     async stop() {
