@@ -22,6 +22,8 @@ export interface AppRequest {
   headers: Record<string, string>;
   body?: Uint8Array;
   signal?: AbortSignal;
+  /** Invocation pass-through: keep a compressed answer compressed (its content-encoding goes back as is). */
+  passthrough?: boolean;
 }
 
 export interface AppResponse {
@@ -118,7 +120,7 @@ export class AppChannel {
     return this.run(async () => {
       let res: Response;
       try {
-        res = await fetch(url, { method: req.method, headers, body: req.body && req.body.length ? (req.body as Uint8Array<ArrayBuffer>) : undefined, signal: req.signal, redirect: "manual", decompress: false } as RequestInit);
+        res = await fetch(url, { method: req.method, headers, body: req.body && req.body.length ? (req.body as Uint8Array<ArrayBuffer>) : undefined, signal: req.signal, redirect: "manual", decompress: !req.passthrough } as RequestInit);
       } catch (err) {
         throw new AppUnavailableError(`app ${this.config.appId} at ${this.baseUrl} did not answer ${req.method} /${req.path}: ${(err as Error).message}`);
       }
@@ -133,7 +135,7 @@ export class AppChannel {
   /** Service invocation into the app: HTTP apps get the request as is; gRPC apps get AppCallback.OnInvoke,
    * with the body as the raw value of the Any (type URL from header ANY_TYPE_HEADER when the caller sent one). */
   async invoke(req: AppRequest): Promise<AppResponse> {
-    if (!this.isGrpc) return this.pool ? this.http1(req, this.pool) : this.http(req);
+    if (!this.isGrpc) return this.pool ? this.http1(req, this.pool) : this.http({ ...req, passthrough: true });
     if (!this.callback) throw new AppUnavailableError("no app port configured (--app-port)");
     const verb = HTTPExtension_Verb[req.method.toUpperCase() as keyof typeof HTTPExtension_Verb] ?? HTTPExtension_Verb.POST;
     const contentType = req.headers["content-type"] ?? "application/json";

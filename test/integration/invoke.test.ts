@@ -102,6 +102,12 @@ describe("HTTP invocation passes requests and answers through unchanged", () => 
     expect(await r.text()).toBe("status 404");
   });
 
+  test("a compressed answer passes through compressed, with its content-encoding", async () => {
+    const r = await caller.http(`/v1.0/invoke/${ids.echo}/method/gzip`, { decompress: false } as RequestInit);
+    expect(r.headers.get("content-encoding")).toBe("gzip");
+    expect(new TextDecoder().decode(Bun.gunzipSync(new Uint8Array(await r.arrayBuffer())))).toBe("compressed hello");
+  });
+
   test.each([201, 400, 418, 503])("status %d comes back as is", async (code) => {
     const r = await caller.http(`/v1.0/invoke/${ids.echo}/method/status/${code}`, { method: "POST" });
     expect(r.status).toBe(code);
