@@ -12,6 +12,8 @@ import { startSidecar, type Sidecar } from "../support/sidecar.js";
 
 const encode = (s: string) => new TextEncoder().encode(s);
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+/** A response body as loosely typed JSON, for assertions. */
+const jsonOf = (r: Response): Promise<any> => r.json();
 
 describe("one sidecar with components from YAML", () => {
   let dir: string;
@@ -61,25 +63,25 @@ auth:
   test("secrets come back over HTTP, one and in bulk, with nested names flattened", async () => {
     const one = await sidecar.http("/v1.0/secrets/localsecrets/db:password");
     expect(one.status).toBe(200);
-    expect(await one.json()).toEqual({ "db:password": "s3cr3t" });
-    const all = await (await sidecar.http("/v1.0/secrets/localsecrets/bulk")).json();
+    expect(await jsonOf(one)).toEqual({ "db:password": "s3cr3t" });
+    const all = await jsonOf(await sidecar.http("/v1.0/secrets/localsecrets/bulk"));
     expect(all).toEqual({ "db:password": { "db:password": "s3cr3t" }, dbfile: { dbfile: join(dir, "from-secret.sqlite") } });
   });
 
   test("a missing secret and an unknown secret store are Dapr errors", async () => {
     const missing = await sidecar.http("/v1.0/secrets/localsecrets/nope");
     expect(missing.status).toBe(500);
-    expect((await missing.json()).errorCode).toBe("ERR_SECRET_GET");
+    expect((await jsonOf(missing)).errorCode).toBe("ERR_SECRET_GET");
     const unknown = await sidecar.http("/v1.0/secrets/elsewhere/x");
     expect(unknown.status).toBe(401);
-    expect(await unknown.json()).toMatchObject({ errorCode: "ERR_SECRET_STORE_NOT_FOUND" });
+    expect(await jsonOf(unknown)).toMatchObject({ errorCode: "ERR_SECRET_STORE_NOT_FOUND" });
   });
 
   test("a component's secretKeyRef is resolved from its auth.secretStore", async () => {
     const save = await sidecar.http("/v1.0/state/cache", { method: "POST", body: JSON.stringify([{ key: "k", value: 1 }]) });
     expect(save.status).toBe(204);
     expect(existsSync(join(dir, "from-secret.sqlite"))).toBe(true);
-    const meta = await (await sidecar.http("/v1.0/metadata")).json();
+    const meta = await jsonOf(await sidecar.http("/v1.0/metadata"));
     expect(meta.components.map((c: { name: string }) => c.name)).toEqual(expect.arrayContaining(["cache", "localsecrets"]));
   });
 
@@ -117,13 +119,13 @@ auth:
       const t = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       return t.includes('path="/v1.0/state/cache"') && t.includes("grpc_server_method=\"/dapr.proto.runtime.v1.Dapr/GetState\"") ? t : undefined;
     }, "metrics to show the calls");
-    const loaded = (await (await sidecar.http("/v1.0/metadata")).json()).components.length;
+    const loaded = (await jsonOf(await sidecar.http("/v1.0/metadata"))).components.length;
     expect(text).toContain(`dapr_runtime_component_loaded{app_id="${sidecar.appId}"} ${loaded}`);
   });
 
   test("PUT /v1.0/metadata/{key} shows up in extended metadata over HTTP and gRPC", async () => {
     expect((await sidecar.http("/v1.0/metadata/team", { method: "PUT", body: "payments" })).status).toBe(204);
-    const http = await (await sidecar.http("/v1.0/metadata")).json();
+    const http = await jsonOf(await sidecar.http("/v1.0/metadata"));
     expect(http.extended.team).toBe("payments");
     const grpc = await createClient(Dapr, createGrpcTransport({ baseUrl: `http://127.0.0.1:${sidecar.grpcPort}` })).getMetadata({});
     expect(grpc.extendedMetadata.team).toBe("payments");
@@ -142,7 +144,7 @@ describe("DAPR_API_TOKEN", () => {
   test("calls without the token are refused over HTTP and gRPC; health checks stay open", async () => {
     const refused = await sidecar.http("/v1.0/metadata");
     expect(refused.status).toBe(401);
-    expect((await refused.json()).errorCode).toBe("ERR_API_UNAUTHORIZED");
+    expect((await jsonOf(refused)).errorCode).toBe("ERR_API_UNAUTHORIZED");
     expect((await sidecar.http("/v1.0/healthz")).status).toBe(204);
     const ok = await sidecar.http("/v1.0/metadata", { headers: { "dapr-api-token": "let-me-in" } });
     expect(ok.status).toBe(200);

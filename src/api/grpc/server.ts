@@ -1,6 +1,6 @@
 // The gRPC API: dapr.proto.runtime.v1.Dapr and rapr.v1.* through Connect. One port speaks gRPC (HTTP/2), and
 // gRPC-Web and Connect over HTTP/1.1 or HTTP/2, so native gRPC clients and browsers share it.
-import { ConnectError, Code, type ConnectRouter, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
+import { ConnectError, Code, createConnectRouter, type ConnectRouter, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { cors as connectCors } from "@connectrpc/connect";
 import * as http from "node:http";
@@ -8,6 +8,9 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { Dapr } from "../../gen/dapr/proto/runtime/v1/dapr_pb.js";
 import type { ApiContext } from "../context.js";
+import { installGrpcFastPath, type FastPathRoutes } from "./h2-fast-path.js";
+import type { CallGuard, UnaryRoute } from "./unary-grpc.js";
+import type { DescMethodUnary, DescService } from "@bufbuild/protobuf";
 import { DaprError } from "../../errors.js";
 import { pubsubHandlers } from "./handlers/pubsub.js";
 import { grpcProxyFallback, invokeHandlers } from "./handlers/invoke.js";
@@ -31,26 +34,32 @@ export interface GrpcServerHandle {
   stop(): Promise<void>;
 }
 
-function errorMapping(ctx: ApiContext): Interceptor {
+/** The API's rules around every gRPC call, on either path: the API token, Dapr errors as gRPC statuses, metrics, logs. */
+function callGuard(ctx: ApiContext): CallGuard {
   const token = ctx.config.apiToken;
-  return (next) => async (req) => {
-    if (token && req.header.get("dapr-api-token") !== token) {
-      throw new ConnectError("authorization error: invalid or missing dapr-api-token metadata", Code.Unauthenticated);
-    }
+  const apiLog = ctx.logger.child("api");
+  return async (method, header, fn) => {
     const started = performance.now();
-    const method = `/${req.service.typeName}/${req.method.name}`;
     let status = "OK";
     try {
-      return await next(req);
+      // Outside subscribers are not apps: their subscriber token (checked by the pub/sub block) is their credential.
+      if (token && !method.startsWith("/rapr.v1.Subscribers/") && header.get("dapr-api-token") !== token) {
+        throw new ConnectError("authorization error: invalid or missing dapr-api-token metadata", Code.Unauthenticated);
+      }
+      return await fn();
     } catch (err) {
       const mapped = toConnectError(err, ctx, method);
       status = Code[mapped.code];
       throw mapped;
     } finally {
       ctx.metrics.observeGrpc(method, status, performance.now() - started);
-      if (ctx.config.enableApiLogging) ctx.logger.child("api").info("gRPC API called", { method, status });
+      if (ctx.config.enableApiLogging) apiLog.info("gRPC API called", { method, status });
     }
   };
+}
+
+function guardInterceptor(guard: CallGuard): Interceptor {
+  return (next) => (req) => guard(`/${req.service.typeName}/${req.method.name}`, req.header, () => next(req));
 }
 
 // Connect percent-encodes the message into grpc-message; a lone UTF-16 surrogate (e.g. from a JSON parse error on
@@ -62,31 +71,73 @@ function toConnectError(err: unknown, ctx: ApiContext, method: string): ConnectE
   return new ConnectError((err instanceof Error ? err.message : String(err)).toWellFormed(), Code.Internal);
 }
 
-export function buildConnectHandler(ctx: ApiContext) {
+interface RegisteredService {
+  desc: DescService;
+  impl: Record<string, unknown>;
+}
+
+/** Every service the gRPC port serves, with its implementation (router modules are recorded, not run twice). */
+function registeredServices(ctx: ApiContext): RegisteredService[] {
   const dapr: Partial<ServiceImpl<typeof Dapr>> = Object.assign({}, ...daprHandlerModules.map((m) => m(ctx)));
-  return connectNodeAdapter({
-    routes: (router) => {
-      router.service(Dapr, dapr);
-      for (const m of routerModules) m(router, ctx);
+  const out: RegisteredService[] = [{ desc: Dapr, impl: dapr }];
+  const recorder = {
+    service(desc: DescService, impl: Record<string, unknown>) {
+      out.push({ desc, impl });
+      return recorder;
     },
-    interceptors: [errorMapping(ctx)],
+  };
+  for (const m of routerModules) m(recorder as unknown as ConnectRouter, ctx);
+  return out;
+}
+
+function unaryRoutes(services: RegisteredService[]): Map<string, UnaryRoute> {
+  const out = new Map<string, UnaryRoute>();
+  for (const { desc, impl } of services) {
+    for (const method of desc.methods) {
+      const fn = impl[method.localName];
+      if (method.methodKind !== "unary" || typeof fn !== "function") continue;
+      out.set(`/${desc.typeName}/${method.name}`, { service: desc, method: method as DescMethodUnary, impl: fn.bind(impl) as UnaryRoute["impl"] });
+    }
+  }
+  return out;
+}
+
+function connectOptions(ctx: ApiContext, services: RegisteredService[], guard: CallGuard) {
+  return {
+    routes: (router: ConnectRouter) => {
+      for (const s of services) router.service(s.desc, s.impl as never);
+    },
+    interceptors: [guardInterceptor(guard)],
     fallback: grpcProxyFallback(ctx),
     readMaxBytes: ctx.config.maxRequestBodyBytes,
     grpc: true,
     grpcWeb: true,
     connect: true,
-  });
+  };
+}
+
+export function buildConnectHandlers(ctx: ApiContext) {
+  const services = registeredServices(ctx);
+  const guard = callGuard(ctx);
+  const options = connectOptions(ctx, services, guard);
+  const router = createConnectRouter(options);
+  options.routes(router);
+  const fastPath: FastPathRoutes = { unary: unaryRoutes(services), universal: router.handlers, guard, readMaxBytes: ctx.config.maxRequestBodyBytes };
+  return { nodeHandler: connectNodeAdapter(options), fastPath };
 }
 
 export async function startGrpcServer(ctx: ApiContext): Promise<GrpcServerHandle> {
-  const handler = buildConnectHandler(ctx);
-  const withCors = corsWrapper(ctx.config.allowedOrigins, handler);
+  const { nodeHandler, fastPath } = buildConnectHandlers(ctx);
+  const withCors = corsWrapper(ctx.config.allowedOrigins, nodeHandler);
   const h2 = http2.createServer({}, withCors as any);
+  installGrpcFastPath(h2, fastPath);
   const h1 = http.createServer(withCors as any);
   // One listening socket; each connection goes to the HTTP/2 or HTTP/1.1 server by its first bytes.
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
+    // Node's own HTTP servers turn Nagle off; sockets handed over by hand must too, or small replies wait ~40 ms.
+    socket.setNoDelay(true);
     socket.on("close", () => sockets.delete(socket));
     socket.once("readable", () => {
       const head: Buffer | null = socket.read(H2_PREFACE.length) ?? socket.read();
