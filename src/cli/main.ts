@@ -4,11 +4,14 @@ import { Runtime } from "../runtime/runtime.js";
 import { RAPR_VERSION } from "../version.js";
 import { formatHelp, parseFlags, UsageError } from "./flags.js";
 import { allRunFlags, toRuntimeConfig } from "./run-flags.js";
+import { subscriberToken, subscriberTokenFlags } from "./subscriber-token.js";
 
 const USAGE = `rapr — a distributed application runtime, compatible with Dapr's APIs.
 
 Usage:
   rapr run [flags] [-- <app command...>]   start the sidecar (and the app, if given)
+  rapr subscriber-token --subject <who> --topics <pubsub/topic,...> [--ttl s] [--secret s]
+                                          mint a token for a subscriber outside the cluster
   rapr version                            print the version
   rapr --help | rapr run --help           this help
 
@@ -30,6 +33,13 @@ export async function main(argv: string[]): Promise<number> {
       case "-v":
         process.stdout.write(`rapr ${RAPR_VERSION} (bun ${Bun.version})\n`);
         return 0;
+      case "subscriber-token":
+        if (args.includes("--help") || args.includes("-h")) {
+          process.stdout.write(`Flags of rapr subscriber-token:\n${formatHelp(subscriberTokenFlags)}\n`);
+          return 0;
+        }
+        process.stdout.write(subscriberToken(args, process.env) + "\n");
+        return 0;
       case "run":
         if (args.includes("--help") || args.includes("-h")) {
           process.stdout.write(USAGE + formatHelp(allRunFlags()) + "\n");
@@ -37,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
         }
         return await run(args);
       default:
-        throw new UsageError(`unknown command "${cmd}" (commands: run, version, help)`);
+        throw new UsageError(`unknown command "${cmd}" (commands: run, subscriber-token, version, help)`);
     }
   } catch (err) {
     if (err instanceof UsageError) {
