@@ -9,6 +9,7 @@ import statePostgresql from "./state.postgresql/index.js";
 import stateSqlite from "./state.sqlite/index.js";
 import nameresolutionLocal from "./nameresolution.local/index.js";
 import nameresolutionStatic from "./nameresolution.static/index.js";
+import nameresolutionMdns from "./nameresolution.mdns/index.js";
 
 export const builtinPlugins: ComponentPlugin<any, any>[] = [
   stateInMemory,
@@ -20,4 +21,5 @@ export const builtinPlugins: ComponentPlugin<any, any>[] = [
   pubsubNats,
   nameresolutionLocal,
   nameresolutionStatic,
+  nameresolutionMdns,
 ];
