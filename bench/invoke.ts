@@ -75,6 +75,20 @@ async function openLoop(urls: string[], secs: number): Promise<{ lat: number[]; 
   return out;
 }
 
+/** One request at a time, the paths alternating: the bare per-request path cost, without queueing. */
+async function sequential(urls: string[], n: number): Promise<number[][]> {
+  const lat = urls.map(() => [] as number[]);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < urls.length; k++) {
+      const t0 = performance.now();
+      const r = await fetch(urls[k]!, { method: "POST", body: payload });
+      await r.arrayBuffer();
+      lat[k]!.push(performance.now() - t0);
+    }
+  }
+  return lat.map((l) => l.sort((a, b) => a - b));
+}
+
 async function closedLoop(url: string, secs: number): Promise<{ rps: number; errors: number }> {
   const end = performance.now() + secs * 1000;
   let done = 0;
@@ -122,6 +136,7 @@ try {
   const cpuB = (cpuTicks(b.proc.pid) - cb0) / CLK_TCK / elapsed;
   const rssA = rssMb(a.proc.pid);
   const rssB = rssMb(b.proc.pid);
+  const [seqDirect, seqVia] = (await sequential([direct, via], 3000)) as [number[], number[]];
   const max = await closedLoop(via, maxSeconds);
   const maxDirect = await closedLoop(direct, Math.min(3, maxSeconds));
 
@@ -133,6 +148,11 @@ try {
   console.log(row("A -> B direct", d));
   console.log(row("A -> sidecar -> sidecar -> B", s));
   console.log(`${"added by the two sidecars".padEnd(28)}${f(pct(s.lat, 50) - pct(d.lat, 50))}${f(pct(s.lat, 90) - pct(d.lat, 90))}${f(pct(s.lat, 99) - pct(d.lat, 99))}`);
+  const seqRow = (name: string, l: number[]) => `${name.padEnd(28)}${f(pct(l, 50))}${f(pct(l, 90))}${f(pct(l, 99))}`;
+  console.log(`one request at a time (3000 each, alternating):`);
+  console.log(seqRow("A -> B direct", seqDirect));
+  console.log(seqRow("A -> sidecar -> sidecar -> B", seqVia));
+  console.log(`${"added by the two sidecars".padEnd(28)}${f(pct(seqVia, 50) - pct(seqDirect, 50))}${f(pct(seqVia, 90) - pct(seqDirect, 90))}${f(pct(seqVia, 99) - pct(seqDirect, 99))}`);
   console.log(`sidecar A: ${cpuA.toFixed(3)} core, RSS ${rssA.toFixed(1)} MB | sidecar B: ${cpuB.toFixed(3)} core, RSS ${rssB.toFixed(1)} MB (at ${rate} req/s)`);
   console.log(`max throughput through one sidecar pair: ${max.rps.toFixed(0)} req/s (closed loop, ${concurrency} in flight, ${maxSeconds} s, errors=${max.errors}); direct: ${maxDirect.rps.toFixed(0)} req/s`);
   console.log(`(load generator, both sidecars and the app share this machine's ${navigator.hardwareConcurrency} cores)`);
