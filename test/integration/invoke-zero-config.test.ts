@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, waitFor } from "../support/ports.js";
-import { startSidecar, type Sidecar } from "../support/sidecar.js";
+import { RAPR_BIN, startSidecar, type Sidecar } from "../support/sidecar.js";
 import { FIXTURES, uid } from "../invoke/support.js";
 
 const home = mkdtempSync(join(tmpdir(), "rapr-zero-"));
@@ -54,3 +54,11 @@ test("--enable-mtls=false: the same invocation over plain TCP between the sideca
   const entry = readdirSync(join(home, "rapr", "apps", "default")).find((f) => f.startsWith(`${calleeId}.`))!;
   expect(readFileSync(join(home, "rapr", "apps", "default", entry), "utf8")).toContain('"address":"tcp://');
 }, 40_000);
+
+test("a CA directory that cannot be created stops start-up with a message naming the way out", async () => {
+  const proc = Bun.spawn([RAPR_BIN, "run", "--app-id", `badca-${uid()}`, "--dapr-http-port", "0", "--dapr-grpc-port", "0", "--enable-metrics=false", "--data-dir", join(home, "badca-data"), "--mtls-ca-dir", "/proc/rapr-no-such-dir"], { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
+  const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+  expect(code).not.toBe(0);
+  expect(err).toContain("--mtls-ca-dir");
+  expect(err).toContain("--enable-mtls=false");
+}, 20_000);

@@ -38,7 +38,10 @@ export function invokeModule(rt: Runtime): RuntimeModule {
           tls = loadGivenCerts({ certFile, keyFile, caFile });
         } else {
           // Per user, not per --data-dir: every sidecar this user starts on this host trusts the same CA.
-          const ca = await loadOrCreateCa(str(x["mtls-ca-dir"]) ?? join(homedir(), ".rapr", "ca"));
+          const caDir = str(x["mtls-ca-dir"]) ?? join(homedir(), ".rapr", "ca");
+          const ca = await loadOrCreateCa(caDir).catch((err: Error) => {
+            throw new Error(`mTLS: cannot load or create the local CA in ${caDir} (choose another with --mtls-ca-dir, give certificates with --mtls-cert-file/--mtls-key-file/--mtls-ca-file, or turn mTLS off with --enable-mtls=false): ${err.message}`);
+          });
           tls = await issueLeaf(ca, { trustDomain, namespace, appId: c.appId });
         }
       }
