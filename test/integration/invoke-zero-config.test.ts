@@ -2,7 +2,8 @@
 // component files, no CA or registry flags) find each other by app id, over mTLS with the per-user local CA.
 // HOME and XDG_RUNTIME_DIR point into a temporary directory so the test owns the CA and the registry.
 import { afterAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { issueLeaf, loadOrCreateCa } from "../../src/security/ca.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, waitFor } from "../support/ports.js";
@@ -62,3 +63,25 @@ test("a CA directory that cannot be created stops start-up with a message naming
   expect(err).toContain("--mtls-ca-dir");
   expect(err).toContain("--enable-mtls=false");
 }, 20_000);
+
+test("given certificates (--mtls-cert-file, --mtls-key-file, --mtls-ca-file) instead of the local CA", async () => {
+  const ca = await loadOrCreateCa(join(home, "given-ca"));
+  const dir = join(home, "given");
+  mkdirSync(dir, { recursive: true });
+  const ids = { callee: `given-callee-${uid()}`, caller: `given-caller-${uid()}` };
+  const files = async (appId: string) => {
+    const m = await issueLeaf(ca, { trustDomain: "public", namespace: "default", appId });
+    for (const [k, v] of Object.entries({ crt: m.cert, key: m.key, ca: m.ca })) writeFileSync(join(dir, `${appId}.${k}`), v);
+    return ["--mtls-cert-file", join(dir, `${appId}.crt`), "--mtls-key-file", join(dir, `${appId}.key`), "--mtls-ca-file", join(dir, `${appId}.ca`), "--enable-metrics=false"];
+  };
+  const appPort = await freePort();
+  const callee = await startSidecar({ appId: ids.callee, env, args: [...(await files(ids.callee)), "--app-port", String(appPort)], appCommand: [process.execPath, join(FIXTURES, "invoke-echo-app.ts")] });
+  started.push(callee);
+  const caller = await startSidecar({ appId: ids.caller, env, args: await files(ids.caller) });
+  started.push(caller);
+  const body = await waitFor(async () => {
+    const r = await caller.http(`/v1.0/invoke/${ids.callee}/method/given`);
+    return r.status === 200 ? ((await r.json()) as any) : undefined;
+  }, "invocation with given certificates", 15_000, 100);
+  expect(body.headers["dapr-caller-app-id"]).toBe(ids.caller);
+}, 40_000);
