@@ -68,6 +68,7 @@ export function invokeModule(rt: Runtime): RuntimeModule {
       await resolver.register({ appId: c.appId, namespace, address, pid: process.pid });
       rt.api.invoke = block;
       rt.api.resiliency = resiliency;
+      rt.api.state.useResiliency(resiliency); // state store calls run under targets.components policies
       log.info("service invocation ready", { address, transport: transport.name, namespace, access_control: !!conf.accessControl, resiliency: !resiliency.empty });
     },
     async stop() {

@@ -6,6 +6,7 @@ import type {
 import { parseQuery, QueryError } from "../../components/state/query.js";
 import { DaprError, EtagInvalidError, EtagMismatchError, errors, messageOf } from "../../errors.js";
 import { KeyPrefixer } from "./key-prefix.js";
+import type { Resiliency } from "../../resiliency/index.js";
 
 export interface SaveInput {
   key: string;
@@ -52,10 +53,19 @@ type Op = "save" | "delete" | "transaction";
 export class StateBlock {
   private readonly prefixers = new Map<string, KeyPrefixer>();
 
+  private resiliency?: Resiliency;
+  private readonly guarded = new WeakMap<StateStore, StateStore>();
+
   constructor(private readonly registry: ComponentRegistry, private readonly appId: string) {}
 
+  /** From then on, every call into a store with a Resiliency policy (targets.components.<name>) runs under it. */
+  useResiliency(r: Resiliency): void {
+    this.resiliency = r;
+  }
+
   private store(name: string): { store: StateStore; prefix: KeyPrefixer } {
-    const store = this.registry.get<StateStore>("state", name);
+    const raw = this.registry.get<StateStore>("state", name);
+    const store = raw && this.resiliency?.policyFor({ component: name }) ? this.guard(name, raw) : raw;
     if (!store) {
       if (this.registry.list("state").length === 0) throw errors.stateStoreNotConfigured("state store is not configured");
       throw errors.stateStoreNotFound(`state store ${name} is not found`);
@@ -67,6 +77,25 @@ export class StateBlock {
       this.prefixers.set(name, prefix);
     }
     return { store, prefix };
+  }
+
+  /** The store with each data call wrapped in the component's resiliency policy; etag conflicts are final. */
+  private guard(name: string, store: StateStore): StateStore {
+    let g = this.guarded.get(store);
+    if (g) return g;
+    const r = this.resiliency!;
+    const permanent = (e: unknown) => e instanceof EtagMismatchError || e instanceof EtagInvalidError;
+    const plain = new Set<PropertyKey>(["features", "close", "ping"]);
+    g = new Proxy(store, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target);
+        if (typeof v !== "function") return v;
+        if (plain.has(prop)) return v.bind(target);
+        return (...args: unknown[]) => r.run({ component: name }, () => v.apply(target, args), { permanent });
+      },
+    });
+    this.guarded.set(store, g);
+    return g;
   }
 
   async get(storeName: string, key: string, consistency?: string): Promise<GetResult | undefined> {
