@@ -70,6 +70,21 @@ spec:
   expect(((await r.json()) as any).path).toBe("/via-config");
 }, 20_000);
 
+test("two sidecars for one app id (scaled out) share the calls", async () => {
+  const id = `scaled-${uid()}`;
+  const [one, two] = await Promise.all([cluster.start({ appId: id, app: "invoke-echo-app.ts" }), cluster.start({ appId: id, app: "invoke-echo-app.ts" })]);
+  await waitForApp(one, id, "ready");
+  await waitForApp(two, id, "ready");
+  const caller = await cluster.start({ appId: `rr-${uid()}` });
+  const pids = new Set<number>();
+  for (let i = 0; i < 6; i++) {
+    const r = await caller.http(`/v1.0/invoke/${id}/method/who`);
+    expect(r.status).toBe(200);
+    pids.add(((await r.json()) as any).pid);
+  }
+  expect(pids.size).toBe(2);
+}, 30_000);
+
 test("without them, the isolated caller cannot find the callee", async () => {
   const caller = await isolatedCaller([]);
   const r = await caller.http(`/v1.0/invoke/${calleeId}/method/x`);

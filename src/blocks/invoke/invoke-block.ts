@@ -69,6 +69,7 @@ const BUILT_IN_BACKOFF_MS = 1000;
 export class InvokeBlock {
   /** Parsed caller identities by SPIFFE URI. */
   private readonly callers = new Map<string, Caller>();
+  private nextPick = 0;
 
   constructor(private readonly d: InvokeBlockDeps) {}
 
@@ -123,14 +124,16 @@ export class InvokeBlock {
     const attempt = async (signal: AbortSignal | undefined): Promise<TransportResponse> => {
       const addresses = await d.resolver.resolve(target.appId, target.namespace);
       if (!addresses.length) throw new AppNotFound(target);
+      // Several sidecars for one app id (scaled out): round robin.
+      const address = addresses.length === 1 ? addresses[0]! : addresses[this.nextPick++ % addresses.length]!;
       let res: TransportResponse;
       try {
-        res = await d.transport.request(addresses[0]!, treq, { signal });
+        res = await d.transport.request(address, treq, { signal });
       } catch (err) {
         d.resolver.forget?.(target.appId, target.namespace);
         throw err;
       }
-      if (d.mtls) this.checkServerIdentity(target, res, addresses[0]!);
+      if (d.mtls) this.checkServerIdentity(target, res, address);
       return res;
     };
     let res: TransportResponse;
