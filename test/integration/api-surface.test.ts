@@ -102,6 +102,19 @@ auth:
     }
   });
 
+  test("concurrent Connect and gRPC-Web calls over HTTP/2 with empty replies all succeed (no session teardown)", async () => {
+    const baseUrl = `http://127.0.0.1:${sidecar.grpcPort}`;
+    for (const transport of [createConnectTransport({ baseUrl, httpVersion: "2" }), createGrpcWebTransport({ baseUrl, httpVersion: "2" })]) {
+      const client = createClient(Dapr, transport);
+      const results = await Promise.allSettled(
+        Array.from({ length: 16 }, (_, worker) => (async () => {
+          for (let i = 0; i < 20; i++) await client.saveState({ storeName: "cache", states: [{ key: `w${worker}`, value: encode(String(i)) }] });
+        })()),
+      );
+      expect(results.filter((r) => r.status === "rejected")).toEqual([]);
+    }
+  });
+
   test("a browser's preflight to the gRPC port is answered for an allowed origin only", async () => {
     const url = `http://127.0.0.1:${sidecar.grpcPort}/dapr.proto.runtime.v1.Dapr/GetMetadata`;
     const preflight = (origin: string) =>

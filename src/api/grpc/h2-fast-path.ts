@@ -1,8 +1,9 @@
 // Serves gRPC calls straight off HTTP/2 streams. Bun's node:http2 compatibility objects (Http2ServerRequest /
 // Http2ServerResponse) cost ~2 ms a call under connect-node's adapter, mostly reading the body with for-await and
-// writing through the compat response; the stream API costs ~0.3 ms. Unary calls go to serveUnary; streaming gRPC
-// calls to Connect's universal handler over the stream. Everything else (gRPC-Web, Connect, CORS preflights,
-// proxied services) still goes to the compat listener.
+// writing through the compat response; the stream API costs ~0.3 ms. The compat layer also lost whole sessions
+// under concurrent Connect-protocol calls (see the zero-length write below). Unary gRPC calls go to serveUnary;
+// other calls to known routes to Connect's universal handler over the stream. Preflights and unknown paths (proxied
+// services) still go to the compat listener; HTTP/1.1 connections never come here.
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
 import * as http2 from "node:http2";
@@ -33,8 +34,9 @@ export function installGrpcFastPath(server: http2.Http2Server, routes: FastPathR
       return;
     }
     const handler = byPath.get(route);
-    const contentType = String(headers["content-type"] ?? "");
-    if (handler && contentType.startsWith("application/grpc") && !contentType.startsWith("application/grpc-web")) {
+    // Browsers never speak cleartext HTTP/2, so preflights and CORS stay with the compat listener; every other call
+    // to a known route (gRPC streaming, Connect, gRPC-Web over HTTP/2) is served off the stream.
+    if (handler && headers[":method"] !== "OPTIONS") {
       void serve(stream, headers, handler);
       return;
     }
@@ -70,6 +72,9 @@ async function serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHtt
     if (response.body) {
       for await (const chunk of response.body) {
         if (stream.destroyed) return;
+        // Bun's HTTP/2 server tears down the whole session when many streams write zero-length chunks (a Connect
+        // reply to a method returning Empty is one); an empty body is just end().
+        if (chunk.byteLength === 0) continue;
         if (!stream.write(chunk)) await drained(stream);
       }
     }
