@@ -32,6 +32,8 @@ export interface DatagramTransportOptions {
   /** Longest nap (µs) between empty polls while spinning, so two pollers sharing a core take turns.
    * 0 = pure busy-polling (dedicated cores). Default 50. */
   maxNapUs?: number;
+  /** Spin this long (µs) with nothing to do before the first nap. Default 30. */
+  napAfterUs?: number;
   onClose?: () => void;
 }
 
@@ -77,12 +79,14 @@ export class DatagramTransport implements Transport {
   private readonly spinMs: number;
   private readonly idleSleepMs: number;
   private readonly maxNapUs: number;
+  private readonly napAfterUs: number;
 
   constructor(private readonly opts: DatagramTransportOptions) {
     this.name = opts.name;
     this.spinMs = opts.spinMs ?? 20;
     this.idleSleepMs = opts.idleSleepMs ?? 1;
     this.maxNapUs = opts.maxNapUs ?? 50;
+    this.napAfterUs = opts.napAfterUs ?? 30;
     this.endpointOptions = { ...DEFAULT_ENDPOINT_OPTIONS, ...opts.endpoint };
     this.endpoint = new ReliableEndpoint(
       opts.io,
@@ -272,7 +276,7 @@ export class DatagramTransport implements Transport {
       } else if (this.maxNapUs > 0 && this.opts.io.nap) {
         // Idle for a while: nap a tenth of the idle time so far (capped), so a peer sharing our core can run.
         const idleUs = (now - this.lastWorkAt) * 1000;
-        if (idleUs > 30) this.opts.io.nap(Math.min(this.maxNapUs, Math.max(2, idleUs / 10)));
+        if (idleUs > this.napAfterUs) this.opts.io.nap(Math.min(this.maxNapUs, Math.max(2, idleUs / 10)));
       }
     } catch (err) {
       this.fail(err);

@@ -33,6 +33,8 @@ export interface DpdkTransportOptions {
   spinMs?: number;
   /** Longest nap (µs) between empty polls while spinning; 0 = pure busy-polling on dedicated cores. Default 50. */
   maxNapUs?: number;
+  /** Spin this long (µs) with nothing to do before the first nap. Default 30. */
+  napAfterUs?: number;
   endpoint?: Partial<EndpointOptions>;
 }
 
@@ -151,6 +153,7 @@ export async function createDpdkTransport(opts: DpdkTransportOptions): Promise<D
     localPort: udpPort,
     spinMs: opts.spinMs,
     maxNapUs: opts.maxNapUs,
+    napAfterUs: opts.napAfterUs,
     endpoint: opts.endpoint,
     onClose: () => {
       shim.closePort(opts.port);
