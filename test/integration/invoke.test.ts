@@ -3,6 +3,8 @@
 // pass-through of verbs, query, headers, bodies and statuses, tracing headers, and the failure modes.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as grpc from "@grpc/grpc-js";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { InvokeServiceRequestSchema } from "../../src/gen/dapr/proto/runtime/v1/invoke_pb.js";
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CommunicationProtocolEnum, DaprClient, HttpMethod } from "@dapr/dapr";
@@ -59,6 +61,18 @@ describe("DaprClient.invoker → sidecar → sidecar (mTLS) → DaprServer app",
     expect(res.greeting).toBe(`hello from ${ids.server}`);
     expect(res.got).toEqual({ n: 1 });
     expect(res.caller).toBe(ids.caller);
+  });
+
+  test("gRPC InvokeService to an HTTP app: the app's headers come back as response metadata", async () => {
+    const client = new grpc.Client(`127.0.0.1:${caller.grpcPort}`, grpc.credentials.createInsecure());
+    const req = toBinary(InvokeServiceRequestSchema, create(InvokeServiceRequestSchema, { id: ids.echo, message: { method: "status/201", httpExtension: { verb: 2 } } }));
+    const headers = await new Promise<grpc.Metadata>((resolve, reject) => {
+      const c = client.makeUnaryRequest("/dapr.proto.runtime.v1.Dapr/InvokeService", (b: Buffer) => b, (b: Buffer) => b, Buffer.from(req), new grpc.Metadata(), (err) => err && reject(err));
+      c.on("metadata", resolve);
+    });
+    client.close();
+    expect(headers.get("x-app")[0]).toBe("echo");
+    expect(headers.get("dapr-http-status")[0]).toBe("201");
   });
 
   test("over gRPC (InvokeService): the same call through the caller sidecar's gRPC port", async () => {

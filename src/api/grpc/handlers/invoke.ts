@@ -12,6 +12,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from "node:http2";
 
 const FORWARDED = /^(traceparent|tracestate|grpc-trace-bin|x-.*)$/;
+/** Response headers that must not become gRPC metadata (HTTP framing, gRPC's own, internal). */
+const RESPONSE_SKIPPED = /^(content-type|content-length|content-encoding|transfer-encoding|connection|keep-alive|date|grpc-.*|rapr-.*|:.*)$/;
 
 export function invokeHandlers(ctx: ApiContext): Partial<ServiceImpl<typeof Dapr>> {
   return {
@@ -40,6 +42,10 @@ export function invokeHandlers(ctx: ApiContext): Partial<ServiceImpl<typeof Dapr
         throw new ConnectError(text || `status ${res.status}`, Number.isInteger(grpc) && grpc > 0 ? grpc : codeOfHttp(res.status), { "dapr-http-status": String(res.status) });
       }
       call.responseHeader.set("dapr-http-status", String(res.status));
+      // The callee's HTTP headers travel as response metadata, as in Dapr.
+      for (const [k, v] of Object.entries(res.headers)) {
+        if (!RESPONSE_SKIPPED.test(k) && /^[a-z0-9._-]+$/.test(k) && !/[\r\n]/.test(v)) call.responseHeader.set(k, v);
+      }
       return {
         contentType: res.headers["content-type"] ?? "",
         data: create(AnySchema, { typeUrl: res.headers[ANY_TYPE_HEADER] ?? "", value: res.body }),
