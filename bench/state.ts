@@ -35,6 +35,8 @@ const enc = new TextEncoder();
 const value = (c: number, i: number) => ({ client: c, i, payload: "x".repeat(64) });
 
 type Pair = (client: number, i: number) => Promise<void>;
+/** Runs one case for a number of seconds and returns pairs per second. */
+type Runner = (seconds: number) => Promise<number>;
 
 /** Runs CLIENTS loops of save+get until the time or pair budget runs out; returns pairs per second. */
 async function measureOnce(pair: Pair, seconds: number): Promise<number> {
@@ -52,12 +54,25 @@ async function measureOnce(pair: Pair, seconds: number): Promise<number> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
+const inProcess = (pair: Pair): Runner => (seconds) => measureOnce(pair, seconds);
+
+/** The official SDK over gRPC, in a Node process of its own (bench/drivers/sdk-grpc-state.cjs). */
+function viaNodeSdkGrpc(sidecar: Sidecar): Runner {
+  const driver = join(import.meta.dir, "drivers", "sdk-grpc-state.cjs");
+  return async (seconds) => {
+    const proc = Bun.spawn(["node", driver, String(sidecar.grpcPort), String(CLIENTS), String(seconds)], { stdout: "pipe", stderr: "inherit" });
+    const out = await new Response(proc.stdout).text();
+    if ((await proc.exited) !== 0) throw new Error(`SDK driver failed: ${out}`);
+    return Number(out.trim());
+  };
+}
+
 /** Alternates the cases round by round; returns each case's median pairs per second. */
-async function measure(cases: Pair[]): Promise<number[]> {
-  for (const pair of cases) await measureOnce(pair, WARMUP);
+async function measure(cases: Runner[]): Promise<number[]> {
+  for (const run of cases) await run(WARMUP);
   const results = cases.map(() => [] as number[]);
   for (let round = 0; round < ROUNDS; round++) {
-    for (let i = 0; i < cases.length; i++) results[i].push(await measureOnce(cases[i], SECONDS / ROUNDS));
+    for (let i = 0; i < cases.length; i++) results[i].push(await cases[i](SECONDS / ROUNDS));
   }
   return results.map(median);
 }
@@ -110,7 +125,7 @@ function directPostgres(sql: postgres.Sql, table: string): Pair {
   };
 }
 
-interface Row { backend: string; direct: number; http: number; grpc: number; target: number }
+interface Row { backend: string; direct: number; http: number; grpc: number; sdk: number; target: number }
 const rows: Row[] = [];
 
 async function benchSqlite() {
@@ -120,8 +135,8 @@ async function benchSqlite() {
     name: "bench", appId: "bench", dataDir: dir, logger: silentLogger,
   })) as StateStore;
   try {
-    const [direct, http, grpc] = await measure([directStore(store), viaHttp(sidecar), viaGrpc(sidecar)]);
-    rows.push({ backend: "sqlite", direct, http, grpc, target: 0.5 });
+    const [direct, http, grpc, sdk] = await measure([inProcess(directStore(store)), inProcess(viaHttp(sidecar)), inProcess(viaGrpc(sidecar)), viaNodeSdkGrpc(sidecar)]);
+    rows.push({ backend: "sqlite", direct, http, grpc, sdk, target: 0.5 });
   } finally {
     await store.close();
     await sidecar.stop();
@@ -136,8 +151,8 @@ async function benchPostgres() {
   const sql = postgres(PG_URL, { max: 10, onnotice: () => {} }); // the plugin's default maxConns
   try {
     await sidecar.http("/v1.0/state/statestore", { method: "POST", body: JSON.stringify([{ key: "init", value: 1 }]) });
-    const [direct, http, grpc] = await measure([directPostgres(sql, table), viaHttp(sidecar), viaGrpc(sidecar)]);
-    rows.push({ backend: "postgresql", direct, http, grpc, target: 0.8 });
+    const [direct, http, grpc, sdk] = await measure([inProcess(directPostgres(sql, table)), inProcess(viaHttp(sidecar)), inProcess(viaGrpc(sidecar)), viaNodeSdkGrpc(sidecar)]);
+    rows.push({ backend: "postgresql", direct, http, grpc, sdk, target: 0.8 });
   } finally {
     await sql.end({ timeout: 2 });
     await sidecar.stop();
@@ -151,8 +166,9 @@ if (BACKENDS.includes("sqlite")) await benchSqlite();
 if (BACKENDS.includes("postgresql")) await benchPostgres();
 const f = (n: number) => Math.round(n).toString().padStart(8);
 const r = (n: number) => `${n.toFixed(2)}x`.padStart(7);
-console.log("backend      direct     HTTP  HTTP/direct     gRPC  gRPC/direct  target");
+console.log("HTTP: Bun fetch; gRPC: Connect client on Bun's HTTP/2; SDK gRPC: @dapr/dapr DaprClient on Node (its own process)");
+console.log("backend      direct     HTTP  HTTP/direct     gRPC  gRPC/direct  SDK gRPC  SDK/direct  target");
 for (const x of rows) {
-  console.log(`${x.backend.padEnd(10)} ${f(x.direct)} ${f(x.http)}      ${r(x.http / x.direct)} ${f(x.grpc)}      ${r(x.grpc / x.direct)}  >= ${x.target}x`);
+  console.log(`${x.backend.padEnd(10)} ${f(x.direct)} ${f(x.http)}      ${r(x.http / x.direct)} ${f(x.grpc)}      ${r(x.grpc / x.direct)}  ${f(x.sdk)}     ${r(x.sdk / x.direct)}  >= ${x.target}x`);
 }
 process.exit(0);

@@ -21,6 +21,8 @@ export interface RuntimeConfig {
   enableMetrics: boolean;
   enableApiLogging: boolean;
   listenAddress: string;
+  /** Also serve HTTP/1.1 (Connect, gRPC-Web from browsers) on the gRPC port. */
+  grpcHttp1: boolean;
   resourcesPaths: string[];
   pluginsPaths: string[];
   configPath?: string;

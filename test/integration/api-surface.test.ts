@@ -178,3 +178,17 @@ test("POST /v1.0/shutdown stops the sidecar with exit code 0", async () => {
   expect((await sidecar.http("/v1.0/shutdown", { method: "POST" })).status).toBe(204);
   expect(await sidecar.proc.exited).toBe(0);
 });
+
+test("--dapr-grpc-http1=false serves gRPC, Connect and gRPC-Web over HTTP/2 only", async () => {
+  const sidecar = await startSidecar({ args: ["--dapr-grpc-http1=false"] });
+  try {
+    const baseUrl = `http://127.0.0.1:${sidecar.grpcPort}`;
+    for (const transport of [createGrpcTransport({ baseUrl }), createConnectTransport({ baseUrl, httpVersion: "2" }), createGrpcWebTransport({ baseUrl, httpVersion: "2" })]) {
+      expect((await createClient(Dapr, transport).getMetadata({})).id).toBe(sidecar.appId);
+    }
+    const http1 = createClient(Dapr, createConnectTransport({ baseUrl, httpVersion: "1.1" }));
+    await expect(http1.getMetadata({}, { timeoutMs: 3000 })).rejects.toThrow();
+  } finally {
+    await sidecar.stop();
+  }
+});
