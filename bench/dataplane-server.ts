@@ -3,11 +3,12 @@ import { createDpdkTransport, type DpdkTransport } from "../src/transport/dpdk";
 import { createKernelTransport } from "../src/transport/kernel";
 import type { TransportRequest, TransportResponse } from "../src/transport/transport";
 
-const { ealArgs, localIp, mtu, maxNapUs } = JSON.parse(process.argv[2]!) as {
+const { ealArgs, localIp, mtu, maxNapUs, idleYieldUs } = JSON.parse(process.argv[2]!) as {
   ealArgs: string[];
   localIp: string;
   mtu: number;
   maxNapUs: number;
+  idleYieldUs: number;
 };
 
 async function echo(req: TransportRequest): Promise<TransportResponse> {
@@ -27,7 +28,7 @@ let dpdk: DpdkTransport | undefined;
 let dpdkAddress: string | undefined;
 let dpdkError: string | undefined;
 try {
-  dpdk = await createDpdkTransport({ ealArgs, port: 0, localIp, mtu, maxNapUs, spinMs: 50 });
+  dpdk = await createDpdkTransport({ ealArgs, port: 0, localIp, mtu, maxNapUs, idleYieldUs, spinMs: 50 });
   dpdkAddress = await dpdk.listen(echo);
 } catch (err) {
   dpdkError = err instanceof Error ? err.message : String(err);

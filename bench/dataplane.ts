@@ -1,6 +1,6 @@
 // Data-plane benchmark: DPDK transport (net_memif between two processes) vs the kernel transport (TCP on
 // loopback) between the same two processes. Bounded: each phase stops at a message count or a time limit.
-//   bun bench/dataplane.ts [--seconds 0.5] [--rounds 3] [--concurrency 32] [--mtu 9000] [--nap-us 50]
+//   bun bench/dataplane.ts [--seconds 0.5] [--rounds 3] [--concurrency 32] [--mtu 9000] [--yield-us 1000] [--nap-us 50]
 //   (BENCH_SIZES=64,1024 picks sizes). Kernel and DPDK phases alternate for `rounds` rounds and each cell
 //   reports the median round, so load from other processes on the machine skews both paths alike.
 import { rmSync } from "node:fs";
@@ -17,6 +17,7 @@ const arg = (name: string, fallback: number) => {
 const SECONDS = arg("seconds", 0.5);
 const MTU = arg("mtu", 9000);
 const NAP_US = arg("nap-us", 50);
+const YIELD_US = arg("yield-us", 1000);
 const ROUNDS = arg("rounds", 3);
 const CONCURRENCY = arg("concurrency", 32);
 const LATENCY_SAMPLES = 5000;
@@ -37,6 +38,7 @@ const server = Bun.spawn(
       localIp: "10.88.0.1",
       mtu: MTU,
       maxNapUs: NAP_US,
+      idleYieldUs: YIELD_US,
     }),
   ],
   { stdin: "pipe", stdout: "pipe", stderr: "inherit" },
@@ -58,6 +60,7 @@ if (dpdkAddress) {
     localIp: "10.88.0.2",
     mtu: MTU,
     maxNapUs: NAP_US,
+    idleYieldUs: YIELD_US,
     spinMs: 50,
   });
   const deadline = Date.now() + 10_000;
@@ -132,7 +135,7 @@ async function run(t: Transport, address: string, size: number): Promise<Result>
 
 const fmt = (n: number, d = 0) => n.toFixed(d).padStart(10);
 console.log(
-  `rapr data plane: median of ${ROUNDS} alternating rounds, ${SECONDS}s per phase; msgs/s with ${CONCURRENCY} concurrent requests; latency = sequential round trips (µs); DPDK over net_memif, MTU ${MTU}, max nap ${NAP_US} µs; load average ${(await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ")}`,
+  `rapr data plane: median of ${ROUNDS} alternating rounds, ${SECONDS}s per phase; msgs/s with ${CONCURRENCY} concurrent requests; latency = sequential round trips (µs); DPDK over net_memif, MTU ${MTU}, yield ${YIELD_US} µs then naps ≤ ${NAP_US} µs when idle; load average ${(await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ")}`,
 );
 console.log(`${"size".padEnd(7)}${"path".padEnd(8)}${"msgs/s".padStart(10)}${"p50 µs".padStart(10)}${"p99 µs".padStart(10)}${"cpu µs/msg".padStart(12)}${"pkt/tx".padStart(8)}${"pkt/rx".padStart(8)}`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

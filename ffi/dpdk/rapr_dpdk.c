@@ -404,6 +404,10 @@ int rapr_dpdk_nap(uint32_t us) {
     prctl(PR_SET_TIMERSLACK, 1UL); /* default slack (50 µs) would turn every short nap into a long one */
     slack_set = 1;
   }
+  if (us == 0) {
+    sched_yield();
+    return RAPR_OK;
+  }
   struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000};
   nanosleep(&ts, NULL);
   return RAPR_OK;

@@ -61,7 +61,7 @@ int rapr_dpdk_neigh_add(uint16_t port, uint32_t ip, const uint8_t *mac);
 int rapr_dpdk_tx(uint16_t port, const uint8_t *slots, uint32_t slot_size, const uint32_t *desc, uint32_t n);
 /* Receives up to max UDP payloads addressed to this port's IP/UDP port into the same layout. */
 int rapr_dpdk_rx(uint16_t port, uint8_t *slots, uint32_t slot_size, uint32_t *desc, uint32_t max);
-/* Sleeps `us` microseconds: lets an idle poller give its core away briefly instead of spinning. */
+/* Sleeps `us` microseconds (0: sched_yield): lets an idle poller give its core away briefly instead of spinning. */
 int rapr_dpdk_nap(uint32_t us);
 int rapr_dpdk_stats(uint16_t port, uint64_t *out, uint32_t count);
 int rapr_dpdk_port_close(uint16_t port);

@@ -29,11 +29,10 @@ export interface DatagramTransportOptions {
   /** Keep busy-polling this long after the last packet before sleeping between polls. */
   spinMs?: number;
   idleSleepMs?: number;
-  /** Longest nap (µs) between empty polls while spinning, so two pollers sharing a core take turns.
-   * 0 = pure busy-polling (dedicated cores). Default 50. */
+  /** For this long (µs) after the last packet, an empty poll yields the CPU (sched_yield). Default 1000. */
+  idleYieldUs?: number;
+  /** Then empty polls nap up to this long (µs). Both 0 = pure busy-polling (dedicated cores). Default 50. */
   maxNapUs?: number;
-  /** Spin this long (µs) with nothing to do before the first nap. Default 30. */
-  napAfterUs?: number;
   onClose?: () => void;
 }
 
@@ -79,14 +78,14 @@ export class DatagramTransport implements Transport {
   private readonly spinMs: number;
   private readonly idleSleepMs: number;
   private readonly maxNapUs: number;
-  private readonly napAfterUs: number;
+  private readonly idleYieldUs: number;
 
   constructor(private readonly opts: DatagramTransportOptions) {
     this.name = opts.name;
     this.spinMs = opts.spinMs ?? 20;
     this.idleSleepMs = opts.idleSleepMs ?? 1;
     this.maxNapUs = opts.maxNapUs ?? 50;
-    this.napAfterUs = opts.napAfterUs ?? 30;
+    this.idleYieldUs = opts.idleYieldUs ?? 1000;
     this.endpointOptions = { ...DEFAULT_ENDPOINT_OPTIONS, ...opts.endpoint };
     this.endpoint = new ReliableEndpoint(
       opts.io,
@@ -273,10 +272,12 @@ export class DatagramTransport implements Transport {
       }
       if (work > 0 || this.endpoint.pendingTx()) {
         this.lastWorkAt = now;
-      } else if (this.maxNapUs > 0 && this.opts.io.nap) {
-        // Idle for a while: nap a tenth of the idle time so far (capped), so a peer sharing our core can run.
+      } else if (this.opts.io.nap) {
+        // Nothing to do: let whoever shares our core run (our peer, often). Yield first, then nap a tenth of
+        // the idle time so far, so a long wait gives the core away without delaying a packet by much.
         const idleUs = (now - this.lastWorkAt) * 1000;
-        if (idleUs > this.napAfterUs) this.opts.io.nap(Math.min(this.maxNapUs, Math.max(2, idleUs / 10)));
+        if (idleUs < this.idleYieldUs) this.opts.io.nap(0);
+        else if (this.maxNapUs > 0) this.opts.io.nap(Math.min(this.maxNapUs, Math.max(2, idleUs / 10)));
       }
     } catch (err) {
       this.fail(err);

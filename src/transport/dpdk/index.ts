@@ -31,10 +31,10 @@ export interface DpdkTransportOptions {
   mbufs?: number;
   /** Busy-poll this long after the last packet before sleeping 1 ms between polls (default 20). */
   spinMs?: number;
-  /** Longest nap (µs) between empty polls while spinning; 0 = pure busy-polling on dedicated cores. Default 50. */
+  /** For this long (µs) after the last packet, an empty poll yields the CPU (sched_yield). Default 1000. */
+  idleYieldUs?: number;
+  /** Then empty polls nap up to this long (µs). idleYieldUs 0 + maxNapUs 0 = pure busy-polling. Default 50. */
   maxNapUs?: number;
-  /** Spin this long (µs) with nothing to do before the first nap. Default 30. */
-  napAfterUs?: number;
   endpoint?: Partial<EndpointOptions>;
 }
 
@@ -153,7 +153,7 @@ export async function createDpdkTransport(opts: DpdkTransportOptions): Promise<D
     localPort: udpPort,
     spinMs: opts.spinMs,
     maxNapUs: opts.maxNapUs,
-    napAfterUs: opts.napAfterUs,
+    idleYieldUs: opts.idleYieldUs,
     endpoint: opts.endpoint,
     onClose: () => {
       shim.closePort(opts.port);

@@ -24,7 +24,7 @@ export interface PacketIO {
   readonly rx: Uint8Array;
   readonly rxView: DataView;
   readonly rxDesc: Uint32Array;
-  /** Optional: give the CPU away for `us` microseconds (an idle poller on a shared core). */
+  /** Optional: give the CPU away for `us` microseconds, or yield it once when `us` is 0 (idle poller). */
   nap?(us: number): void;
 }
 
