@@ -40,6 +40,7 @@ struct port_state {
   uint16_t udp_port; /* network order */
   uint16_t ip_id;
   uint32_t max_payload;
+  int udp_cksum; /* 0 on shared-memory PMDs: nothing on the way can corrupt a frame */
   struct neigh neigh[MAX_NEIGH];
   uint64_t stats[RAPR_STAT_COUNT];
 };
@@ -120,6 +121,7 @@ int rapr_dpdk_port_open(uint16_t port, uint16_t rx_desc, uint16_t tx_desc, uint3
    * gets jumbo frames without asking ethdev (which would refuse). Other PMDs must accept the MTU. */
   uint32_t frame_max = info.max_rx_pktlen;
   int is_memif = strcmp(info.driver_name, "net_memif") == 0;
+  ps->udp_cksum = !is_memif && strcmp(info.driver_name, "net_ring") != 0;
   int ask_mtu = mtu != RTE_ETHER_MTU;
   if ((uint32_t)mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN > frame_max || mtu > info.max_mtu) {
     if (!is_memif)
@@ -248,7 +250,7 @@ static void build_udp(struct port_state *ps, struct rte_mbuf *m, const uint8_t *
   rte_memcpy(udp + 1, payload, len);
 
   ip->hdr_checksum = rte_ipv4_cksum(ip);
-  udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+  if (ps->udp_cksum) udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
   m->data_len = (uint16_t)(HDR_LEN + len);
   m->pkt_len = m->data_len;
 }
