@@ -50,6 +50,9 @@ interface Pending {
   reject(err: Error): void;
 }
 
+/** Messages queued within one tick before they are sent without waiting for the end of the tick. */
+const FLUSH_EVERY = 8;
+
 export function parseIPv4(text: string): number {
   const parts = text.split(".");
   const bytes = parts.map(Number);
@@ -71,6 +74,7 @@ export class DatagramTransport implements Transport {
   private sleepTimer: ReturnType<typeof setTimeout> | undefined;
   private immediate: ReturnType<typeof setImmediate> | undefined;
   private flushQueued = false;
+  private queuedSinceFlush = 0;
   private lastWorkAt = 0;
   private nextTimersAt = 0;
   private closed = false;
@@ -246,17 +250,29 @@ export class DatagramTransport implements Transport {
       this.sleepTimer = undefined;
       this.immediate = setImmediate(this.pump);
     }
+    // A few messages go out at once so the peer starts on them while we prepare the rest of the tick's.
+    if (++this.queuedSinceFlush >= FLUSH_EVERY) {
+      this.flush();
+      return;
+    }
     if (this.flushQueued) return;
     this.flushQueued = true;
-    queueMicrotask(() => {
-      this.flushQueued = false;
-      if (this.closed || this.failure) return;
-      try {
-        this.endpoint.transmit(performance.now());
-      } catch (err) {
-        this.fail(err);
-      }
-    });
+    queueMicrotask(this.flushAtEndOfTick);
+  }
+
+  private readonly flushAtEndOfTick = (): void => {
+    this.flushQueued = false;
+    this.flush();
+  };
+
+  private flush(): void {
+    this.queuedSinceFlush = 0;
+    if (this.closed || this.failure) return;
+    try {
+      this.endpoint.transmit(performance.now());
+    } catch (err) {
+      this.fail(err);
+    }
   }
 
   private readonly pump = (): void => {
