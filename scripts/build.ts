@@ -10,6 +10,7 @@ const result = await Bun.build({
   compile: { outfile: `${root}dist/rapr` },
   minify: { syntax: true, whitespace: true },
   sourcemap: "linked",
+  bytecode: true,
   define: { RAPR_VERSION_DEFINE: JSON.stringify(pkg.version) },
   plugins: [udxBuildPlugin], // hyperswarm on Bun: TS UDX for udx-native, embedded sodium addon
 });

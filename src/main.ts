@@ -1,3 +1,6 @@
 import { main } from "./cli/main.js";
 
-process.exitCode = await main(process.argv.slice(2));
+// No top-level await: the compiled binary is precompiled to bytecode, which needs a CommonJS-shaped entry.
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});
