@@ -120,6 +120,24 @@ describe("SWIM membership (simulated network)", () => {
   });
 });
 
+describe("adaptive probe timeouts", () => {
+  test("on a 200-500 ms round-trip network (WAN) nobody is failed, though the probe timeout is 200 ms", () => {
+    const sim = new Simulation({ seed: 3, minLatencyMs: 100, maxLatencyMs: 250 });
+    const ids = Array.from({ length: 30 }, (_, i) => `n${i}`);
+    for (const id of ids) sim.addNode(id);
+    for (const n of sim.nodes.values()) {
+      n.seed(ids.map((id) => ({ id, addr: id })));
+      n.start();
+    }
+    const events = record(sim);
+    sim.run(120_000);
+    expect(events.filter((e) => e.type === "fail")).toEqual([]);
+    // and a crash there is still detected
+    sim.crash("n5");
+    expect(sim.run(120_000, () => everyone(sim, "n5", "dead"))).toBe(true);
+  });
+});
+
 describe("Lifeguard suspicion timeout", () => {
   test("falls from max towards min as independent members confirm", () => {
     const s = new Suspicion(0, 1000, 4000, 3, "a");

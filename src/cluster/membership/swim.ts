@@ -24,6 +24,8 @@ export interface SwimOptions {
 }
 
 interface MemberRecord extends Member {
+  /** Smoothed round trip of direct probes, ms (0: not measured yet). */
+  rtt: number;
   stateSince: number;
   suspicion: Suspicion | null;
   suspicionTimer: unknown;
@@ -38,6 +40,9 @@ interface ProbeRound {
 }
 
 type Listener = (event: MembershipEvent) => void;
+
+/** Cap on a probe timeout stretched to a member's measured round trip. */
+const MAX_ADAPTIVE_TIMEOUT_MS = 5_000;
 
 /** Rounds of direct + indirect probes a suspect gets before it is declared dead. */
 const LAST_CHANCE_ATTEMPTS = 2;
@@ -58,7 +63,7 @@ export class Swim {
   private readonly self: Member;
   private readonly records = new Map<string, MemberRecord>();
   private readonly broadcasts = new BroadcastQueue();
-  private readonly pending = new Map<number, { onAck: () => void; onNack?: () => void }>();
+  private readonly pending = new Map<number, { onAck: (from: string) => void; onNack?: () => void }>();
   private readonly listeners = new Set<Listener>();
   private seq = 0;
   private localHealth = 0;
@@ -159,6 +164,7 @@ export class Swim {
         stateSince: this.clock.now(),
         suspicion: null,
         suspicionTimer: null,
+        rtt: 0,
       });
     }
   }
@@ -175,7 +181,7 @@ export class Swim {
         return;
       case "ack":
         this.mergeAll(msg.gossip);
-        this.pending.get(msg.seq)?.onAck();
+        this.pending.get(msg.seq)?.onAck(msg.from);
         return;
       case "nack":
         this.pending.get(msg.seq)?.onNack?.();
@@ -203,8 +209,21 @@ export class Swim {
   private probeTick(): void {
     if (!this.running) return;
     this.finishRound();
+    this.roundMs = this.scaled(this.config.probeIntervalMs);
     if (!this.leaving) this.startRound();
-    this.after(this.scaled(this.config.probeIntervalMs), () => this.probeTick());
+    this.after(this.roundMs, () => this.probeTick());
+  }
+
+  /** Length of the current protocol period: the configured one, or longer for a far (slow) target. */
+  private roundMs = 0;
+
+  /** Smoothed round trip over all members' direct probes: the guess for a member not measured yet. */
+  private typicalRtt = 0;
+
+  /** How long to wait for a direct ack from `r`: the probe timeout, or twice its (or a typical) round trip. */
+  private directTimeout(r: MemberRecord): number {
+    const rtt = r.rtt || this.typicalRtt;
+    return Math.max(this.scaled(this.config.probeTimeoutMs), Math.min(2 * rtt, MAX_ADAPTIVE_TIMEOUT_MS));
   }
 
   private startRound(): void {
@@ -213,8 +232,17 @@ export class Swim {
     const seq = ++this.seq;
     const round: ProbeRound = { seq, target: target.id, acked: false, nacksExpected: 0, nacksReceived: 0 };
     this.round = round;
+    const sentAt = this.clock.now();
+    const timeout = this.directTimeout(target);
+    // For a far target, indirect probes need about two of its round trips before the period ends.
+    if (timeout > this.scaled(this.config.probeTimeoutMs)) this.roundMs = Math.max(this.roundMs, timeout * 2.5);
     this.pending.set(seq, {
-      onAck: () => {
+      onAck: (from) => {
+        if (from === target.id && !round.acked) {
+          const rtt = this.clock.now() - sentAt;
+          target.rtt = target.rtt === 0 ? rtt : 0.875 * target.rtt + 0.125 * rtt;
+          this.typicalRtt = this.typicalRtt === 0 ? rtt : 0.875 * this.typicalRtt + 0.125 * rtt;
+        }
         round.acked = true;
       },
       onNack: () => {
@@ -227,7 +255,7 @@ export class Swim {
       gossip.unshift(this.broadcasts.peek(target.id) ?? this.updateOf(target, this.id));
     }
     this.transport.send(target.addr, { type: "ping", seq, from: this.id, fromAddr: this.self.addr, gossip });
-    this.after(this.scaled(this.config.probeTimeoutMs), () => {
+    this.after(timeout, () => {
       if (round.acked || this.round !== round) return;
       const helpers = this.shuffled(this.liveIds().filter((id) => id !== target.id)).slice(0, this.config.indirectChecks);
       round.nacksExpected = helpers.length;
@@ -252,7 +280,14 @@ export class Swim {
     const round = this.round;
     if (!round) return;
     this.round = null;
-    this.pending.delete(round.seq);
+    // A late direct ack still teaches us the target's round trip (so its next probe waits long enough).
+    const late = this.pending.get(round.seq);
+    if (late && !round.acked) {
+      this.pending.set(round.seq, { onAck: (from) => from === round.target && late.onAck(from) });
+      this.after(MAX_ADAPTIVE_TIMEOUT_MS, () => this.pending.delete(round.seq));
+    } else {
+      this.pending.delete(round.seq);
+    }
     if (round.acked) {
       this.localHealth = Math.max(0, this.localHealth - 1);
       return;
@@ -282,10 +317,12 @@ export class Swim {
       },
     });
     this.transport.send(req.targetAddr, { type: "ping", seq, from: this.id, fromAddr: this.self.addr, gossip: this.piggyback() });
-    this.after(this.config.probeTimeoutMs, () => {
+    const known = this.records.get(req.target);
+    const timeout = known ? this.directTimeout(known) : this.config.probeTimeoutMs;
+    this.after(timeout, () => {
       if (!answered) this.transport.send(req.fromAddr, { type: "nack", seq: req.seq, from: this.id });
     });
-    this.after(this.config.probeIntervalMs, () => this.pending.delete(seq));
+    this.after(Math.max(this.config.probeIntervalMs, timeout * 2), () => this.pending.delete(seq));
   }
 
   /**
@@ -433,6 +470,7 @@ export class Swim {
       stateSince: this.clock.now(),
       suspicion: null,
       suspicionTimer: null,
+      rtt: 0,
     };
     this.records.set(u.id, r);
     // A member first heard of as dead or left is remembered (to outrank stale alive gossip) but not announced.
@@ -485,26 +523,33 @@ export class Swim {
    * Before declaring a suspect dead, probe it once more, directly and through k others. An answer carries
    * its current state, which clears a suspicion whose refutation never reached us.
    */
-  private lastChance(r: MemberRecord, incarnation: number, attempt = 1): void {
-    const seq = ++this.seq;
+  private lastChance(r: MemberRecord, incarnation: number): void {
+    const seqs: number[] = [];
     let answered = false;
-    this.pending.set(seq, { onAck: () => (answered = true) });
-    this.transport.send(r.addr, { type: "ping", seq, from: this.id, fromAddr: this.self.addr, gossip: [] });
-    for (const id of this.shuffled(this.liveIds().filter((x) => x !== r.id)).slice(0, this.config.indirectChecks)) {
-      this.transport.send(this.records.get(id)!.addr, {
-        type: "ping-req",
-        seq,
-        from: this.id,
-        fromAddr: this.self.addr,
-        target: r.id,
-        targetAddr: r.addr,
-        gossip: [],
-      });
-    }
-    this.after(this.scaled(this.config.probeTimeoutMs), () => {
-      this.pending.delete(seq);
+    const attempt = () => {
+      const seq = ++this.seq;
+      seqs.push(seq);
+      this.pending.set(seq, { onAck: () => (answered = true) });
+      this.transport.send(r.addr, { type: "ping", seq, from: this.id, fromAddr: this.self.addr, gossip: [] });
+      for (const id of this.shuffled(this.liveIds().filter((x) => x !== r.id)).slice(0, this.config.indirectChecks)) {
+        this.transport.send(this.records.get(id)!.addr, {
+          type: "ping-req",
+          seq,
+          from: this.id,
+          fromAddr: this.self.addr,
+          target: r.id,
+          targetAddr: r.addr,
+          gossip: [],
+        });
+      }
+    };
+    // Attempts overlap: a slow answer to the first (a long round trip) still counts while the second runs.
+    const step = this.directTimeout(r);
+    attempt();
+    for (let i = 1; i < LAST_CHANCE_ATTEMPTS; i++) this.after(step * i, () => answered || attempt());
+    this.after(step * LAST_CHANCE_ATTEMPTS, () => {
+      for (const seq of seqs) this.pending.delete(seq);
       if (r.state !== "suspect" || r.incarnation !== incarnation) return;
-      if (!answered && attempt < LAST_CHANCE_ATTEMPTS) return this.lastChance(r, incarnation, attempt + 1);
       if (!answered) {
         this.merge({ ...this.updateOf(r, this.id), state: "dead" });
         return;
