@@ -7,6 +7,7 @@ import { UsageError, type FlagSpec, type FlagValues } from "./flags.js";
 import { pubsubRunFlags } from "../blocks/pubsub/flags.js";
 import { invokeRunFlags } from "../blocks/invoke/flags.js";
 import { clusterRunFlags } from "../cluster/flags.js";
+import { dataplaneRunFlags } from "../transport/dataplane-flags.js";
 
 const PORT = { min: 0, max: 65535 };
 
@@ -42,7 +43,7 @@ export const runFlags: FlagSpec[] = [
 ];
 
 /** Blocks that bring flags of their own (cluster, dataplane, …) append them here. */
-export const extraRunFlags: FlagSpec[] = [...pubsubRunFlags, ...invokeRunFlags, ...clusterRunFlags];
+export const extraRunFlags: FlagSpec[] = [...pubsubRunFlags, ...invokeRunFlags, ...clusterRunFlags, ...dataplaneRunFlags];
 
 export function allRunFlags(): FlagSpec[] {
   return [...runFlags, ...extraRunFlags];

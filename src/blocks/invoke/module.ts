@@ -7,6 +7,8 @@ import { DEFAULT_NAMESPACE, type NameResolver } from "../../components/contracts
 import { resiliencyFromResources } from "../../resiliency/index.js";
 import { issueLeaf, loadGivenCerts, loadOrCreateCa, type TlsMaterial } from "../../security/ca.js";
 import { readInvocationConfiguration } from "../../security/configuration.js";
+import { createDataplane } from "../../transport/dataplane.js";
+import { dataplaneFlags } from "../../transport/dataplane-flags.js";
 import { MtlsTransport } from "../../transport/mtls/index.js";
 import type { Transport } from "../../transport/transport.js";
 import type { Runtime, RuntimeModule } from "../../runtime/runtime.js";
@@ -47,7 +49,11 @@ export function invokeModule(rt: Runtime): RuntimeModule {
       }
       // Frames carry responses too, which --dapr-http-max-request-size does not limit: allow at least 64 MiB.
       const maxMessageBytes = Math.max(64 * 1024 * 1024, c.maxRequestBodyBytes + 64 * 1024);
-      transport = new MtlsTransport({ host: c.listenAddress, port: c.internalGrpcPort, tls, maxMessageBytes });
+      const kernel = () => new MtlsTransport({ host: c.listenAddress, port: c.internalGrpcPort, tls, maxMessageBytes });
+      transport = await createDataplane(dataplaneFlags(x), { kernel, log: (line) => log.info(line) });
+      // Only the mTLS path carries verified identities; on DPDK, access control has no caller to check.
+      const verified = mtls && transport.name !== "dpdk";
+      if (mtls && !verified) log.warn("the DPDK data plane has no TLS: peer identities are not verified and access control cannot apply");
 
       resolver = await pickResolver(rt, conf.nameResolution);
       const resiliency = resiliencyFromResources(rt.resources, c.appId);
@@ -55,7 +61,7 @@ export function invokeModule(rt: Runtime): RuntimeModule {
         appId: c.appId,
         namespace,
         trustDomain,
-        mtls,
+        mtls: verified,
         appChannel: rt.appChannel,
         resolver,
         transport,
