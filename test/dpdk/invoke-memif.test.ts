@@ -78,7 +78,7 @@ describe.skipIf(!availability.ok)("service invocation between two sidecars over 
       const r = await a.http("/v1.0/invoke/dpdk-b/method/echo", { method: "POST", body: "x" });
       return r.status >= 500 ? r : undefined;
     }, "a clear error from sidecar A for the dead target", 30_000);
-    expect((await after.json()).errorCode).toBe("ERR_DIRECT_INVOKE");
+    expect(((await after.json()) as { errorCode: string }).errorCode).toBe("ERR_DIRECT_INVOKE");
     expect((await a.http("/v1.0/healthz")).status).toBe(204);
   }, 60_000);
 });

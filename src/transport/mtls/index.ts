@@ -30,6 +30,8 @@ export interface MtlsTransportOptions {
   maxMessageBytes?: number;
   /** Close connections idle this long (ms); default 60 s. */
   idleMs?: number;
+  /** The transport's name in logs and Transport.name; default "mtls", or "tcp" without certificates. */
+  name?: string;
 }
 
 interface Conn {
@@ -116,7 +118,7 @@ export class MtlsTransport implements Transport {
   private readonly maxMessageBytes: number;
 
   constructor(private readonly opts: MtlsTransportOptions = {}) {
-    this.name = opts.tls ? "mtls" : "tcp";
+    this.name = opts.name ?? (opts.tls ? "mtls" : "tcp");
     this.maxMessageBytes = opts.maxMessageBytes ?? 64 * 1024 * 1024;
   }
 
