@@ -128,6 +128,7 @@ export class UDXStream extends streamx.Duplex {
   private writesQueuedBytes = 0;
   private hitHighWatermark = false;
   private ending = false;
+  private endPacketAcked = false;
   private ended = false;
   private writeSerial = 0;
   private readonly unackedWrites = new Set<number>();
@@ -732,7 +733,7 @@ export class UDXStream extends streamx.Duplex {
 
     const advanced = seqDiff(ack, this.remoteAcked) > 0;
     let delivered = 0;
-    let endAcked = false;
+    let endAcked = this.endPacketAcked;
     for (let p = this.remoteAcked; seqLess(p, ack); p = seqAdd(p, 1)) {
       const r = this.ackPacket(p);
       if (this.closed) return;
@@ -758,7 +759,10 @@ export class UDXStream extends streamx.Duplex {
       }
     }
 
-    if (endAcked) {
+    this.endPacketAcked = endAcked;
+    // Our side has ended once the END packet *and everything before it* is acked: a SACK can ack the
+    // END while earlier packets are still being retransmitted.
+    if (endAcked && !this.ended && this.outgoing.size === 0 && this.writeQueue.length === 0) {
       this.ended = true;
       if (this.endedRemote) {
         this.closeStream(null);
