@@ -26,6 +26,8 @@ function sh(cmd: string[]): { ok: boolean; out: string } {
 
 function setUpNetwork(): string | undefined {
   if (process.getuid?.() !== 0) return "not root";
+  if (!Bun.which("ip")) return "no `ip` command";
+  if (!Bun.which("curl")) return "no `curl` to query sidecars inside the namespaces";
   const steps = [
     ["ip", "netns", "add", ns.a],
     ["ip", "netns", "add", ns.b],
