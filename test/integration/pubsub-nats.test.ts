@@ -11,6 +11,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { startSidecar, type Sidecar } from "../support/sidecar.js";
 import { freePort, waitFor } from "../support/ports.js";
 import { BUN, FIXTURE_APP, received, resourcesDir, uniq } from "../pubsub/harness.js";
+import { PrivateNats } from "../support/private-nats.js";
 
 setDefaultTimeout(60_000);
 
@@ -201,21 +202,9 @@ describe("pubsub.nats through rapr", () => {
   });
 
   test("broker down: publish answers 500 while the sidecar stays up; after the broker is back, publishing and delivery resume", async () => {
-    const natsPort = await freePort();
-    const store = mkdtempSync(join(tmpdir(), "rapr-nats-"));
-    const startNats = () => Bun.spawn(["nats-server", "-a", "127.0.0.1", "-p", String(natsPort), "-js", "-sd", store], { stdout: "ignore", stderr: "ignore" });
-    let nats = startNats();
-    cleanups.push(() => nats.kill("SIGKILL"), () => rmSync(store, { recursive: true, force: true }));
-    await waitFor(async () => {
-      try {
-        const nc = await connect({ servers: `127.0.0.1:${natsPort}`, reconnect: false });
-        await nc.close();
-        return true;
-      } catch {
-        return false;
-      }
-    }, "private nats-server");
-    const res = resourcesDir({ "nats.yaml": natsComponent(`127.0.0.1:${natsPort}`, { publishTimeout: "1s" }) });
+    const nats = await PrivateNats.start();
+    cleanups.push(() => nats.dispose());
+    const res = resourcesDir({ "nats.yaml": natsComponent(nats.url, { publishTimeout: "1s" }) });
     cleanups.push(() => rmSync(res, { recursive: true, force: true }));
     const topic = `outage-${RUN}`;
     const { sc, port } = await sidecarWithApp(`outage-${RUN}`, res, [{ pubsubname: "pubsub", topic, route: "/outage" }]);
@@ -224,8 +213,7 @@ describe("pubsub.nats through rapr", () => {
     expect((await publish(1)).status).toBe(204);
     await waitFor(async () => (await received(port)).some((r) => r.event?.data?.n === 1), "delivery before the outage");
 
-    nats.kill("SIGKILL");
-    await nats.exited;
+    await nats.kill();
     const down = await publish(2);
     expect(down.status).toBe(500);
     expect(((await down.json()) as any).errorCode).toBe("ERR_PUBSUB_PUBLISH_MESSAGE");
@@ -239,43 +227,28 @@ describe("pubsub.nats through rapr", () => {
     const failed = ((await bulkDown.json()) as any).failedEntries.map((f: any) => f.entryId).sort();
     expect(failed).toEqual(["b1", "b2"]);
 
-    nats = startNats();
+    await nats.restart();
     await waitFor(async () => (await publish(3)).status === 204, "publishing after the broker is back", 20_000, 250);
     await waitFor(async () => (await received(port)).some((r) => r.event?.data?.n === 3), "delivery after the outage", 20_000);
   });
 
   test("subscriptions that cannot start while the broker is down start once it is back", async () => {
-    const natsPort = await freePort();
-    const store = mkdtempSync(join(tmpdir(), "rapr-nats-"));
-    const startNats = () => Bun.spawn(["nats-server", "-a", "127.0.0.1", "-p", String(natsPort), "-js", "-sd", store], { stdout: "ignore", stderr: "ignore" });
-    let nats = startNats();
-    cleanups.push(() => nats.kill("SIGKILL"), () => rmSync(store, { recursive: true, force: true }));
-    const natsUp = async () => {
-      try {
-        const nc = await connect({ servers: `127.0.0.1:${natsPort}`, reconnect: false });
-        await nc.close();
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    await waitFor(natsUp, "private nats-server");
-    const res = resourcesDir({ "nats.yaml": natsComponent(`127.0.0.1:${natsPort}`, { publishTimeout: "1s" }) });
+    const nats = await PrivateNats.start();
+    cleanups.push(() => nats.dispose());
+    const res = resourcesDir({ "nats.yaml": natsComponent(nats.url, { publishTimeout: "1s" }) });
     cleanups.push(() => rmSync(res, { recursive: true, force: true }));
     const topic = `late-${RUN}`;
     const appPort = await freePort();
     // The sidecar starts with the broker up but no app yet; the broker goes down before the app opens its port.
     const sc = await startSidecar({ appId: `late-${RUN}`, args: ["--app-port", String(appPort), "--resources-path", res] });
     cleanups.push(() => sc.stop());
-    nats.kill("SIGKILL");
-    await nats.exited;
+    await nats.kill();
     const app = spawnApp(appPort, { SUBSCRIPTIONS: JSON.stringify([{ pubsubname: "pubsub", topic, route: "/late" }]) });
     cleanups.push(() => app.kill("SIGKILL"));
     await waitFor(async () => (await fetch(`http://127.0.0.1:${appPort}/received`).then((r) => r.ok, () => false)), "app up");
     await Bun.sleep(1500); // the first subscribe attempts fail against the dead broker
     expect(((await (await sc.http("/v1.0/metadata")).json()) as any).subscriptions.length).toBe(0);
-    nats = startNats();
-    await waitFor(natsUp, "nats-server back");
+    await nats.restart();
     await subscribed(sc, 1);
     expect((await sc.http(`/v1.0/publish/pubsub/${topic}`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"late":true}' })).status).toBe(204);
     await waitFor(async () => (await received(appPort)).some((r) => r.event?.data?.late), "delivery to the late subscription", 20_000);
