@@ -15,6 +15,7 @@ import { signSubscriberToken } from "../src/blocks/pubsub/outside/tokens.js";
 import { startSidecar, type Sidecar } from "../test/support/sidecar.js";
 import { freePort } from "../test/support/ports.js";
 import type { Subprocess } from "bun";
+import { componentYaml } from "../test/support/components.js";
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: number) => {
@@ -135,16 +136,7 @@ async function measure(x: Subject): Promise<Result> {
 // ---------- 1b. through rapr ----------
 function natsResources(): string {
   const dir = mkdtempSync(join(tmpdir(), "rapr-bench-"));
-  writeFileSync(join(dir, "pubsub.yaml"), `apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata: { name: pubsub }
-spec:
-  type: pubsub.nats
-  version: v1
-  metadata:
-    - { name: natsURL, value: "${NATS_URL}" }
-    - { name: streamPrefix, value: "${STREAM_PREFIX}" }
-`);
+  writeFileSync(join(dir, "pubsub.yaml"), componentYaml("pubsub", "pubsub.nats", { natsURL: NATS_URL, streamPrefix: STREAM_PREFIX }));
   return dir;
 }
 

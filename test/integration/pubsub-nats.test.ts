@@ -12,6 +12,7 @@ import { startSidecar, type Sidecar } from "../support/sidecar.js";
 import { freePort, waitFor } from "../support/ports.js";
 import { BUN, FIXTURE_APP, received, resourcesDir, uniq } from "../pubsub/harness.js";
 import { PrivateNats } from "../support/private-nats.js";
+import { componentYaml } from "../support/components.js";
 
 setDefaultTimeout(60_000);
 
@@ -31,15 +32,7 @@ afterAll(async () => {
 
 function natsComponent(url: string, extra: Record<string, string> = {}) {
   const md = { natsURL: url, streamPrefix: STREAM_PREFIX, ackWait: "5s", redeliveryInitialDelay: "50ms", redeliveryMaxDelay: "500ms", ...extra };
-  return `apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata: { name: pubsub }
-spec:
-  type: pubsub.nats
-  version: v1
-  metadata:
-${Object.entries(md).map(([k, v]) => `    - { name: ${k}, value: "${v}" }`).join("\n")}
-`;
+  return componentYaml("pubsub", "pubsub.nats", md);
 }
 
 function spawnApp(port: number, env: Record<string, string>): Subprocess {

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
+import { componentYaml } from "./components.js";
 
 export const PG_URL = process.env.RAPR_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
 
@@ -28,18 +29,6 @@ export function postgresResourcesDir(opts: { name?: string; table: string; conne
     tableName: opts.table,
     ...opts.extra,
   };
-  const yaml = [
-    "apiVersion: dapr.io/v1alpha1",
-    "kind: Component",
-    "metadata:",
-    `  name: ${opts.name ?? "statestore"}`,
-    "spec:",
-    "  type: state.postgresql",
-    "  version: v1",
-    "  metadata:",
-    ...Object.entries(meta).flatMap(([k, v]) => [`  - name: ${k}`, `    value: ${JSON.stringify(v)}`]),
-    "",
-  ].join("\n");
-  writeFileSync(join(dir, "statestore.yaml"), yaml);
+  writeFileSync(join(dir, "statestore.yaml"), componentYaml(opts.name ?? "statestore", "state.postgresql", meta));
   return dir;
 }

@@ -7,7 +7,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
 import * as http2 from "node:http2";
-import { acceptsDirectUnary, serveUnary, type CallGuard, type UnaryRoute } from "./unary-grpc.js";
+import { acceptsDirectUnary, headersOf, serveUnary, type CallGuard, type UnaryRoute } from "./unary-grpc.js";
 
 type StreamListener = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, raw: string[]) => void;
 
@@ -49,12 +49,7 @@ async function serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHtt
   stream.once("close", () => {
     if (!abort.signal.aborted) abort.abort(new ConnectError("the client closed the stream", Code.Canceled));
   });
-  const header = new Headers();
-  for (const [k, v] of Object.entries(headers)) {
-    if (k.startsWith(":") || v === undefined) continue;
-    if (Array.isArray(v)) for (const item of v) header.append(k, item);
-    else header.set(k, String(v));
-  }
+  const header = headersOf(headers);
   const request: UniversalServerRequest = {
     httpVersion: "2.0",
     method: String(headers[":method"] ?? "POST"),

@@ -31,12 +31,7 @@ export async function serveUnary(
 ): Promise<void> {
   const contentType = String(headers["content-type"]);
   const path = String(headers[":path"]);
-  const requestHeader = new Headers();
-  for (const [k, v] of Object.entries(headers)) {
-    if (k.startsWith(":") || v === undefined) continue;
-    if (Array.isArray(v)) for (const item of v) requestHeader.append(k, item);
-    else requestHeader.set(k, String(v));
-  }
+  const requestHeader = headersOf(headers);
   const timeoutMs = parseGrpcTimeout(headers["grpc-timeout"]);
   const context = createHandlerContext({
     service: route.service,
@@ -73,6 +68,17 @@ export async function serveUnary(
   } finally {
     context.abort();
   }
+}
+
+/** An HTTP/2 request's headers, without the pseudo-headers, as web Headers. */
+export function headersOf(headers: http2.IncomingHttpHeaders): Headers {
+  const out = new Headers();
+  for (const [k, v] of Object.entries(headers)) {
+    if (k.startsWith(":") || v === undefined) continue;
+    if (Array.isArray(v)) for (const item of v) out.append(k, item);
+    else out.set(k, String(v));
+  }
+  return out;
 }
 
 function isMessage(v: unknown, schema: DescMessage): boolean {
