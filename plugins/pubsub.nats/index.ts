@@ -1,7 +1,7 @@
 // pubsub.nats: NATS JetStream (durable, at-least-once) or core NATS (jetstream=false: fire-and-forget).
 // One stream per topic ("{streamPrefix}{topic}" capturing subject "{subjectPrefix}{topic}") and one durable pull
 // consumer per consumer group (the app id), both created on demand; explicit acks, maxDeliver, ackWait.
-import { connect, headers as natsHeaders, nanos, type NatsConnection, type Subscription as NatsSubscription } from "@nats-io/transport-node";
+import { headers as natsHeaders, nanos, type NatsConnection, type Subscription as NatsSubscription } from "@nats-io/transport-node";
 import {
   AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType,
   type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg,
@@ -14,6 +14,7 @@ import {
   type SubscribeRequest, type Subscription,
 } from "../../src/components/contracts/pubsub.js";
 import { natsName } from "./names.js";
+import { connectCoalesced } from "./connect.js";
 
 const CLOUDEVENT_JSON = "application/cloudevents+json";
 
@@ -219,11 +220,13 @@ class NatsPubSub implements PubSub {
 }
 
 export async function createNatsPubSub(md: Md, ctx: Pick<PluginContext, "appId" | "name">): Promise<NatsPubSub> {
-  const nc = await connect({
+  const nc = await connectCoalesced({
     servers: md.natsURL.replace(/^nats:\/\//, "").split(","),
     name: md.name || `rapr-${ctx.appId}-${ctx.name}`,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
+    // Otherwise every request (each JetStream publish) builds two Error objects up front for their stack traces.
+    noAsyncTraces: true,
   });
   try {
     const jsm = md.jetstream ? await jetstreamManager(nc) : undefined;

@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, GiveUp, waitFor } from "./ports.js";
 
-export const RAPR_BIN = join(import.meta.dir, "..", "..", "dist", "rapr");
+/** RAPR_BIN in the environment swaps in another executable (e.g. a wrapper that runs src/main.ts under a profiler). */
+export const RAPR_BIN = process.env.RAPR_BIN || join(import.meta.dir, "..", "..", "dist", "rapr");
 
 export interface SidecarOptions {
   appId?: string;

@@ -62,7 +62,8 @@ export function resultFromHttp(status: number, body: Uint8Array): HandlerResult 
   return statusFromText(s) ?? "retry";
 }
 
-export async function deliverOne(app: AppChannel, ce: CloudEvent, o: DeliveryOptions): Promise<HandlerResult> {
+/** `encoded`: the event's JSON bytes as they came off the broker, sent as they are instead of re-serializing `ce`. */
+export async function deliverOne(app: AppChannel, ce: CloudEvent, o: DeliveryOptions, encoded?: Uint8Array): Promise<HandlerResult> {
   // An app that its health probes call unhealthy gets no events; they wait on the broker (Dapr pauses subscriptions).
   if (!app.isHealthy()) return "retry";
   const signal = AbortSignal.timeout(o.timeoutMs);
@@ -79,7 +80,7 @@ export async function deliverOne(app: AppChannel, ce: CloudEvent, o: DeliveryOpt
     };
     if (typeof ce.traceparent === "string") headers.traceparent = ce.traceparent;
     if (typeof ce.tracestate === "string") headers.tracestate = ce.tracestate;
-    const body = o.rawPayload ? eventData(ce) : enc.encode(JSON.stringify(ce));
+    const body = o.rawPayload ? eventData(ce) : encoded ?? enc.encode(JSON.stringify(ce));
     // invoke() reaches an HTTP app over the channel's pooled keep-alive client (cheaper than fetch).
     const res = await app.invoke({ method: "POST", path: o.path, headers, body, signal });
     return resultFromHttp(res.status, res.body);
