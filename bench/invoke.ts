@@ -1,8 +1,10 @@
 // Service invocation benchmark: app A → sidecar A → sidecar B → app B, next to app A → app B direct, in one run.
 //   bun bench/invoke.ts [--seconds 10] [--rate 1000] [--payload 1024] [--no-mtls] [--max-seconds 5] [--concurrency 32]
-// Open-loop load at --rate requests/s on each path, the two paths interleaved request by request (sends are paced
-// by a 1 ms timer whatever the answers do; latency is from the moment each request is sent to its full answer), then a closed-loop maximum-throughput run through the sidecar pair. Prints p50/p90/p99 of both
-// paths and the added latency, each sidecar's CPU (fraction of one core, from /proc/<pid>/stat) and RSS.
+// Open-loop load at --rate requests/s on each path, the three paths interleaved request by request (sends are paced
+// by a 1 ms timer whatever the answers do; latency is from the moment each request is sent to its full answer),
+// then a closed-loop maximum-throughput run through the sidecar pair. Prints p50/p90/p99 of each path, the latency
+// the sidecars add, the latency two bare TCP relay processes add (bench/tcp-relay.ts: the floor for two more
+// processes on the path here), and each sidecar's CPU (fraction of one core, from /proc/<pid>/stat) and RSS.
 // Needs dist/rapr (bun run build). Traffic stays on 127.0.0.1.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -75,6 +77,8 @@ async function openLoop(urls: string[], secs: number): Promise<{ lat: number[]; 
   return out;
 }
 
+type Lat = { lat: number[]; errors: number };
+
 /** One request at a time, the paths alternating: the bare per-request path cost, without queueing. */
 async function sequential(urls: string[], n: number): Promise<number[][]> {
   const lat = urls.map(() => [] as number[]);
@@ -115,10 +119,16 @@ const env = { RAPR_REGISTRY_DIR: join(root, "registry") };
 const common = ["--mtls-ca-dir", join(root, "ca"), "--enable-metrics=false", `--enable-mtls=${mtls}`];
 const appPort = await freePort();
 const app = Bun.spawn([process.execPath, join(import.meta.dir, "invoke-app.ts")], { env: { ...process.env, APP_PORT: String(appPort) }, stdout: "inherit", stderr: "inherit" });
+// The floor: two bare TCP relays (bench/tcp-relay.ts) in place of the two sidecars.
+const [relay1Port, relay2Port] = [await freePort(), await freePort()];
+const relay = (port: number, target: number) =>
+  Bun.spawn([process.execPath, join(import.meta.dir, "tcp-relay.ts")], { env: { ...process.env, RELAY_PORT: String(port), TARGET_PORT: String(target) }, stdout: "inherit", stderr: "inherit" });
+const relays = [relay(relay2Port, appPort), relay(relay1Port, relay2Port)];
 let a: Sidecar | undefined;
 let b: Sidecar | undefined;
 try {
   await waitFor(async () => (await fetch(`http://127.0.0.1:${appPort}/`)).ok, "bench app", 10_000);
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${relay1Port}/`)).ok, "bench relays", 10_000);
   [a, b] = await Promise.all([
     startSidecar({ appId: "bench-a", args: common, env }),
     startSidecar({ appId: "bench-b", args: [...common, "--app-port", String(appPort)], env }),
@@ -126,17 +136,23 @@ try {
   const direct = `http://127.0.0.1:${appPort}/echo`;
   const via = `http://127.0.0.1:${a.httpPort}/v1.0/invoke/bench-b/method/echo`;
   await waitFor(async () => (await fetch(via, { method: "POST", body: payload })).status === 200, "invocation path", 10_000);
-  await openLoop([direct, via], Math.min(2, seconds)); // warm-up (JIT)
+  const relayed = `http://127.0.0.1:${relay1Port}/echo`;
+  await openLoop([direct, via, relayed], Math.min(2, seconds)); // warm-up (JIT)
   const t0 = performance.now();
   const ca0 = cpuTicks(a.proc.pid);
   const cb0 = cpuTicks(b.proc.pid);
-  const [d, s] = (await openLoop([direct, via], seconds)) as [{ lat: number[]; errors: number }, { lat: number[]; errors: number }];
+  const [d, s] = (await openLoop([direct, via], seconds)) as [Lat, Lat];
   const elapsed = (performance.now() - t0) / 1000;
   const cpuA = (cpuTicks(a.proc.pid) - ca0) / CLK_TCK / elapsed;
   const cpuB = (cpuTicks(b.proc.pid) - cb0) / CLK_TCK / elapsed;
   const rssA = rssMb(a.proc.pid);
   const rssB = rssMb(b.proc.pid);
-  const [seqDirect, seqVia] = (await sequential([direct, via], 3000)) as [number[], number[]];
+  // The floor under the same load: direct and the two bare relays, 1000 req/s each.
+  const r0 = relays.map((p) => cpuTicks(p.pid));
+  const t1 = performance.now();
+  const [d2, r] = (await openLoop([direct, relayed], seconds)) as [Lat, Lat];
+  const relayCpu = relays.map((p, i) => (cpuTicks(p.pid) - r0[i]!) / CLK_TCK / ((performance.now() - t1) / 1000));
+  const [seqDirect, seqVia, seqRelayed] = (await sequential([direct, via, relayed], 3000)) as [number[], number[], number[]];
   const max = await closedLoop(via, maxSeconds);
   const maxDirect = await closedLoop(direct, Math.min(3, maxSeconds));
 
@@ -147,17 +163,27 @@ try {
   console.log(`${"path".padEnd(28)}${"p50 ms".padStart(9)}${"p90 ms".padStart(9)}${"p99 ms".padStart(9)}`);
   console.log(row("A -> B direct", d));
   console.log(row("A -> sidecar -> sidecar -> B", s));
-  console.log(`${"added by the two sidecars".padEnd(28)}${f(pct(s.lat, 50) - pct(d.lat, 50))}${f(pct(s.lat, 90) - pct(d.lat, 90))}${f(pct(s.lat, 99) - pct(d.lat, 99))}`);
+  const added = (name: string, over: number[], base: number[]) =>
+    console.log(`${name.padEnd(28)}${f(pct(over, 50) - pct(base, 50))}${f(pct(over, 90) - pct(base, 90))}${f(pct(over, 99) - pct(base, 99))}`);
+  added("added by the two sidecars", s.lat, d.lat);
+  console.log(`the floor, in a second phase at the same rates:`);
+  console.log(row("A -> B direct", d2));
+  console.log(row("A -> relay -> relay -> B", r));
+  added("added by two bare relays", r.lat, d2.lat);
   const seqRow = (name: string, l: number[]) => `${name.padEnd(28)}${f(pct(l, 50))}${f(pct(l, 90))}${f(pct(l, 99))}`;
   console.log(`one request at a time (3000 each, alternating):`);
   console.log(seqRow("A -> B direct", seqDirect));
   console.log(seqRow("A -> sidecar -> sidecar -> B", seqVia));
-  console.log(`${"added by the two sidecars".padEnd(28)}${f(pct(seqVia, 50) - pct(seqDirect, 50))}${f(pct(seqVia, 90) - pct(seqDirect, 90))}${f(pct(seqVia, 99) - pct(seqDirect, 99))}`);
+  console.log(seqRow("A -> relay -> relay -> B", seqRelayed));
+  added("added by the two sidecars", seqVia, seqDirect);
+  added("added by two bare relays", seqRelayed, seqDirect);
   console.log(`sidecar A: ${cpuA.toFixed(3)} core, RSS ${rssA.toFixed(1)} MB | sidecar B: ${cpuB.toFixed(3)} core, RSS ${rssB.toFixed(1)} MB (at ${rate} req/s)`);
+  console.log(`bare relays: ${relayCpu.map((c) => c.toFixed(3)).join(" and ")} core (at ${rate} req/s)`);
   console.log(`max throughput through one sidecar pair: ${max.rps.toFixed(0)} req/s (closed loop, ${concurrency} in flight, ${maxSeconds} s, errors=${max.errors}); direct: ${maxDirect.rps.toFixed(0)} req/s`);
   console.log(`(load generator, both sidecars and the app share this machine's ${navigator.hardwareConcurrency} cores)`);
 } finally {
   await Promise.allSettled([a?.stop(), b?.stop()]);
   app.kill();
+  for (const p of relays) p.kill();
   rmSync(root, { recursive: true, force: true });
 }

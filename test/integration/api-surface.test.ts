@@ -126,6 +126,19 @@ auth:
     expect(denied.headers.get("access-control-allow-origin")).toBeNull();
   });
 
+  test("the HTTP port answers CORS for allowed origins, on hot routes and errors too, and leaves clients without Origin alone", async () => {
+    const preflight = await sidecar.http("/v1.0/publish/pubsub/t", { method: "OPTIONS", headers: { origin: "http://app.example", "access-control-request-method": "POST" } });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("http://app.example");
+    const fromPage = await sidecar.http("/v1.0/invoke/nobody/method/x", { headers: { origin: "http://app.example" } });
+    expect(fromPage.status).toBe(500);
+    expect(fromPage.headers.get("access-control-allow-origin")).toBe("http://app.example");
+    const fromOther = await sidecar.http("/v1.0/state/cache/k", { headers: { origin: "http://evil.example" } });
+    expect(fromOther.headers.get("access-control-allow-origin")).toBeNull();
+    const noOrigin = await sidecar.http("/v1.0/state/cache/k");
+    expect(noOrigin.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
   test("Prometheus metrics count API calls by path and gRPC method", async () => {
     await sidecar.http("/v1.0/state/cache/k");
     const text = await waitFor(async () => {

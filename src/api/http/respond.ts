@@ -76,3 +76,13 @@ export function valueAsJson(value: Uint8Array): unknown {
 const lenient = new TextDecoder();
 
 export const encoder = new TextEncoder();
+
+/** A percent-encoded URL segment, decoded; undefined when it is not valid percent-encoded UTF-8. */
+export function decodedSegment(segment: string): string | undefined {
+  if (!segment.includes("%")) return segment;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}

@@ -10,6 +10,7 @@ import { secretsRoutes } from "./routes/secrets.js";
 import { stateRoutes } from "./routes/state.js";
 import { systemRoutes } from "./routes/system.js";
 import { clusterRoutes } from "../../cluster/api.js";
+import { hotRoutes } from "./hot-routes.js";
 
 export type HttpRouteModule = (app: Elysia, ctx: ApiContext) => Elysia<any, any, any, any, any, any, any>;
 
@@ -23,34 +24,38 @@ export interface HttpServerHandle {
   stop(): Promise<void>;
 }
 
-export function buildHttpApp(ctx: ApiContext, modules = httpRouteModules): Elysia {
+/** What every request passes before any route: CORS preflight, the body-size limit, DAPR_API_TOKEN. */
+function requestGuard(ctx: ApiContext): (request: Request, pathname: string) => Response | undefined {
   const maxBytes = ctx.config.maxRequestBodyBytes;
   const token = ctx.config.apiToken;
-  const cors = corsHeaders(ctx.config.allowedOrigins);
+  const preflight = ctx.config.allowedOrigins.length > 0;
+  return (request, pathname) => {
+    if (preflight && request.method === "OPTIONS") return new Response(null, { status: 204 });
+    const length = Number(request.headers.get("content-length") ?? 0);
+    if (length > maxBytes) {
+      return errorResponse(errors.bodyTooLarge(`request body of ${length} bytes exceeds --dapr-http-max-request-size (${maxBytes} bytes)`));
+    }
+    if (token && request.headers.get("dapr-api-token") !== token && !UNAUTHENTICATED_PATHS.has(pathname)) {
+      return errorResponse(errors.apiUnauthorized("authorization error: invalid or missing dapr-api-token header"));
+    }
+    return undefined;
+  };
+}
+
+function apiError(ctx: ApiContext, error: unknown, request: Request): Response {
+  if (!(error instanceof DaprError)) ctx.logger.error("unhandled HTTP API error", { path: pathOf(request.url), error });
+  return errorResponse(error);
+}
+
+/** The Elysia app with every block's routes; requests reach it through startHttpServer's guard. */
+export function buildHttpApp(ctx: ApiContext, modules = httpRouteModules): Elysia {
   let app = new Elysia({ normalize: false })
-    .onRequest(({ request }) => {
-      if (cors && request.method === "OPTIONS") return new Response(null, { status: 204, headers: cors(request) });
-      const length = Number(request.headers.get("content-length") ?? 0);
-      if (length > maxBytes) {
-        return errorResponse(errors.bodyTooLarge(`request body of ${length} bytes exceeds --dapr-http-max-request-size (${maxBytes} bytes)`));
-      }
-      if (token && request.headers.get("dapr-api-token") !== token && !UNAUTHENTICATED_PATHS.has(new URL(request.url).pathname)) {
-        return errorResponse(errors.apiUnauthorized("authorization error: invalid or missing dapr-api-token header"));
-      }
-    })
     .onError(({ code, error, request }) => {
-      if (error instanceof DaprError) return errorResponse(error);
       if (code === "NOT_FOUND") {
-        return json({ errorCode: "ERR_NOT_FOUND", message: `no API route for ${request.method} ${new URL(request.url).pathname}` }, 404);
+        return json({ errorCode: "ERR_NOT_FOUND", message: `no API route for ${request.method} ${pathOf(request.url)}` }, 404);
       }
-      ctx.logger.error("unhandled HTTP API error", { path: new URL(request.url).pathname, error });
-      return errorResponse(error);
+      return apiError(ctx, error, request);
     }) as unknown as Elysia;
-  if (cors) {
-    app = app.onAfterHandle(({ request, response }) => {
-      if (response instanceof Response) for (const [k, v] of Object.entries(cors(request))) response.headers.set(k, v);
-    }) as unknown as Elysia;
-  }
   for (const mod of modules) app = mod(app, ctx) as unknown as Elysia;
   return app;
 }
@@ -60,6 +65,27 @@ export function startHttpServer(ctx: ApiContext): HttpServerHandle {
   const logCalls = ctx.config.enableApiLogging;
   const apiLog = ctx.logger.child("api");
   const outside = outsideWebSocket(ctx);
+  const guard = requestGuard(ctx);
+  const hot = hotRoutes(ctx);
+  const cors = corsHeaders(ctx.config.allowedOrigins);
+  const route = async (request: Request): Promise<Response> => {
+    const pathname = pathOf(request.url);
+    const early = guard(request, pathname);
+    if (early) return early;
+    const fast = hot(request, pathname);
+    if (!fast) return app.handle(request);
+    try {
+      return await fast;
+    } catch (err) {
+      return apiError(ctx, err, request);
+    }
+  };
+  const answer = async (request: Request): Promise<Response> => {
+    const response = await route(request);
+    // Only browsers need CORS headers, and they always send Origin: other clients get none (and save the work).
+    if (cors && request.headers.has("origin")) for (const [k, v] of Object.entries(cors(request))) response.headers.set(k, v);
+    return response;
+  };
   const server = Bun.serve({
     port: ctx.config.httpPort,
     websocket: outside.handler,
@@ -73,7 +99,7 @@ export function startHttpServer(ctx: ApiContext): HttpServerHandle {
       if (upgraded === true) return undefined;
       if (upgraded) return upgraded;
       const started = performance.now();
-      const response = await app.handle(limitUnsizedBody(request, ctx.config.maxRequestBodyBytes));
+      const response = await answer(limitUnsizedBody(request, ctx.config.maxRequestBodyBytes));
       const ms = performance.now() - started;
       const path = metricPath(request.url);
       ctx.metrics.observeHttp(request.method, path, response.status, ms);
@@ -104,12 +130,17 @@ function limitUnsizedBody(request: Request, maxBytes: number): Request {
   return new Request(request, { body: request.body.pipeThrough(counter) });
 }
 
+/** The path of an absolute request URL, without parsing the whole URL. */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const end = url.indexOf("?", start);
+  return url.slice(start, end < 0 ? undefined : end);
+}
+
 /** "/v1.0/state/store/key?x" → "/v1.0/state/store": enough to tell calls apart, too little to explode label counts. */
 function metricPath(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  const end = url.indexOf("?", start);
-  const segments = url.slice(start, end < 0 ? undefined : end).split("/");
-  return segments.slice(0, 4).join("/");
+  return pathOf(url).split("/", 4).join("/");
 }
 
 function corsHeaders(origins: string[]): ((req: Request) => Record<string, string>) | undefined {

@@ -4,27 +4,41 @@ import type { Elysia } from "elysia";
 import type { ApiContext } from "../../context.js";
 import { ANY_TYPE_HEADER } from "../../../app/channel.js";
 import { errors } from "../../../errors.js";
-import { errorResponse } from "../respond.js";
+import { decodedSegment, errorResponse } from "../respond.js";
 
 const INVOKE_PREFIX = "/v1.0/invoke/";
+const METHOD_MARKER = "/method/";
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
 export function invokeRoutes(app: Elysia, ctx: ApiContext) {
-  return app
-    .onRequest(({ request }) => {
-      const appId = request.headers.get("dapr-app-id") ?? basicAuthAppId(request.headers.get("authorization"));
-      if (!appId) return;
-      const url = new URL(request.url);
-      if (url.pathname.startsWith(INVOKE_PREFIX)) return;
-      return handle(ctx, request, appId, url.pathname.replace(/\/{2,}/g, "/").replace(/^\//, ""), url);
-    })
-    .all("/v1.0/invoke/:appId/method/*", ({ request, params }) => {
-      const url = new URL(request.url);
-      const rest = url.pathname.slice(INVOKE_PREFIX.length);
-      const marker = rest.indexOf("/method/");
-      const method = marker >= 0 ? rest.slice(marker + "/method/".length) : "";
-      return handle(ctx, request, decodeURIComponent(params.appId), method, url);
-    }, { parse: "none" });
+  // The usual forms are answered by hotInvoke before Elysia routes anything; this route takes what it leaves
+  // (an app id with an encoded "/", say).
+  return app.all("/v1.0/invoke/:appId/method/*", ({ request, params }) => {
+    const url = new URL(request.url);
+    const rest = url.pathname.slice(INVOKE_PREFIX.length);
+    const marker = rest.indexOf(METHOD_MARKER);
+    const method = marker >= 0 ? rest.slice(marker + METHOD_MARKER.length) : "";
+    return invokeOverHttp(ctx, request, decodeURIComponent(params.appId), method, url);
+  }, { parse: "none" });
+}
+
+/**
+ * Invocation in its two common forms, /v1.0/invoke/{appId}/method/{method...} and any other path with a
+ * `dapr-app-id` header (or Basic credentials for it), ahead of the Elysia router. Undefined: not an invocation,
+ * or one for the Elysia route.
+ */
+export function hotInvoke(ctx: ApiContext, request: Request, pathname: string): Promise<Response> | undefined {
+  if (pathname.startsWith(INVOKE_PREFIX)) {
+    const rest = pathname.slice(INVOKE_PREFIX.length);
+    const marker = rest.indexOf(METHOD_MARKER);
+    if (marker <= 0) return undefined;
+    const appId = decodedSegment(rest.slice(0, marker));
+    if (appId === undefined || appId.includes("/")) return undefined;
+    return invokeOverHttp(ctx, request, appId, rest.slice(marker + METHOD_MARKER.length), new URL(request.url));
+  }
+  const appId = request.headers.get("dapr-app-id") ?? basicAuthAppId(request.headers.get("authorization"));
+  if (!appId) return undefined;
+  return invokeOverHttp(ctx, request, appId, pathname.replace(/\/{2,}/g, "/").replace(/^\//, ""), new URL(request.url));
 }
 
 /** Dapr's third form: `Authorization: Basic base64("dapr-app-id:<appId>")`. */
@@ -39,7 +53,7 @@ function basicAuthAppId(auth: string | null): string | undefined {
   return decoded.startsWith("dapr-app-id:") && decoded.length > 12 ? decoded.slice(12) : undefined;
 }
 
-async function handle(ctx: ApiContext, request: Request, appId: string, method: string, url: URL): Promise<Response> {
+async function invokeOverHttp(ctx: ApiContext, request: Request, appId: string, method: string, url: URL): Promise<Response> {
   try {
     if (!ctx.invoke) throw errors.directInvoke("service invocation is not available in this sidecar");
     const body = new Uint8Array(await request.arrayBuffer());

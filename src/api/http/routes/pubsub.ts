@@ -4,9 +4,10 @@ import type { ApiContext } from "../../context.js";
 import type { PubsubBlock, BulkPublishEntry } from "../../../blocks/pubsub/pubsub-block.js";
 import { isCloudEventContentType, isJsonContentType } from "../../../blocks/pubsub/cloudevents.js";
 import { errors } from "../../../errors.js";
-import { encoder, json, noContent, queryMetadata, readJson } from "../respond.js";
+import { decodedSegment, encoder, json, noContent, queryMetadata, readJson } from "../respond.js";
 
 const raw = { parse: "none" as const };
+const PUBLISH_PREFIX = "/v1.0/publish/";
 
 export function pubsubBlockOf(ctx: ApiContext): PubsubBlock {
   if (!ctx.pubsub) throw errors.pubsubNotConfigured("the pub/sub block is not running");
@@ -24,19 +25,8 @@ function topicParam(params: Record<string, string>): string {
 }
 
 export function pubsubRoutes(app: Elysia, ctx: ApiContext) {
-  const publish = async ({ params, request }: { params: Record<string, string>; request: Request }) => {
-    const url = new URL(request.url);
-    await pubsubBlockOf(ctx).publish({
-      pubsubName: params.pubsub,
-      topic: topicParam(params),
-      data: new Uint8Array(await request.arrayBuffer()),
-      contentType: request.headers.get("content-type") ?? undefined,
-      metadata: queryMetadata(url),
-      traceparent: request.headers.get("traceparent") ?? undefined,
-      tracestate: request.headers.get("tracestate") ?? undefined,
-    });
-    return noContent();
-  };
+  const publish = ({ params, request }: { params: Record<string, string>; request: Request }) =>
+    publishOverHttp(ctx, request, params.pubsub, topicParam(params));
   const bulk = async ({ params, request }: { params: Record<string, string>; request: Request }) => {
     const url = new URL(request.url);
     const body = await readJson(request, `bulk publish to ${params.pubsub}`);
@@ -50,6 +40,31 @@ export function pubsubRoutes(app: Elysia, ctx: ApiContext) {
     .post("/v1.0/publish/:pubsub/*", publish, raw)
     .post("/v1.0-alpha1/publish/bulk/:pubsub/*", bulk, raw)
     .post("/v1.0/publish/bulk/:pubsub/*", bulk, raw);
+}
+
+/** POST /v1.0/publish/{pubsub}/{topic} ahead of the Elysia router; undefined leaves the request to it. */
+export function hotPublish(ctx: ApiContext, request: Request, pathname: string): Promise<Response> | undefined {
+  if (request.method !== "POST" || !pathname.startsWith(PUBLISH_PREFIX)) return undefined;
+  const rest = pathname.slice(PUBLISH_PREFIX.length);
+  const slash = rest.indexOf("/");
+  if (slash <= 0) return undefined;
+  const pubsub = decodedSegment(rest.slice(0, slash));
+  const topic = decodedSegment(rest.slice(slash + 1));
+  if (pubsub === undefined || !topic) return undefined;
+  return publishOverHttp(ctx, request, pubsub, topic);
+}
+
+async function publishOverHttp(ctx: ApiContext, request: Request, pubsubName: string, topic: string): Promise<Response> {
+  await pubsubBlockOf(ctx).publish({
+    pubsubName,
+    topic,
+    data: new Uint8Array(await request.arrayBuffer()),
+    contentType: request.headers.get("content-type") ?? undefined,
+    metadata: queryMetadata(new URL(request.url)),
+    traceparent: request.headers.get("traceparent") ?? undefined,
+    tracestate: request.headers.get("tracestate") ?? undefined,
+  });
+  return noContent();
 }
 
 function bulkEntry(e: unknown, i: number): BulkPublishEntry {
