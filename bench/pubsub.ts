@@ -13,7 +13,7 @@ import { connect } from "@nats-io/transport-node";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { signSubscriberToken } from "../src/blocks/pubsub/outside/tokens.js";
 import { startSidecar, type Sidecar } from "../test/support/sidecar.js";
-import { freePort } from "../test/support/ports.js";
+import { freePort, waitFor } from "../test/support/ports.js";
 import type { Subprocess } from "bun";
 import { componentYaml } from "../test/support/components.js";
 
@@ -140,7 +140,11 @@ function natsResources(): string {
   return dir;
 }
 
-async function throughRapr(): Promise<Subject> {
+/**
+ * Publish over HTTP to a process in the middle, which delivers to an HTTP app in this process: rapr itself, or
+ * the floor (bench/pubsub-relay.ts, the least any such process does).
+ */
+async function throughMiddle(kind: "rapr" | "floor"): Promise<Subject> {
   const appPort = await freePort();
   let delivered = 0;
   const topic = "rapr";
@@ -151,22 +155,37 @@ async function throughRapr(): Promise<Subject> {
     async fetch(req) {
       const url = new URL(req.url);
       if (url.pathname === "/dapr/subscribe") return Response.json([{ pubsubname: "pubsub", topic, route: "/in" }]);
-      const ce = (await req.json()) as { data: { t0: number } };
-      subj.latencies.push(performance.now() - ce.data.t0);
+      const body = (await req.json()) as { data?: { t0: number }; t0?: number };
+      subj.latencies.push(performance.now() - (body.data?.t0 ?? body.t0!));
       delivered++;
       return Response.json({ status: "SUCCESS" });
     },
   });
+  let stop: () => Promise<unknown>;
+  let pid: number;
+  let port: number;
   const res = natsResources();
-  const sc = await startSidecar({ appId: `bench-${RUN}`, args: ["--app-port", String(appPort), "--resources-path", res, "--log-level", "error"] });
-  for (let i = 0; i < 200; i++) {
-    const meta = (await (await sc.http("/v1.0/metadata")).json()) as { subscriptions: unknown[] };
-    if (meta.subscriptions.length) break;
-    await Bun.sleep(50);
+  if (kind === "rapr") {
+    const sc = await startSidecar({ appId: `bench-${RUN}`, args: ["--app-port", String(appPort), "--resources-path", res, "--log-level", "error"] });
+    for (let i = 0; i < 200; i++) {
+      const meta = (await (await sc.http("/v1.0/metadata")).json()) as { subscriptions: unknown[] };
+      if (meta.subscriptions.length) break;
+      await Bun.sleep(50);
+    }
+    [stop, pid, port] = [() => sc.stop(), sc.proc.pid, sc.httpPort];
+  } else {
+    port = await freePort();
+    const relay = Bun.spawn([process.execPath, join(import.meta.dir, "pubsub-relay.ts")], {
+      env: { ...process.env, PORT: String(port), APP_PORT: String(appPort), APP_ROUTE: "/in", NATS_URL, STREAM: `${STREAM_PREFIX}floor`, TOPIC: `${STREAM_PREFIX}floor` },
+      stdout: "inherit",
+      stderr: "inherit",
+    });
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/`)).ok, "bench/pubsub-relay.ts", 15_000);
+    [stop, pid] = [async () => (relay.kill(), await relay.exited), relay.pid];
   }
-  const url = `http://127.0.0.1:${sc.httpPort}/v1.0/publish/pubsub/${topic}`;
+  const url = `http://127.0.0.1:${port}/v1.0/publish/pubsub/${topic}`;
   const subj: Subject = {
-    pid: sc.proc.pid,
+    pid,
     async publish(i) {
       const r = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: payload(i) });
       if (r.status !== 204) throw new Error(`publish answered ${r.status}`);
@@ -174,7 +193,7 @@ async function throughRapr(): Promise<Subject> {
     delivered: () => delivered,
     latencies,
     async close() {
-      await sc.stop();
+      await stop();
       app.stop(true);
       rmSync(res, { recursive: true, force: true });
       const nc = await connect({ servers: NATS_URL });
@@ -328,25 +347,33 @@ async function fanoutBench() {
 const openFiles = /Max open files\s+(\d+)\s+(\d+)/.exec(readFileSync("/proc/self/limits", "utf8"));
 console.log(`bench/pubsub on ${navigator.hardwareConcurrency} cores; NATS at ${NATS_URL}; open files limit ${openFiles?.[1]} (hard ${openFiles?.[2]}): one node holds at most that many subscribers`);
 if (!args.includes("--skip-throughput")) {
-  // Rounds alternate raw and rapr so both see the same background load; medians over rounds.
+  // Rounds alternate raw, rapr and the floor so all see the same background load; medians over rounds.
   const raw = await rawNats();
-  const rapr = await throughRapr();
-  const rows: { raw: Result; rapr: Result }[] = [];
+  const rapr = await throughMiddle("rapr");
+  const floor = await throughMiddle("floor");
+  type Row = { raw: Result; rapr: Result; floor: Result };
+  const rows: Row[] = [];
   try {
-    for (let r = 0; r < ROUNDS; r++) rows.push({ raw: await measure(raw), rapr: await measure(rapr) });
+    for (let r = 0; r < ROUNDS; r++) rows.push({ raw: await measure(raw), rapr: await measure(rapr), floor: await measure(floor) });
   } finally {
     await raw.close();
     await rapr.close();
+    await floor.close();
   }
-  const med = (f: (x: { raw: Result; rapr: Result }) => number) => pct(rows.map(f), 50);
+  const med = (f: (x: Row) => number) => pct(rows.map(f), 50);
   console.log(`\npublish -> app on NATS JetStream: ${MESSAGES} messages at ${CONCURRENCY} in flight, then latency over ${LATENCY_MESSAGES} one at a time; medians of ${ROUNDS} alternating rounds`);
   for (const [i, row] of rows.entries()) {
-    console.log(`  round ${i + 1}: raw publish ${row.raw.publishPerSec.toFixed(0)}/s p99 ${f2(row.raw.p99)} ms | rapr publish ${row.rapr.publishPerSec.toFixed(0)}/s delivered ${row.rapr.deliveredPerSec.toFixed(0)}/s p99 ${f2(row.rapr.p99)} ms`);
+    console.log(`  round ${i + 1}: raw publish ${row.raw.publishPerSec.toFixed(0)}/s p99 ${f2(row.raw.p99)} ms | rapr publish ${row.rapr.publishPerSec.toFixed(0)}/s delivered ${row.rapr.deliveredPerSec.toFixed(0)}/s p99 ${f2(row.rapr.p99)} ms | floor delivered ${row.floor.deliveredPerSec.toFixed(0)}/s p99 ${f2(row.floor.p99)} ms`);
   }
-  console.log(`  raw @nats-io : publish ${med((x) => x.raw.publishPerSec).toFixed(0)}/s, delivered ${med((x) => x.raw.deliveredPerSec).toFixed(0)}/s, latency p50 ${f2(med((x) => x.raw.p50))} ms p99 ${f2(med((x) => x.raw.p99))} ms`);
-  console.log(`  through rapr : publish ${med((x) => x.rapr.publishPerSec).toFixed(0)}/s, delivered ${med((x) => x.rapr.deliveredPerSec).toFixed(0)}/s, latency p50 ${f2(med((x) => x.rapr.p50))} ms p99 ${f2(med((x) => x.rapr.p99))} ms`);
-  console.log(`  sidecar CPU per message (publish in + delivery out): ${med((x) => x.rapr.sidecarCpuUsPerMsg ?? NaN).toFixed(0)} µs`);
+  const line = (name: string, k: keyof Row) =>
+    console.log(`  ${name}: publish ${med((x) => x[k].publishPerSec).toFixed(0)}/s, delivered ${med((x) => x[k].deliveredPerSec).toFixed(0)}/s, latency p50 ${f2(med((x) => x[k].p50))} ms p99 ${f2(med((x) => x[k].p99))} ms`);
+  line("raw @nats-io     ", "raw");
+  line("through rapr     ", "rapr");
+  line("through the floor", "floor");
+  console.log(`  CPU per message in the middle process (publish in + delivery out): rapr ${med((x) => x.rapr.sidecarCpuUsPerMsg ?? NaN).toFixed(0)} µs, floor ${med((x) => x.floor.sidecarCpuUsPerMsg ?? NaN).toFixed(0)} µs`);
   console.log(`  ratio rapr/raw: publish ${f2(med((x) => x.rapr.publishPerSec / x.raw.publishPerSec))}x, delivered ${f2(med((x) => x.rapr.deliveredPerSec / x.raw.deliveredPerSec))}x (target >= 0.7x); added latency p50 ${f2(med((x) => x.rapr.p50 - x.raw.p50))} ms, p99 ${f2(med((x) => x.rapr.p99 - x.raw.p99))} ms (target p99 <= 1 ms)`);
+  console.log(`  ratio floor/raw: delivered ${f2(med((x) => x.floor.deliveredPerSec / x.raw.deliveredPerSec))}x; added latency p50 ${f2(med((x) => x.floor.p50 - x.raw.p50))} ms, p99 ${f2(med((x) => x.floor.p99 - x.raw.p99))} ms`);
+  console.log(`  ratio rapr/floor: delivered ${f2(med((x) => x.rapr.deliveredPerSec / x.floor.deliveredPerSec))}x`);
 }
 if (!args.includes("--skip-fanout")) await fanoutBench();
 process.exit(0);

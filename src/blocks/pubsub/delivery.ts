@@ -5,6 +5,7 @@ import { Code, ConnectError, createClient, type Client } from "@connectrpc/conne
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { RuntimeConfig } from "../../runtime/config.js";
 import type { AppChannel } from "../../app/channel.js";
+import { deadline } from "../../app/deadline.js";
 import type { HandlerResult } from "../../components/contracts/pubsub.js";
 import { AppCallbackAlpha, TopicEventResponse_TopicEventResponseStatus as PbStatus } from "../../gen/dapr/proto/runtime/v1/appcallback_pb.js";
 import { eventData, type CloudEvent } from "./cloudevents.js";
@@ -66,7 +67,7 @@ export function resultFromHttp(status: number, body: Uint8Array): HandlerResult 
 export async function deliverOne(app: AppChannel, ce: CloudEvent, o: DeliveryOptions, encoded?: Uint8Array): Promise<HandlerResult> {
   // An app that its health probes call unhealthy gets no events; they wait on the broker (Dapr pauses subscriptions).
   if (!app.isHealthy()) return "retry";
-  const signal = AbortSignal.timeout(o.timeoutMs);
+  const { signal, clear } = deadline(o.timeoutMs);
   try {
     if (app.protocol === "grpc") {
       if (!app.callback) return "retry";
@@ -86,6 +87,8 @@ export async function deliverOne(app: AppChannel, ce: CloudEvent, o: DeliveryOpt
     return resultFromHttp(res.status, res.body);
   } catch {
     return "retry";
+  } finally {
+    clear();
   }
 }
 
@@ -119,7 +122,7 @@ export async function deliverBulk(app: AppChannel, entries: BulkEntry[], o: Deli
     return out;
   };
   if (!app.isHealthy()) return all("retry");
-  const signal = AbortSignal.timeout(o.timeoutMs);
+  const { signal, clear } = deadline(o.timeoutMs);
   try {
     if (app.protocol === "grpc") {
       if (!app.callback) return all("retry");
@@ -171,6 +174,8 @@ export async function deliverBulk(app: AppChannel, entries: BulkEntry[], o: Deli
     }
   } catch {
     return all("retry");
+  } finally {
+    clear();
   }
   for (const e of entries) if (!out.has(e.entryId)) out.set(e.entryId, "retry");
   return out;
