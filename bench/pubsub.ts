@@ -55,6 +55,8 @@ async function pool(n: number, c: number, deadline: number, fn: (i: number) => P
 }
 
 interface Result {
+  /** Publishes/s to a topic without subscribers: the publish path alone. */
+  unsubscribedPerSec: number;
   publishPerSec: number;
   deliveredPerSec: number;
   /** Sidecar CPU time per message in the throughput phase (publish + delivery), microseconds. */
@@ -72,6 +74,8 @@ interface Subject {
   /** The sidecar's pid, when there is one: its CPU per message is reported. */
   pid?: number;
   publish(i: number): Promise<void>;
+  /** Publishes to a topic nobody subscribes to (publish throughput alone); absent for the floor. */
+  publishUnsubscribed?(i: number): Promise<void>;
   delivered(): number;
   latencies: number[];
   close(): Promise<void>;
@@ -85,16 +89,19 @@ async function rawNats(): Promise<Subject> {
   const stream = `${STREAM_PREFIX}raw`;
   await jsm.streams.add({ name: stream, subjects: [subject] });
   await jsm.consumers.add(stream, { durable_name: "bench", ack_policy: AckPolicy.Explicit, max_ack_pending: 1000 });
+  await jsm.streams.add({ name: `${stream}-unsubscribed`, subjects: [`${subject}-unsubscribed`] });
   const consumer = await js.consumers.get(stream, "bench");
   const messages = await consumer.consume({ max_messages: 1000 });
   let delivered = 0;
   const subj: Subject = {
     publish: (i) => js.publish(subject, enc.encode(payload(i))).then(() => {}),
+    publishUnsubscribed: (i) => js.publish(`${subject}-unsubscribed`, enc.encode(payload(i))).then(() => {}),
     delivered: () => delivered,
     latencies: [],
     async close() {
       await messages.close();
       await jsm.streams.delete(stream);
+      await jsm.streams.delete(`${stream}-unsubscribed`);
       await nc.close();
     },
   };
@@ -130,7 +137,14 @@ async function measure(x: Subject): Promise<Result> {
     await waitCount(x.delivered, before + i + 1, Date.now() + 5_000);
   });
   const l = x.latencies.slice(0, latSent);
-  return { publishPerSec: (sent / publishMs) * 1000, deliveredPerSec: (deliveredInPhase / deliverMs) * 1000, p50: pct(l, 50), p99: pct(l, 99), sidecarCpuUsPerMsg };
+  let unsubscribedPerSec = NaN;
+  if (x.publishUnsubscribed) {
+    await pool(200, 8, Date.now() + PHASE_MS, (i) => x.publishUnsubscribed!(i)); // warm-up, creates the stream
+    const u0 = performance.now();
+    const n = await pool(MESSAGES, CONCURRENCY, Date.now() + PHASE_MS, (i) => x.publishUnsubscribed!(i));
+    unsubscribedPerSec = (n / (performance.now() - u0)) * 1000;
+  }
+  return { unsubscribedPerSec, publishPerSec: (sent / publishMs) * 1000, deliveredPerSec: (deliveredInPhase / deliverMs) * 1000, p50: pct(l, 50), p99: pct(l, 99), sidecarCpuUsPerMsg };
 }
 
 // ---------- 1b. through rapr ----------
@@ -188,6 +202,10 @@ async function throughMiddle(kind: "rapr" | "floor"): Promise<Subject> {
     pid,
     async publish(i) {
       const r = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: payload(i) });
+      if (r.status !== 204) throw new Error(`publish answered ${r.status}`);
+    },
+    publishUnsubscribed: kind === "floor" ? undefined : async (i) => {
+      const r = await fetch(`${url}-unsubscribed`, { method: "POST", headers: { "content-type": "application/json" }, body: payload(i) });
       if (r.status !== 204) throw new Error(`publish answered ${r.status}`);
     },
     delivered: () => delivered,
@@ -374,6 +392,7 @@ if (!args.includes("--skip-throughput")) {
   console.log(`  ratio rapr/raw: publish ${f2(med((x) => x.rapr.publishPerSec / x.raw.publishPerSec))}x, delivered ${f2(med((x) => x.rapr.deliveredPerSec / x.raw.deliveredPerSec))}x (target >= 0.7x); added latency p50 ${f2(med((x) => x.rapr.p50 - x.raw.p50))} ms, p99 ${f2(med((x) => x.rapr.p99 - x.raw.p99))} ms (target p99 <= 1 ms)`);
   console.log(`  ratio floor/raw: delivered ${f2(med((x) => x.floor.deliveredPerSec / x.raw.deliveredPerSec))}x; added latency p50 ${f2(med((x) => x.floor.p50 - x.raw.p50))} ms, p99 ${f2(med((x) => x.floor.p99 - x.raw.p99))} ms`);
   console.log(`  ratio rapr/floor: delivered ${f2(med((x) => x.rapr.deliveredPerSec / x.floor.deliveredPerSec))}x`);
+  console.log(`  publish alone (topic without subscribers, ${CONCURRENCY} in flight): raw ${med((x) => x.raw.unsubscribedPerSec).toFixed(0)}/s, rapr ${med((x) => x.rapr.unsubscribedPerSec).toFixed(0)}/s = ${f2(med((x) => x.rapr.unsubscribedPerSec / x.raw.unsubscribedPerSec))}x`);
 }
 if (!args.includes("--skip-fanout")) await fanoutBench();
 process.exit(0);
