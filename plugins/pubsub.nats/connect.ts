@@ -29,23 +29,13 @@ class CoalescingTransport extends NodeTransport {
     const size = this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
-    super.send(frames.length === 1 ? frames[0] : concat(frames, size));
+    super.send(frames.length === 1 ? frames[0]! : Buffer.concat(frames, size));
   }
 
   override close(err?: Error): Promise<void> {
     if (!err) this.writePending();
     return super.close(err);
   }
-}
-
-function concat(frames: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const f of frames) {
-    out.set(f, at);
-    at += f.byteLength;
-  }
-  return out;
 }
 
 export function connectCoalesced(opts: ConnectionOptions): Promise<NatsConnection> {
