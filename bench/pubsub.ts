@@ -189,7 +189,7 @@ async function throughMiddle(kind: "rapr" | "floor"): Promise<Subject> {
     [stop, pid, port] = [() => sc.stop(), sc.proc.pid, sc.httpPort];
   } else {
     port = await freePort();
-    const relay = Bun.spawn([process.execPath, join(import.meta.dir, "pubsub-relay.ts")], {
+    const relay = Bun.spawn([process.execPath, ...(process.env.RAPR_BENCH_FLOOR_ARGS ?? "").split(" ").filter(Boolean), join(import.meta.dir, "pubsub-relay.ts")], {
       env: { ...process.env, PORT: String(port), APP_PORT: String(appPort), APP_ROUTE: "/in", NATS_URL, STREAM: `${STREAM_PREFIX}floor`, TOPIC: `${STREAM_PREFIX}floor` },
       stdout: "inherit",
       stderr: "inherit",

@@ -39,6 +39,8 @@ type Md = MetadataOf<typeof metadata>;
 class NatsPubSub implements PubSub {
   private readonly js?: JetStreamClient;
   private readonly knownStreams = new Map<string, Promise<string>>();
+  /** Topics whose stream is known to exist: publishing to them needs no wait. */
+  private readonly readyTopics = new Set<string>();
   private readonly subs = new Set<Subscription>();
 
   constructor(private readonly nc: NatsConnection, private readonly jsm: JetStreamManager | undefined, private readonly md: Md) {
@@ -59,7 +61,7 @@ class NatsPubSub implements PubSub {
     if (!p) {
       p = this.createStream(topic);
       this.knownStreams.set(topic, p);
-      p.catch(() => this.knownStreams.delete(topic));
+      p.then(() => this.readyTopics.add(topic), () => this.knownStreams.delete(topic));
     }
     return p;
   }
@@ -98,7 +100,7 @@ class NatsPubSub implements PubSub {
       this.nc.publish(this.subject(req.topic), req.data, { headers });
       return;
     }
-    await this.ensureStream(req.topic);
+    if (!this.readyTopics.has(req.topic)) await this.ensureStream(req.topic);
     await this.js.publish(this.subject(req.topic), req.data, { headers, timeout: this.md.publishTimeout });
   }
 

@@ -22,6 +22,8 @@ export interface AppRequest {
   headers: Record<string, string>;
   body?: Uint8Array;
   signal?: AbortSignal;
+  /** Gives up after this long. */
+  timeoutMs?: number;
   /** Invocation pass-through: keep a compressed answer compressed (its content-encoding goes back as is). */
   passthrough?: boolean;
 }
@@ -120,7 +122,7 @@ export class AppChannel {
     return this.run(async () => {
       let res: Response;
       try {
-        res = await fetch(url, { method: req.method, headers, body: req.body && req.body.length ? (req.body as Uint8Array<ArrayBuffer>) : undefined, signal: req.signal, redirect: "manual", decompress: !req.passthrough } as RequestInit);
+        res = await fetch(url, { method: req.method, headers, body: req.body && req.body.length ? (req.body as Uint8Array<ArrayBuffer>) : undefined, signal: req.signal ?? (req.timeoutMs === undefined ? undefined : AbortSignal.timeout(req.timeoutMs)), redirect: "manual", decompress: !req.passthrough } as RequestInit);
       } catch (err) {
         throw new AppUnavailableError(`app ${this.config.appId} at ${this.baseUrl} did not answer ${req.method} /${req.path}: ${(err as Error).message}`);
       }
@@ -151,7 +153,7 @@ export class AppChannel {
             contentType,
             httpExtension: { verb, querystring: req.query ?? "" },
           },
-          { signal: req.signal, headers },
+          { signal: req.signal, timeoutMs: req.timeoutMs, headers },
         );
       } catch (err) {
         const ce = ConnectError.from(err);
@@ -176,7 +178,7 @@ export class AppChannel {
     return this.run(async () => {
       let res;
       try {
-        res = await pool.request({ method: req.method, target, headers, body: req.body, signal: req.signal });
+        res = await pool.request({ method: req.method, target, headers, body: req.body, signal: req.signal, timeoutMs: req.timeoutMs });
       } catch (err) {
         throw new AppUnavailableError(`app ${this.config.appId} at ${this.baseUrl} did not answer ${req.method} ${target}: ${(err as Error).message}`);
       }

@@ -11,6 +11,8 @@ export interface Http1Request {
   headers: [string, string][];
   body?: Uint8Array;
   signal?: AbortSignal;
+  /** Gives up after this long (cheaper than an AbortSignal for a per-request limit). */
+  timeoutMs?: number;
 }
 
 export interface Http1Response {
@@ -299,7 +301,11 @@ export class Http1Pool {
         if (req.signal.aborted) return reject(new Http1Error("request aborted", false));
         req.signal.addEventListener("abort", onAbort, { once: true });
       }
-      const done = () => req.signal?.removeEventListener("abort", onAbort);
+      const timer = req.timeoutMs === undefined ? undefined : setTimeout(() => c.fail(new Http1Error(`no answer within ${req.timeoutMs} ms`, false)), req.timeoutMs);
+      const done = () => {
+        if (timer) clearTimeout(timer);
+        req.signal?.removeEventListener("abort", onAbort);
+      };
       c.send(req, { method: req.method.toUpperCase(), resolve: (r) => (done(), resolve(r)), reject: (e) => (done(), reject(e)) }, `${this.host}:${this.port}`);
     });
   }

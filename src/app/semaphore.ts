@@ -5,18 +5,18 @@ export class Semaphore {
 
   constructor(private readonly max?: number) {}
 
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.max !== undefined) {
-      if (this.active >= this.max) await new Promise<void>((r) => this.waiting.push(r));
-      this.active++;
-    }
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    return this.max === undefined ? fn() : this.limited(fn, this.max);
+  }
+
+  private async limited<T>(fn: () => Promise<T>, max: number): Promise<T> {
+    if (this.active >= max) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
     try {
       return await fn();
     } finally {
-      if (this.max !== undefined) {
-        this.active--;
-        this.waiting.shift()?.();
-      }
+      this.active--;
+      this.waiting.shift()?.();
     }
   }
 

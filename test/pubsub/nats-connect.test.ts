@@ -11,7 +11,7 @@ const NATS_URL = process.env.RAPR_TEST_NATS ?? "127.0.0.1:4222";
 async function collect(subject: string, n: number) {
   const nc = await connect({ servers: NATS_URL });
   const got: string[] = [];
-  nc.subscribe(subject, { callback: (_err, m) => got.push(m.string()) });
+  nc.subscribe(subject, { callback: (_err, m) => void got.push(m.string()) });
   await nc.flush();
   return {
     got,

@@ -68,20 +68,15 @@ export function startHttpServer(ctx: ApiContext): HttpServerHandle {
   const guard = requestGuard(ctx);
   const hot = hotRoutes(ctx);
   const cors = corsHeaders(ctx.config.allowedOrigins);
-  const route = async (request: Request): Promise<Response> => {
-    const pathname = pathOf(request.url);
-    const early = guard(request, pathname);
-    if (early) return early;
-    const fast = hot(request, pathname);
-    if (!fast) return app.handle(request);
-    try {
-      return await fast;
-    } catch (err) {
-      return apiError(ctx, err, request);
+  const answer = async (request: Request, pathname: string): Promise<Response> => {
+    let response = guard(request, pathname);
+    if (!response) {
+      try {
+        response = await (hot(request, pathname) ?? app.handle(request));
+      } catch (err) {
+        response = apiError(ctx, err, request);
+      }
     }
-  };
-  const answer = async (request: Request): Promise<Response> => {
-    const response = await route(request);
     // Only browsers need CORS headers, and they always send Origin: other clients get none (and save the work).
     if (cors && request.headers.has("origin")) for (const [k, v] of Object.entries(cors(request))) response.headers.set(k, v);
     return response;
@@ -99,9 +94,10 @@ export function startHttpServer(ctx: ApiContext): HttpServerHandle {
       if (upgraded === true) return undefined;
       if (upgraded) return upgraded;
       const started = performance.now();
-      const response = await answer(limitUnsizedBody(request, ctx.config.maxRequestBodyBytes));
+      const pathname = pathOf(request.url);
+      const response = await answer(limitUnsizedBody(request, ctx.config.maxRequestBodyBytes), pathname);
       const ms = performance.now() - started;
-      const path = metricPath(request.url);
+      const path = metricPath(pathname);
       ctx.metrics.observeHttp(request.method, path, response.status, ms);
       if (logCalls) apiLog.info("HTTP API called", { method: request.method, path, status: response.status, ms: Math.round(ms * 100) / 100 });
       return response;
@@ -138,9 +134,14 @@ function pathOf(url: string): string {
   return url.slice(start, end < 0 ? undefined : end);
 }
 
-/** "/v1.0/state/store/key?x" → "/v1.0/state/store": enough to tell calls apart, too little to explode label counts. */
-function metricPath(url: string): string {
-  return pathOf(url).split("/", 4).join("/");
+/** "/v1.0/state/store/key" → "/v1.0/state/store": enough to tell calls apart, too little to explode label counts. */
+function metricPath(path: string): string {
+  let end = 0;
+  for (let slashes = 0; slashes < 4; slashes++) {
+    end = path.indexOf("/", end + 1);
+    if (end < 0) return path;
+  }
+  return path.slice(0, end);
 }
 
 function corsHeaders(origins: string[]): ((req: Request) => Record<string, string>) | undefined {

@@ -5,7 +5,6 @@ import { Code, ConnectError, createClient, type Client } from "@connectrpc/conne
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { RuntimeConfig } from "../../runtime/config.js";
 import type { AppChannel } from "../../app/channel.js";
-import { deadline } from "../../app/deadline.js";
 import type { HandlerResult } from "../../components/contracts/pubsub.js";
 import { AppCallbackAlpha, TopicEventResponse_TopicEventResponseStatus as PbStatus } from "../../gen/dapr/proto/runtime/v1/appcallback_pb.js";
 import { eventData, type CloudEvent } from "./cloudevents.js";
@@ -67,11 +66,11 @@ export function resultFromHttp(status: number, body: Uint8Array): HandlerResult 
 export async function deliverOne(app: AppChannel, ce: CloudEvent, o: DeliveryOptions, encoded?: Uint8Array): Promise<HandlerResult> {
   // An app that its health probes call unhealthy gets no events; they wait on the broker (Dapr pauses subscriptions).
   if (!app.isHealthy()) return "retry";
-  const { signal, clear } = deadline(o.timeoutMs);
+  const timeoutMs = o.timeoutMs;
   try {
     if (app.protocol === "grpc") {
       if (!app.callback) return "retry";
-      const res = await app.run(() => app.callback!.onTopicEvent(topicEventRequest(ce, o), { signal }));
+      const res = await app.run(() => app.callback!.onTopicEvent(topicEventRequest(ce, o), { timeoutMs }));
       return statusFromPb(res.status);
     }
     const headers: Record<string, string> = {
@@ -83,12 +82,10 @@ export async function deliverOne(app: AppChannel, ce: CloudEvent, o: DeliveryOpt
     if (typeof ce.tracestate === "string") headers.tracestate = ce.tracestate;
     const body = o.rawPayload ? eventData(ce) : encoded ?? enc.encode(JSON.stringify(ce));
     // invoke() reaches an HTTP app over the channel's pooled keep-alive client (cheaper than fetch).
-    const res = await app.invoke({ method: "POST", path: o.path, headers, body, signal });
+    const res = await app.invoke({ method: "POST", path: o.path, headers, body, timeoutMs });
     return resultFromHttp(res.status, res.body);
   } catch {
     return "retry";
-  } finally {
-    clear();
   }
 }
 
@@ -122,7 +119,7 @@ export async function deliverBulk(app: AppChannel, entries: BulkEntry[], o: Deli
     return out;
   };
   if (!app.isHealthy()) return all("retry");
-  const { signal, clear } = deadline(o.timeoutMs);
+  const timeoutMs = o.timeoutMs;
   try {
     if (app.protocol === "grpc") {
       if (!app.callback) return all("retry");
@@ -144,11 +141,11 @@ export async function deliverBulk(app: AppChannel, entries: BulkEntry[], o: Deli
       };
       let res;
       try {
-        res = await app.run(() => app.callback!.onBulkTopicEvent(req, { signal }));
+        res = await app.run(() => app.callback!.onBulkTopicEvent(req, { timeoutMs }));
       } catch (err) {
         // SDKs that predate the stable method (the JS SDK among them) only serve AppCallbackAlpha.
         if (!o.alpha || ConnectError.from(err).code !== Code.Unimplemented) throw err;
-        res = await app.run(() => o.alpha!.onBulkTopicEventAlpha1(req, { signal }));
+        res = await app.run(() => o.alpha!.onBulkTopicEventAlpha1(req, { timeoutMs }));
       }
       for (const s of res.statuses) out.set(s.entryId, statusFromPb(s.status));
     } else {
@@ -165,7 +162,7 @@ export async function deliverBulk(app: AppChannel, entries: BulkEntry[], o: Deli
           metadata: {},
         })),
       };
-      const res = await app.invoke({ method: "POST", path: o.path, headers: { "content-type": "application/json" }, body: enc.encode(JSON.stringify(body)), signal });
+      const res = await app.invoke({ method: "POST", path: o.path, headers: { "content-type": "application/json" }, body: enc.encode(JSON.stringify(body)), timeoutMs });
       if (res.status === 404) return all("drop");
       if (res.status < 200 || res.status > 299) return all("retry");
       const parsed = res.body.length ? (JSON.parse(dec.decode(res.body)) as { statuses?: { entryId?: string; status?: string }[] }) : {};
@@ -174,8 +171,6 @@ export async function deliverBulk(app: AppChannel, entries: BulkEntry[], o: Deli
     }
   } catch {
     return all("retry");
-  } finally {
-    clear();
   }
   for (const e of entries) if (!out.has(e.entryId)) out.set(e.entryId, "retry");
   return out;
