@@ -145,6 +145,8 @@ auth:
       const t = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       return t.includes('path="/v1.0/state/cache"') && t.includes("grpc_server_method=\"/dapr.proto.runtime.v1.Dapr/GetState\"") ? t : undefined;
     }, "metrics to show the calls");
+    expect(text).toContain('method="GET",path="/v1.0/state/cache",status='); // keys never become labels
+    expect(text).not.toContain("/v1.0/state/cache/k");
     const loaded = (await jsonOf(await sidecar.http("/v1.0/metadata"))).components.length;
     expect(text).toContain(`dapr_runtime_component_loaded{app_id="${sidecar.appId}"} ${loaded}`);
   });

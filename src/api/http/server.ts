@@ -136,8 +136,8 @@ function pathOf(url: string): string {
 
 /** "/v1.0/state/store/key" → "/v1.0/state/store": enough to tell calls apart, too little to explode label counts. */
 function metricPath(path: string): string {
-  let end = 0;
-  for (let slashes = 0; slashes < 4; slashes++) {
+  let end = 0; // the leading slash; the label keeps what stands before the fourth
+  for (let slashes = 1; slashes < 4; slashes++) {
     end = path.indexOf("/", end + 1);
     if (end < 0) return path;
   }
