@@ -5,7 +5,7 @@ import type { NameResolver } from "../components/contracts/nameresolution.js";
 import { definePlugin } from "../components/plugin.js";
 import { parseMetadata } from "../components/metadata-schema.js";
 import { builtinPlugins } from "../../plugins/index.js";
-import { createClusterNode, type ClusterNode } from "./index.js";
+import type { ClusterNode } from "./index.js";
 import { attachCluster } from "./api.js";
 import { ClusterResolver } from "./resolver.js";
 
@@ -24,6 +24,8 @@ export function clusterModule(rt: Runtime): RuntimeModule | undefined {
       const secret = (x["cluster-secret"] as string | undefined) || process.env.RAPR_CLUSTER_SECRET;
       if (!secret) throw new Error("--cluster needs --cluster-secret (or RAPR_CLUSTER_SECRET)");
       const list = (k: string) => ((x[k] as string[] | undefined) ?? []).filter(Boolean);
+      // Loaded only with --cluster: hyperswarm, the DHT and UDX are ~11 MB of a sidecar's memory.
+      const { createClusterNode } = await import("./index.js");
       node = await createClusterNode({
         name,
         secret,
