@@ -1,0 +1,88 @@
+// Seeded random requests against the routes answered ahead of the Elysia router (invocation in its three forms,
+// publish) on the compiled rapr: odd path segments, bad percent-encoding, odd app-id headers and Basic credentials,
+// random verbs, content types and bodies. Each answer is a success or a Dapr error ({errorCode, message}) that is
+// not ERR_INTERNAL, and the sidecar stays healthy. A failure prints the seed and the request.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { startSidecar, type Sidecar } from "../support/sidecar.js";
+
+const SEED = Number(process.env.RAPR_FUZZ_SEED ?? 20261124);
+const CASES = 300;
+
+let sidecar: Sidecar;
+beforeAll(async () => {
+  sidecar = await startSidecar();
+});
+afterAll(async () => {
+  await sidecar?.stop();
+});
+
+function prng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const rand = prng(SEED);
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+
+const SEGMENTS = ["", "a", "pubsub", "orders", "%ZZ", "%E0%A4%A", "%2F", "a%2Fb", "..", ".", "method", "ключ", "%F0%9F%94%91",
+  "x".repeat(300), "a b", "%00", "app.ns", "app..ns", "*"] as const;
+const PATHS = [
+  () => `/v1.0/invoke/${pick(SEGMENTS)}/method/${pick(SEGMENTS)}/${pick(SEGMENTS)}`,
+  () => `/v1.0/invoke/${pick(SEGMENTS)}/${pick(SEGMENTS)}`,
+  () => `/v1.0/invoke//method/`,
+  () => `/v1.0/publish/${pick(SEGMENTS)}/${pick(SEGMENTS)}`,
+  () => `/v1.0/publish/pubsub/${pick(SEGMENTS)}`,
+  () => `/v1.0/publish/pubsub/${pick(SEGMENTS)}`,
+  () => `/v1.0/publish/pubsub/${pick(SEGMENTS)}/${pick(SEGMENTS)}?metadata.rawPayload=${pick(["true", "false", "%ZZ"])}`,
+  () => `/v1.0/publish/${pick(SEGMENTS)}`,
+  () => `/${pick(SEGMENTS)}/${pick(SEGMENTS)}`,
+] as const;
+const CONTENT_TYPES = ["application/json", "application/cloudevents+json", "text/plain", "application/octet-stream", "", "application/json; charset=utf-8", "x/y+json"] as const;
+const BODIES = ["", "{", "{}", "[]", "null", "\"s\"", "{\"specversion\":\"2.0\"}", "{\"id\":1}", "{\"data\":1,\"data_base64\":\"AA==\"}", "🔑", "\u0000"] as const;
+
+function headers(): Record<string, string> {
+  const h: Record<string, string> = {};
+  const ct = pick(CONTENT_TYPES);
+  if (ct) h["content-type"] = ct;
+  const r = rand();
+  if (r < 0.2) h["dapr-app-id"] = pick(["", "nobody", "a.b.c", "%ZZ", "x".repeat(200)]);
+  else if (r < 0.3) h.authorization = pick(["Basic", "Basic !!!", `Basic ${btoa("dapr-app-id:")}`, `Basic ${btoa("dapr-app-id:nobody")}`, `Basic ${btoa("user:pw")}`, "Bearer x"]);
+  if (rand() < 0.2) h.traceparent = pick(["", "garbage", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "00-00000000000000000000000000000000-0000000000000000-00"]);
+  return h;
+}
+
+test(`${CASES} random invocation and publish requests (seed ${SEED}) get a success or a Dapr error, never an unhandled one`, async () => {
+  const failures: string[] = [];
+  for (let i = 0; i < CASES; i++) {
+    const path = pick(PATHS)();
+    const method = pick(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"] as const);
+    const h = headers();
+    const body = method === "GET" || method === "HEAD" ? undefined : pick(BODIES);
+    const sent = `${method} ${path} ${JSON.stringify(h)} ${JSON.stringify(body)}`;
+    let res: Response;
+    try {
+      res = await sidecar.http(path, { method, headers: h, body });
+    } catch (err) {
+      failures.push(`#${i} ${sent}: no answer (${(err as Error).message})`);
+      continue;
+    }
+    const text = await res.text();
+    if (res.status < 400 || method === "HEAD") continue;
+    let parsed: { errorCode?: unknown; message?: unknown } = {};
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON: reported below
+    }
+    if (typeof parsed.errorCode !== "string" || typeof parsed.message !== "string" || parsed.errorCode === "ERR_INTERNAL") {
+      failures.push(`#${i} ${sent}: ${res.status} ${text.slice(0, 200)}`);
+    }
+  }
+  expect(failures).toEqual([]);
+  expect((await sidecar.http("/v1.0/healthz")).status).toBe(204);
+});
