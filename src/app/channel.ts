@@ -10,8 +10,16 @@ import { HTTPExtension_Verb } from "../gen/dapr/proto/common/v1/common_pb.js";
 import type { Logger } from "../observability/logger.js";
 import type { RuntimeConfig } from "../runtime/config.js";
 import { Semaphore } from "./semaphore.js";
+import { msLeft, type Deadline } from "./deadline.js";
 import { GrpcProxyClient, type RawGrpcCall, type RawGrpcResult } from "./grpc-proxy.js";
 import { Http1Pool } from "./http1-client.js";
+
+/** The caller's signal, the deadline's, or one that fires at whichever comes first. */
+function withDeadline(signal: AbortSignal | undefined, deadline: Deadline | undefined, what: string): AbortSignal | undefined {
+  if (deadline === undefined) return signal;
+  const timeout = AbortSignal.timeout(msLeft(deadline, what));
+  return signal ? AbortSignal.any([signal, timeout]) : timeout;
+}
 
 export interface AppRequest {
   method: string;
@@ -22,8 +30,8 @@ export interface AppRequest {
   headers: Record<string, string>;
   body?: Uint8Array;
   signal?: AbortSignal;
-  /** Gives up after this long. */
-  timeoutMs?: number;
+  /** Gives up at this instant (performance.now() clock), the wait for an --app-max-concurrency slot included. */
+  deadline?: Deadline;
   /** Invocation pass-through: keep a compressed answer compressed (its content-encoding goes back as is). */
   passthrough?: boolean;
 }
@@ -122,7 +130,7 @@ export class AppChannel {
     return this.run(async () => {
       let res: Response;
       try {
-        res = await fetch(url, { method: req.method, headers, body: req.body && req.body.length ? (req.body as Uint8Array<ArrayBuffer>) : undefined, signal: req.signal ?? (req.timeoutMs === undefined ? undefined : AbortSignal.timeout(req.timeoutMs)), redirect: "manual", decompress: !req.passthrough } as RequestInit);
+        res = await fetch(url, { method: req.method, headers, body: req.body && req.body.length ? (req.body as Uint8Array<ArrayBuffer>) : undefined, signal: withDeadline(req.signal, req.deadline, `${req.method} /${req.path}`), redirect: "manual", decompress: !req.passthrough } as RequestInit);
       } catch (err) {
         throw new AppUnavailableError(`app ${this.config.appId} at ${this.baseUrl} did not answer ${req.method} /${req.path}: ${(err as Error).message}`);
       }
@@ -153,7 +161,7 @@ export class AppChannel {
             contentType,
             httpExtension: { verb, querystring: req.query ?? "" },
           },
-          { signal: req.signal, timeoutMs: req.timeoutMs, headers },
+          { signal: req.signal, timeoutMs: req.deadline === undefined ? undefined : msLeft(req.deadline, `OnInvoke(${req.path})`), headers },
         );
       } catch (err) {
         const ce = ConnectError.from(err);
@@ -178,7 +186,7 @@ export class AppChannel {
     return this.run(async () => {
       let res;
       try {
-        res = await pool.request({ method: req.method, target, headers, body: req.body, signal: req.signal, timeoutMs: req.timeoutMs });
+        res = await pool.request({ method: req.method, target, headers, body: req.body, signal: req.signal, deadline: req.deadline });
       } catch (err) {
         throw new AppUnavailableError(`app ${this.config.appId} at ${this.baseUrl} did not answer ${req.method} ${target}: ${(err as Error).message}`);
       }

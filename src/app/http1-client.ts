@@ -4,6 +4,8 @@
 // the connection are all understood.
 import type { Socket } from "bun";
 
+import type { Deadline } from "./deadline.js";
+
 export interface Http1Request {
   method: string;
   /** Path with query, starting with "/". */
@@ -11,8 +13,8 @@ export interface Http1Request {
   headers: [string, string][];
   body?: Uint8Array;
   signal?: AbortSignal;
-  /** Gives up after this long (cheaper than an AbortSignal for a per-request limit). */
-  timeoutMs?: number;
+  /** Gives up at this performance.now() instant, retries included (one timer: cheaper than an AbortSignal). */
+  deadline?: Deadline;
 }
 
 export interface Http1Response {
@@ -283,6 +285,7 @@ export class Http1Pool {
     if (!/^[A-Za-z]+$/.test(req.method)) throw new Http1Error(`invalid HTTP method ${JSON.stringify(req.method).slice(0, 40)}`, false);
     // Whitespace or control characters would break the request line: percent-encode them, as fetch() does.
     if (/[\s\0]/.test(req.target)) req = { ...req, target: req.target.replace(/[\s\0]/g, (c) => encodeURIComponent(c)) };
+    if (req.deadline !== undefined && req.deadline <= performance.now()) throw new Http1Error("the deadline passed before the request could be sent", false);
     const reused = this.idle.pop();
     try {
       return await this.once(req, reused);
@@ -301,7 +304,11 @@ export class Http1Pool {
         if (req.signal.aborted) return reject(new Http1Error("request aborted", false));
         req.signal.addEventListener("abort", onAbort, { once: true });
       }
-      const timer = req.timeoutMs === undefined ? undefined : setTimeout(() => c.fail(new Http1Error(`no answer within ${req.timeoutMs} ms`, false)), req.timeoutMs);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      if (req.deadline !== undefined) {
+        const left = Math.max(1, req.deadline - performance.now());
+        timer = setTimeout(() => c.fail(new Http1Error(`no answer before the deadline (${Math.ceil(left)} ms)`, false)), left);
+      }
       const done = () => {
         if (timer) clearTimeout(timer);
         req.signal?.removeEventListener("abort", onAbort);

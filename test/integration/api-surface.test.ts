@@ -137,6 +137,7 @@ auth:
     expect(fromOther.headers.get("access-control-allow-origin")).toBeNull();
     const noOrigin = await sidecar.http("/v1.0/state/cache/k");
     expect(noOrigin.headers.get("access-control-allow-origin")).toBeNull();
+    expect(noOrigin.headers.get("vary")).toBe("origin");
   });
 
   test("Prometheus metrics count API calls by path and gRPC method", async () => {

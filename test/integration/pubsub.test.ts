@@ -234,6 +234,17 @@ describe("subscriptions", () => {
     expect(ns).toEqual([0, 1, 2, 3, 4, 5, 100, 101]);
   });
 
+  test("the stable bulk publish path /v1.0/publish/bulk/ is bulk publish, not a single publish to a pubsub named bulk", async () => {
+    const res = await sidecar.http("/v1.0/publish/bulk/pubsub/bulk", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify([{ entryId: "s1", event: { n: 200 }, contentType: "application/json" }, { entryId: "s2", event: { n: 201 }, contentType: "application/json" }]),
+    });
+    expect(res.status).toBe(204);
+    const log = await until(port, (r) => r.filter((x) => x.path === "/bulk").flatMap((x) => x.event.entries).some((e: any) => e.event.data.n === 201), "stable-path bulk deliveries");
+    expect(log.filter((x) => x.path === "/bulk").flatMap((x) => x.event.entries.map((e: any) => e.event.data.n))).toContain(200);
+  });
+
   test("bad bulk publish input is a 400", async () => {
     const res = await sidecar.http("/v1.0-alpha1/publish/bulk/pubsub/bulk", { method: "POST", headers: { "content-type": "application/json" }, body: '{"not":"a list"}' });
     expect(res.status).toBe(400);

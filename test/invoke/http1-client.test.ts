@@ -103,4 +103,16 @@ describe("Http1Pool", () => {
     p.close();
     slow.stop(true);
   });
+  test("a deadline bounds the wait for an answer, and a passed one refuses the request before sending it", async () => {
+    let hits = 0;
+    const slow = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => (hits++, Bun.sleep(2000).then(() => new Response("late"))) });
+    const p = new Http1Pool("127.0.0.1", slow.port!);
+    const started = performance.now();
+    await expect(p.request({ method: "GET", target: "/", headers: [], deadline: performance.now() + 100 })).rejects.toThrow(/deadline/);
+    expect(performance.now() - started).toBeLessThan(1500);
+    await expect(p.request({ method: "GET", target: "/", headers: [], deadline: performance.now() - 1 })).rejects.toThrow(/deadline passed/);
+    expect(hits).toBe(1);
+    p.close();
+    slow.stop(true);
+  });
 });

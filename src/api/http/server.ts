@@ -77,8 +77,12 @@ export function startHttpServer(ctx: ApiContext): HttpServerHandle {
         response = apiError(ctx, err, request);
       }
     }
-    // Only browsers need CORS headers, and they always send Origin: other clients get none (and save the work).
-    if (cors && request.headers.has("origin")) for (const [k, v] of Object.entries(cors(request))) response.headers.set(k, v);
+    // Only browsers need CORS headers, and they always send Origin: other clients get only Vary (so a shared cache
+    // never hands their answer to a page).
+    if (cors) {
+      if (request.headers.has("origin")) for (const [k, v] of Object.entries(cors(request))) response.headers.set(k, v);
+      else response.headers.set("vary", "origin");
+    }
     return response;
   };
   const server = Bun.serve({
@@ -130,7 +134,9 @@ function limitUnsizedBody(request: Request, maxBytes: number): Request {
 function pathOf(url: string): string {
   const start = url.indexOf("/", url.indexOf("//") + 2);
   if (start < 0) return "/";
-  const end = url.indexOf("?", start);
+  const query = url.indexOf("?", start);
+  const fragment = url.indexOf("#", start);
+  const end = query < 0 ? fragment : fragment < 0 ? query : Math.min(query, fragment);
   return url.slice(start, end < 0 ? undefined : end);
 }
 

@@ -8,6 +8,7 @@ export type CloudEvent = Record<string, unknown> & { id: string; source: string;
 export const DEFAULT_EVENT_TYPE = "com.dapr.event.sent";
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+const strictDec = new TextDecoder("utf-8", { fatal: true });
 
 export function isJsonContentType(ct: string | undefined): boolean {
   if (!ct) return false;
@@ -110,15 +111,31 @@ export function encodeCloudEvent(ce: CloudEvent): Uint8Array {
   return enc.encode(JSON.stringify(ce));
 }
 
+export interface BrokerEvent {
+  ce: CloudEvent;
+  /** The CloudEvent's bytes as they came, when they can go to an app as they are (clean UTF-8 JSON). */
+  verbatim?: Uint8Array;
+}
+
 /**
  * What came off the broker, as a CloudEvent: a JSON CloudEvent stays one; anything else (a raw payload) is wrapped
  * so routing rules and subscribers see the same shape.
  */
-export function eventFromBroker(data: Uint8Array, contentType: string | undefined, fill: { topic: string; pubsubName: string }): { ce: CloudEvent; raw: boolean } {
+export function eventFromBroker(data: Uint8Array, contentType: string | undefined, fill: { topic: string; pubsubName: string }): BrokerEvent {
   if (!contentType || isJsonContentType(contentType) || isCloudEventContentType(contentType)) {
     try {
-      const v = JSON.parse(dec.decode(data));
-      if (v && typeof v === "object" && !Array.isArray(v) && typeof v.specversion === "string") return { ce: v as CloudEvent, raw: false };
+      let text: string;
+      let clean = data[0] === 0x7b; // "{" first: no BOM, no leading whitespace
+      try {
+        text = strictDec.decode(data);
+      } catch {
+        text = dec.decode(data);
+        clean = false;
+      }
+      const v = JSON.parse(text);
+      if (v && typeof v === "object" && !Array.isArray(v) && typeof v.specversion === "string") {
+        return { ce: v as CloudEvent, verbatim: clean ? data : undefined };
+      }
     } catch {
       // not JSON: a raw payload
     }
@@ -130,7 +147,7 @@ export function eventFromBroker(data: Uint8Array, contentType: string | undefine
   } catch {
     ce.data_base64 = Buffer.from(data).toString("base64");
   }
-  return { ce, raw: true };
+  return { ce };
 }
 
 /** The payload bytes of an event (for gRPC delivery and raw-payload subscribers). */

@@ -5,6 +5,7 @@ import { Code, ConnectError, createClient, type Client } from "@connectrpc/conne
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { RuntimeConfig } from "../../runtime/config.js";
 import type { AppChannel } from "../../app/channel.js";
+import { deadlineIn, msLeft } from "../../app/deadline.js";
 import type { HandlerResult } from "../../components/contracts/pubsub.js";
 import { AppCallbackAlpha, TopicEventResponse_TopicEventResponseStatus as PbStatus } from "../../gen/dapr/proto/runtime/v1/appcallback_pb.js";
 import { eventData, type CloudEvent } from "./cloudevents.js";
@@ -66,11 +67,12 @@ export function resultFromHttp(status: number, body: Uint8Array): HandlerResult 
 export async function deliverOne(app: AppChannel, ce: CloudEvent, o: DeliveryOptions, encoded?: Uint8Array): Promise<HandlerResult> {
   // An app that its health probes call unhealthy gets no events; they wait on the broker (Dapr pauses subscriptions).
   if (!app.isHealthy()) return "retry";
-  const timeoutMs = o.timeoutMs;
+  // The limit covers the whole delivery, the wait for an --app-max-concurrency slot included.
+  const deadline = deadlineIn(o.timeoutMs);
   try {
     if (app.protocol === "grpc") {
       if (!app.callback) return "retry";
-      const res = await app.run(() => app.callback!.onTopicEvent(topicEventRequest(ce, o), { timeoutMs }));
+      const res = await app.run(() => app.callback!.onTopicEvent(topicEventRequest(ce, o), { timeoutMs: msLeft(deadline, "OnTopicEvent") }));
       return statusFromPb(res.status);
     }
     const headers: Record<string, string> = {
@@ -82,7 +84,7 @@ export async function deliverOne(app: AppChannel, ce: CloudEvent, o: DeliveryOpt
     if (typeof ce.tracestate === "string") headers.tracestate = ce.tracestate;
     const body = o.rawPayload ? eventData(ce) : encoded ?? enc.encode(JSON.stringify(ce));
     // invoke() reaches an HTTP app over the channel's pooled keep-alive client (cheaper than fetch).
-    const res = await app.invoke({ method: "POST", path: o.path, headers, body, timeoutMs });
+    const res = await app.invoke({ method: "POST", path: o.path, headers, body, deadline });
     return resultFromHttp(res.status, res.body);
   } catch {
     return "retry";
@@ -119,7 +121,7 @@ export async function deliverBulk(app: AppChannel, entries: BulkEntry[], o: Deli
     return out;
   };
   if (!app.isHealthy()) return all("retry");
-  const timeoutMs = o.timeoutMs;
+  const deadline = deadlineIn(o.timeoutMs);
   try {
     if (app.protocol === "grpc") {
       if (!app.callback) return all("retry");
@@ -141,11 +143,11 @@ export async function deliverBulk(app: AppChannel, entries: BulkEntry[], o: Deli
       };
       let res;
       try {
-        res = await app.run(() => app.callback!.onBulkTopicEvent(req, { timeoutMs }));
+        res = await app.run(() => app.callback!.onBulkTopicEvent(req, { timeoutMs: msLeft(deadline, "OnBulkTopicEvent") }));
       } catch (err) {
         // SDKs that predate the stable method (the JS SDK among them) only serve AppCallbackAlpha.
         if (!o.alpha || ConnectError.from(err).code !== Code.Unimplemented) throw err;
-        res = await app.run(() => o.alpha!.onBulkTopicEventAlpha1(req, { timeoutMs }));
+        res = await app.run(() => o.alpha!.onBulkTopicEventAlpha1(req, { timeoutMs: msLeft(deadline, "OnBulkTopicEventAlpha1") }));
       }
       for (const s of res.statuses) out.set(s.entryId, statusFromPb(s.status));
     } else {
@@ -162,7 +164,7 @@ export async function deliverBulk(app: AppChannel, entries: BulkEntry[], o: Deli
           metadata: {},
         })),
       };
-      const res = await app.invoke({ method: "POST", path: o.path, headers: { "content-type": "application/json" }, body: enc.encode(JSON.stringify(body)), timeoutMs });
+      const res = await app.invoke({ method: "POST", path: o.path, headers: { "content-type": "application/json" }, body: enc.encode(JSON.stringify(body)), deadline });
       if (res.status === 404) return all("drop");
       if (res.status < 200 || res.status > 299) return all("retry");
       const parsed = res.body.length ? (JSON.parse(dec.decode(res.body)) as { statuses?: { entryId?: string; status?: string }[] }) : {};

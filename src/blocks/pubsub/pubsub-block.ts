@@ -138,12 +138,12 @@ export class PubsubBlock {
       return b;
     };
     const handler: MessageHandler = async (msg) => {
-      const { ce, raw } = eventFromBroker(msg.data, msg.contentType, spec);
+      const { ce, verbatim } = eventFromBroker(msg.data, msg.contentType, spec);
       const path = router.route(ce);
       if (path === undefined) return "drop";
       const result = spec.bulk
         ? await batcherFor(path).add({ entryId: crypto.randomUUID(), ce })
-        : await deliverOne(this.app, ce, { ...base, path }, raw ? undefined : msg.data);
+        : await deliverOne(this.app, ce, { ...base, path }, verbatim);
       return this.afterDelivery(ps, spec, msg, result);
     };
     const maxInFlight = spec.bulk ? Math.max(64, spec.bulk.maxMessagesCount * 2) : undefined;

@@ -46,6 +46,7 @@ export function pubsubRoutes(app: Elysia, ctx: ApiContext) {
 export function hotPublish(ctx: ApiContext, request: Request, pathname: string): Promise<Response> | undefined {
   if (request.method !== "POST" || !pathname.startsWith(PUBLISH_PREFIX)) return undefined;
   const rest = pathname.slice(PUBLISH_PREFIX.length);
+  if (rest.startsWith("bulk/")) return undefined; // /v1.0/publish/bulk/{pubsub}/{topic}: the bulk route, as in daprd
   const slash = rest.indexOf("/");
   if (slash <= 0) return undefined;
   const pubsub = decodedSegment(rest.slice(0, slash));
