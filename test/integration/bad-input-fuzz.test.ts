@@ -5,8 +5,9 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Dapr } from "../../src/gen/dapr/proto/runtime/v1/dapr_pb.js";
 import { startSidecar, type Sidecar } from "../support/sidecar.js";
+import { fuzzRandom } from "../support/fuzz.js";
 
-const SEED = Number(process.env.RAPR_FUZZ_SEED ?? 20261123);
+const { seed: SEED, rand, pick } = fuzzRandom(20261123);
 const CASES = 400;
 
 let sidecar: Sidecar;
@@ -17,20 +18,6 @@ afterAll(async () => {
   await sidecar?.stop();
 });
 
-/** mulberry32: a small seeded PRNG, so a failing case can be replayed. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const rand = prng(SEED);
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
 const FIELDS = ["key", "value", "etag", "options", "metadata", "operation", "request", "operations", "keys", "filter", "sort", "page",
   "concurrency", "consistency", "ttlInSeconds", "contentType", "limit", "token", "order", "EQ", "IN", "AND", "OR", "GT"] as const;
 const STRINGS = ["", "k", "a||b", "ключ", "🔑", "first-write", "last-write", "strong", "upsert", "delete", "-1", "0", "1", "abc", "1e3",

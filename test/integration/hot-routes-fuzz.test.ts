@@ -4,8 +4,9 @@
 // not ERR_INTERNAL, and the sidecar stays healthy. A failure prints the seed and the request.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { startSidecar, type Sidecar } from "../support/sidecar.js";
+import { fuzzRandom } from "../support/fuzz.js";
 
-const SEED = Number(process.env.RAPR_FUZZ_SEED ?? 20261124);
+const { seed: SEED, rand, pick } = fuzzRandom(20261124);
 const CASES = 300;
 
 let sidecar: Sidecar;
@@ -15,19 +16,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await sidecar?.stop();
 });
-
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = prng(SEED);
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
 
 const SEGMENTS = ["", "a", "pubsub", "orders", "%ZZ", "%E0%A4%A", "%2F", "a%2Fb", "..", ".", "method", "ключ", "%F0%9F%94%91",
   "x".repeat(300), "a b", "%00", "app.ns", "app..ns", "*"] as const;
