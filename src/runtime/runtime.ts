@@ -18,6 +18,7 @@ import { loadResourcePaths, type RawResource } from "../components/loader.js";
 import { ComponentRegistry } from "../components/registry.js";
 import type { Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
+import { Resiliency, resiliencyFromResources } from "../resiliency/index.js";
 import type { RuntimeConfig } from "./config.js";
 import { embeddedDefaults } from "./defaults.js";
 
@@ -39,6 +40,8 @@ export class Runtime {
   readonly appChannel: AppChannel;
   /** Resources of kinds other than Component (Subscription, Configuration, Resiliency, …). */
   resources: RawResource[] = [];
+  /** Resiliency policies from the resources, shared by every block (one circuit breaker per target). */
+  resiliency = new Resiliency();
   readonly finished: Promise<number>;
   private resolveFinished!: (code: number) => void;
   private http?: HttpServerHandle;
@@ -91,6 +94,9 @@ export class Runtime {
       components = embeddedDefaults(new Set(this.registry.pluginTypes()));
     }
     await this.registry.loadAll(components);
+    this.resiliency = resiliencyFromResources(this.resources, c.appId);
+    this.api.resiliency = this.resiliency;
+    this.api.state.useResiliency(this.resiliency); // state store calls run under targets.components policies
     for (const make of runtimeModules) {
       const m = make(this);
       if (!m) continue;

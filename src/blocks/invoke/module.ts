@@ -1,10 +1,9 @@
 // Wires service invocation into a sidecar: certificates, the sidecar transport, name resolution,
-// resiliency and access control; sets ctx.invoke and ctx.resiliency for the API fronts and other blocks.
+// resiliency and access control; sets ctx.invoke for the API fronts and other blocks.
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { ComponentSpec } from "../../components/component.js";
 import { DEFAULT_NAMESPACE, type NameResolver } from "../../components/contracts/nameresolution.js";
-import { resiliencyFromResources } from "../../resiliency/index.js";
 import { issueLeaf, loadGivenCerts, loadOrCreateCa, type TlsMaterial } from "../../security/ca.js";
 import { readInvocationConfiguration } from "../../security/configuration.js";
 import { createDataplane } from "../../transport/dataplane.js";
@@ -56,7 +55,7 @@ export function invokeModule(rt: Runtime): RuntimeModule {
       if (mtls && !verified) log.warn("the DPDK data plane has no TLS: peer identities are not verified and access control cannot apply");
 
       resolver = await pickResolver(rt, conf.nameResolution);
-      const resiliency = resiliencyFromResources(rt.resources, c.appId);
+      const resiliency = rt.resiliency;
       const block = new InvokeBlock({
         appId: c.appId,
         namespace,
@@ -73,8 +72,6 @@ export function invokeModule(rt: Runtime): RuntimeModule {
       const address = await transport.listen((req) => block.serve(req));
       await resolver.register({ appId: c.appId, namespace, address, pid: process.pid });
       rt.api.invoke = block;
-      rt.api.resiliency = resiliency;
-      rt.api.state.useResiliency(resiliency); // state store calls run under targets.components policies
       log.info("service invocation ready", { address, transport: transport.name, namespace, access_control: !!conf.accessControl, resiliency: !resiliency.empty });
     },
     async stop() {

@@ -20,7 +20,7 @@ export function pubsubModule(): RuntimeModule {
     name: "pubsub",
     async start(rt: Runtime) {
       const log = rt.logger.child("pubsub");
-      block = new PubsubBlock(rt.registry, rt.config.appId, rt.appChannel, log, alphaCallback(rt.config));
+      block = new PubsubBlock(rt.registry, rt.config.appId, rt.appChannel, log, alphaCallback(rt.config), rt.resiliency);
       const extra = rt.config.extra;
       hub = new OutsideHub(block, {
         secret: (extra["subscriber-token-secret"] as string | undefined) || process.env.RAPR_SUBSCRIBER_TOKEN_SECRET || undefined,

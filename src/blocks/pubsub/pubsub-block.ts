@@ -1,10 +1,11 @@
 // The pub/sub building block: publishing (CloudEvents envelopes), and subscriptions that route each event with
 // CEL rules and hand it to the app (or a stream), with dead-lettering after the broker's last attempt.
 import type { AppChannel } from "../../app/channel.js";
-import type { HandlerResult, MessageHandler, PubSub, PubSubMessage, Subscription } from "../../components/contracts/pubsub.js";
+import type { HandlerResult, MessageHandler, PublishRequest, PubSub, PubSubMessage, Subscription } from "../../components/contracts/pubsub.js";
 import type { ComponentRegistry } from "../../components/registry.js";
 import { errors, messageOf } from "../../errors.js";
 import type { Logger } from "../../observability/logger.js";
+import { Resiliency } from "../../resiliency/index.js";
 import { Batcher } from "./batcher.js";
 import type { OutsideHub } from "./outside/hub.js";
 import {
@@ -57,7 +58,15 @@ export class PubsubBlock {
     private readonly app: AppChannel,
     private readonly logger: Logger,
     private readonly alpha?: DeliveryOptions["alpha"],
+    /** targets.components.<pubsub>: outbound for publishing, inbound for handing events to the app. */
+    private readonly resiliency = new Resiliency(),
   ) {}
+
+  /** A publish under the component's outbound policy, if it has one. */
+  private send(pubsubName: string, ps: PubSub, req: PublishRequest): Promise<void> {
+    const target = { component: pubsubName };
+    return this.resiliency.policyFor(target) ? this.resiliency.run(target, () => ps.publish(req)) : ps.publish(req);
+  }
 
   /** The named pubsub component, or Dapr's errors for a missing name or an unknown component. */
   component(name: string): PubSub {
@@ -90,7 +99,7 @@ export class PubsubBlock {
     if (!input.topic) throw errors.pubsubTopicEmpty(`topic is empty in pubsub ${input.pubsubName}`);
     const { data, contentType } = this.envelope(input);
     try {
-      await ps.publish({ topic: input.topic, data, contentType, metadata: input.metadata });
+      await this.send(input.pubsubName, ps, { topic: input.topic, data, contentType, metadata: input.metadata });
     } catch (err) {
       throw errors.pubsubPublish(`error when publish to topic ${input.topic} in pubsub ${input.pubsubName}: ${messageOf(err)}`);
     }
@@ -111,7 +120,9 @@ export class PubsubBlock {
     });
     let failed;
     try {
-      failed = (await ps.bulkPublish(reqs)).failed;
+      const target = { component: pubsubName };
+      const publishAll = () => ps.bulkPublish(reqs);
+      failed = (await (this.resiliency.policyFor(target) ? this.resiliency.run(target, publishAll) : publishAll())).failed;
     } catch (err) {
       failed = entries.map((_, index) => ({ index, error: messageOf(err) }));
     }
@@ -137,13 +148,14 @@ export class PubsubBlock {
       }
       return b;
     };
+    const inbound = this.inboundPolicy(spec.pubsubName);
     const handler: MessageHandler = async (msg) => {
       const { ce, verbatim } = eventFromBroker(msg.data, msg.contentType, spec);
       const path = router.route(ce);
       if (path === undefined) return "drop";
       const result = spec.bulk
         ? await batcherFor(path).add({ entryId: crypto.randomUUID(), ce })
-        : await deliverOne(this.app, ce, { ...base, path }, verbatim);
+        : await inbound(() => deliverOne(this.app, ce, { ...base, path }, verbatim));
       return this.afterDelivery(ps, spec, msg, result);
     };
     const maxInFlight = spec.bulk ? Math.max(64, spec.bulk.maxMessagesCount * 2) : undefined;
@@ -177,6 +189,20 @@ export class PubsubBlock {
   }
 
   /**
+   * Deliveries under the component's inbound policy: "retry" answers and errors count as failures, so the sidecar
+   * retries before the event goes back to the broker, and an open circuit stops calling the app for a while.
+   */
+  private inboundPolicy(pubsubName: string): (deliver: () => Promise<HandlerResult>) => Promise<HandlerResult> {
+    const target = { component: pubsubName, direction: "inbound" as const };
+    if (!this.resiliency.policyFor(target)) return (deliver) => deliver();
+    return (deliver) =>
+      this.resiliency.run(target, deliver, { failedResult: (r) => r === "retry" }).catch((err: unknown) => {
+        this.logger.debug("delivery failed under the inbound resiliency policy", { pubsub: pubsubName, error: messageOf(err) });
+        return "retry" as const;
+      });
+  }
+
+  /**
    * With a dead-letter topic, an event the app dropped, or one still failing on the broker's last attempt, is
    * published there and the original acknowledged (as Dapr does since 1.13). Without one: drop acks, retry naks.
    */
@@ -184,7 +210,7 @@ export class PubsubBlock {
     if (!spec.deadLetterTopic || result === "success") return result;
     if (result === "retry" && msg.deliveryAttempt < msg.maxAttempts) return result;
     try {
-      await ps.publish({ topic: spec.deadLetterTopic, data: msg.data, contentType: msg.contentType });
+      await this.send(spec.pubsubName, ps, { topic: spec.deadLetterTopic, data: msg.data, contentType: msg.contentType, metadata: {} });
       this.logger.warn("event sent to the dead-letter topic", { pubsub: spec.pubsubName, topic: spec.topic, dead_letter_topic: spec.deadLetterTopic });
       return "drop";
     } catch (err) {
