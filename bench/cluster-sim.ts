@@ -6,17 +6,13 @@
 // Usage: bun bench/cluster-sim.ts [--quick] [--sizes 100,1000] [--trials N]
 import { Simulation } from "../src/cluster/membership/simulation.js";
 import { defaultSwimConfig } from "../src/cluster/membership/types.js";
+import { flagText, hasFlag } from "./flags.js";
 
-const args = process.argv.slice(2);
-const flag = (name: string) => {
-  const i = args.indexOf(name);
-  return i === -1 ? undefined : args[i + 1];
-};
-const quick = args.includes("--quick");
-const sizes = (flag("--sizes") ?? "100,1000").split(",").map(Number);
-const trialsFor = (n: number) => Number(flag("--trials") ?? (n >= 1000 ? 10 : 30));
-const config = JSON.parse(flag("--config") ?? "{}");
-const lossWindowMs = Number(flag("--loss-window-s") ?? (quick ? 60 : 600)) * 1000;
+const quick = hasFlag("quick");
+const sizes = (flagText("sizes") ?? "100,1000").split(",").map(Number);
+const trialsFor = (n: number) => Number(flagText("trials") ?? (n >= 1000 ? 10 : 30));
+const config = JSON.parse(flagText("config") ?? "{}");
+const lossWindowMs = Number(flagText("loss-window-s") ?? (quick ? 60 : 600)) * 1000;
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -75,8 +71,8 @@ for (const n of sizes) {
   );
   const clean = lossRun(n, 0, 60_000, 7);
   console.log(`n=${n}: no loss, 60 s: ${clean.msgsPerNodePerSec.toFixed(2)} msgs/node/s, false failures ${clean.falseFailures}`);
-  const lossy = lossRun(n, 0.1, n >= 1000 && !args.includes("--full") ? Math.min(lossWindowMs, 120_000) : lossWindowMs, 11);
-  const windowS = (n >= 1000 && !args.includes("--full") ? Math.min(lossWindowMs, 120_000) : lossWindowMs) / 1000;
+  const lossy = lossRun(n, 0.1, n >= 1000 && !hasFlag("full") ? Math.min(lossWindowMs, 120_000) : lossWindowMs, 11);
+  const windowS = (n >= 1000 && !hasFlag("full") ? Math.min(lossWindowMs, 120_000) : lossWindowMs) / 1000;
   console.log(
     `n=${n}: 10% loss, ${windowS} s: false failures ${lossy.falseFailures}, suspicions raised ${lossy.suspicions} (all refuted unless failures > 0), ` +
       `${lossy.msgsPerNodePerSec.toFixed(2)} msgs/node/s  [wall ${((performance.now() - t0) / 1000).toFixed(1)} s]`,

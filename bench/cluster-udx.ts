@@ -5,14 +5,10 @@ import { randomBytes } from "node:crypto";
 import { UDX } from "../src/cluster/udx/udx.js";
 import type { UDXStream } from "../src/cluster/udx/stream.js";
 import { NodePeer, nodeBinary } from "../test/cluster/node-peer.js";
+import { flagNumber } from "./flags.js";
 
-const args = process.argv.slice(2);
-const arg = (name: string, fallback: string) => {
-  const i = args.indexOf(name);
-  return i === -1 ? fallback : args[i + 1]!;
-};
-const bytes = Number(arg("--mb", "64")) * 1024 * 1024;
-const loss = Number(arg("--loss", "0"));
+const bytes = flagNumber("mb", 64) * 1024 * 1024;
+const loss = flagNumber("loss", 0);
 const chunk = randomBytes(65536);
 
 async function pump(stream: UDXStream, total: number): Promise<void> {

@@ -9,17 +9,14 @@ import { join } from "node:path";
 import { createDpdkTransport, type DpdkStats, type DpdkTransport } from "../src/transport/dpdk";
 import { createKernelTransport } from "../src/transport/kernel";
 import type { Transport } from "../src/transport/transport";
+import { flagNumber } from "./flags.js";
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const SECONDS = arg("seconds", 0.5);
-const MTU = arg("mtu", 9000);
-const NAP_US = arg("nap-us", 50);
-const YIELD_US = arg("yield-us", 1000);
-const ROUNDS = arg("rounds", 3);
-const CONCURRENCY = arg("concurrency", 32);
+const SECONDS = flagNumber("seconds", 0.5);
+const MTU = flagNumber("mtu", 9000);
+const NAP_US = flagNumber("nap-us", 50);
+const YIELD_US = flagNumber("yield-us", 1000);
+const ROUNDS = flagNumber("rounds", 3);
+const CONCURRENCY = flagNumber("concurrency", 32);
 const LATENCY_SAMPLES = 5000;
 const MAX_MESSAGES = 500_000;
 const SIZES = (process.env.BENCH_SIZES ?? "64,1024,16384").split(",").map(Number);

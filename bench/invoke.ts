@@ -11,17 +11,14 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, waitFor } from "../test/support/ports.js";
 import { startSidecar, type Sidecar } from "../test/support/sidecar.js";
+import { flagNumber, hasFlag } from "./flags.js";
 
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-}
-const seconds = arg("seconds", 10);
-const rate = arg("rate", 1000);
-const payloadBytes = arg("payload", 1024);
-const maxSeconds = arg("max-seconds", 5);
-const concurrency = arg("concurrency", 32);
-const mtls = !process.argv.includes("--no-mtls");
+const seconds = flagNumber("seconds", 10);
+const rate = flagNumber("rate", 1000);
+const payloadBytes = flagNumber("payload", 1024);
+const maxSeconds = flagNumber("max-seconds", 5);
+const concurrency = flagNumber("concurrency", 32);
+const mtls = !hasFlag("no-mtls");
 const CLK_TCK = 100;
 
 const payload = new Uint8Array(payloadBytes).fill(97);

@@ -16,21 +16,17 @@ import { startSidecar, type Sidecar } from "../test/support/sidecar.js";
 import { freePort, waitFor } from "../test/support/ports.js";
 import type { Subprocess } from "bun";
 import { componentYaml } from "../test/support/components.js";
+import { flagNumber, hasFlag } from "./flags.js";
 
-const args = process.argv.slice(2);
-const flag = (name: string, dflt: number) => {
-  const i = args.indexOf(name);
-  return i === -1 ? dflt : Number(args[i + 1]);
-};
-const MESSAGES = flag("--messages", 20_000);
-const LATENCY_MESSAGES = flag("--latency-messages", 2_000);
-const CONCURRENCY = flag("--concurrency", 64);
-const SUBSCRIBERS = flag("--subscribers", 10_000);
-const EVENTS = flag("--events", 20);
-const RAMP = flag("--ramp", 0);
-const PHASE_MS = flag("--phase-seconds", 60) * 1000;
-const ROUNDS = flag("--rounds", 3);
-const CLIENT_PROCS = flag("--client-procs", 2);
+const MESSAGES = flagNumber("messages", 20_000);
+const LATENCY_MESSAGES = flagNumber("latency-messages", 2_000);
+const CONCURRENCY = flagNumber("concurrency", 64);
+const SUBSCRIBERS = flagNumber("subscribers", 10_000);
+const EVENTS = flagNumber("events", 20);
+const RAMP = flagNumber("ramp", 0);
+const PHASE_MS = flagNumber("phase-seconds", 60) * 1000;
+const ROUNDS = flagNumber("rounds", 3);
+const CLIENT_PROCS = flagNumber("client-procs", 2);
 const NATS_URL = process.env.RAPR_BENCH_NATS ?? "127.0.0.1:4222";
 const RUN = `b${Date.now().toString(36)}`;
 const STREAM_PREFIX = `raprbench-${RUN}-`;
@@ -364,7 +360,7 @@ async function fanoutBench() {
 
 const openFiles = /Max open files\s+(\d+)\s+(\d+)/.exec(readFileSync("/proc/self/limits", "utf8"));
 console.log(`bench/pubsub on ${navigator.hardwareConcurrency} cores; NATS at ${NATS_URL}; open files limit ${openFiles?.[1]} (hard ${openFiles?.[2]}): one node holds at most that many subscribers`);
-if (!args.includes("--skip-throughput")) {
+if (!hasFlag("skip-throughput")) {
   // Rounds alternate raw, rapr and the floor so all see the same background load; medians over rounds.
   const raw = await rawNats();
   const rapr = await throughMiddle("rapr");
@@ -394,5 +390,5 @@ if (!args.includes("--skip-throughput")) {
   console.log(`  ratio rapr/floor: delivered ${f2(med((x) => x.rapr.deliveredPerSec / x.floor.deliveredPerSec))}x`);
   console.log(`  publish alone (topic without subscribers, ${CONCURRENCY} in flight): raw ${med((x) => x.raw.unsubscribedPerSec).toFixed(0)}/s, rapr ${med((x) => x.rapr.unsubscribedPerSec).toFixed(0)}/s = ${f2(med((x) => x.rapr.unsubscribedPerSec / x.raw.unsubscribedPerSec))}x`);
 }
-if (!args.includes("--skip-fanout")) await fanoutBench();
+if (!hasFlag("skip-fanout")) await fanoutBench();
 process.exit(0);

@@ -6,13 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../test/support/ports.js";
 import { RAPR_BIN } from "../test/support/sidecar.js";
+import { flagNumber } from "./flags.js";
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const RUNS = arg("runs", 7);
-const IDLE_MS = arg("idle-ms", 1000);
+const RUNS = flagNumber("runs", 7);
+const IDLE_MS = flagNumber("idle-ms", 1000);
 const READY_BOUND_MS = 20_000;
 
 function rssKiB(pid: number): number {

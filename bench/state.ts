@@ -18,17 +18,14 @@ import { Dapr } from "../src/gen/dapr/proto/runtime/v1/dapr_pb.js";
 import { silentLogger } from "../src/observability/logger.js";
 import { dropTable, PG_URL, postgresResourcesDir, uniqueTable } from "../test/support/postgres.js";
 import { startSidecar, type Sidecar } from "../test/support/sidecar.js";
+import { flagNumber, flagText } from "./flags.js";
 
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-};
-const SECONDS = Number(arg("seconds", "5"));
-const ROUNDS = Number(arg("rounds", "5"));
+const SECONDS = flagNumber("seconds", 5);
+const ROUNDS = flagNumber("rounds", 5);
 /** Seconds each case runs unmeasured first: the sidecar's HTTP and HTTP/2 paths are JIT-compiled JS that needs to warm up. */
-const WARMUP = Number(arg("warmup", "2"));
-const CLIENTS = Number(arg("clients", "16"));
-const BACKENDS = arg("backends", "sqlite,postgresql").split(",");
+const WARMUP = flagNumber("warmup", 2);
+const CLIENTS = flagNumber("clients", 16);
+const BACKENDS = (flagText("backends") ?? "sqlite,postgresql").split(",");
 const MAX_PAIRS = 2_000_000;
 const KEYS_PER_CLIENT = 100;
 const enc = new TextEncoder();
