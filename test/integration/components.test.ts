@@ -9,6 +9,7 @@ import { allRunFlags, toRuntimeConfig } from "../../src/cli/run-flags.js";
 import { loadResourcePaths, parseResourceFile, ResourceError } from "../../src/components/loader.js";
 import { runRapr } from "../support/rapr-cli.js";
 import { startSidecar } from "../support/sidecar.js";
+import { componentYaml } from "../support/components.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "rapr-components-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -23,23 +24,6 @@ function resources(files: Record<string, string>): string {
   mkdirSync(dir, { recursive: true });
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;
-}
-
-function component(name: string, type: string, opts: { metadata?: Record<string, string>; extra?: string; scopes?: string[] } = {}): string {
-  const meta = Object.entries(opts.metadata ?? {});
-  return [
-    "apiVersion: dapr.io/v1alpha1",
-    "kind: Component",
-    "metadata:",
-    `  name: ${name}`,
-    "spec:",
-    `  type: ${type}`,
-    "  version: v1",
-    ...(meta.length ? ["  metadata:", ...meta.flatMap(([k, v]) => [`  - name: ${k}`, `    value: ${JSON.stringify(v)}`])] : []),
-    ...(opts.extra ? [opts.extra] : []),
-    ...(opts.scopes ? ["scopes:", ...opts.scopes.map((s) => `  - ${s}`)] : []),
-    "",
-  ].join("\n");
 }
 
 /** Starts rapr on the given resources dir and expects it to fail; returns its stderr. */
@@ -70,7 +54,7 @@ describe("start-up failures name the file, the component and the field, and rapr
   });
 
   test("unknown component type", async () => {
-    const dir = resources({ "unknown.yaml": component("mystery", "state.nosuchdb") });
+    const dir = resources({ "unknown.yaml": componentYaml("mystery", "state.nosuchdb") });
     const stderr = await expectStartFailure(dir);
     expect(stderr).toContain(join(dir, "unknown.yaml"));
     expect(stderr).toContain('component "mystery"');
@@ -79,7 +63,7 @@ describe("start-up failures name the file, the component and the field, and rapr
   });
 
   test("a metadata value of the wrong type (state.sqlite busyTimeout: abc)", async () => {
-    const dir = resources({ "badmeta.yaml": component("slow", "state.sqlite", { metadata: { busyTimeout: "abc" } }) });
+    const dir = resources({ "badmeta.yaml": componentYaml("slow", "state.sqlite", { busyTimeout: "abc" }) });
     const stderr = await expectStartFailure(dir);
     expect(stderr).toContain(join(dir, "badmeta.yaml"));
     expect(stderr).toContain('component "slow"');
@@ -88,7 +72,7 @@ describe("start-up failures name the file, the component and the field, and rapr
   });
 
   test("a required metadata field that is missing (state.postgresql without connectionString)", async () => {
-    const dir = resources({ "pg.yaml": component("pg", "state.postgresql") });
+    const dir = resources({ "pg.yaml": componentYaml("pg", "state.postgresql") });
     const stderr = await expectStartFailure(dir);
     expect(stderr).toContain('component "pg"');
     expect(stderr).toContain('metadata field "connectionString" is required');
@@ -96,8 +80,8 @@ describe("start-up failures name the file, the component and the field, and rapr
 
   test("two components of one family with the same name, in different files", async () => {
     const dir = resources({
-      "a.yaml": component("twin", "state.in-memory"),
-      "b.yaml": component("twin", "state.sqlite", { metadata: { connectionString: ":memory:" } }),
+      "a.yaml": componentYaml("twin", "state.in-memory"),
+      "b.yaml": componentYaml("twin", "state.sqlite", { connectionString: ":memory:" }),
     });
     const stderr = await expectStartFailure(dir);
     expect(stderr).toContain(join(dir, "b.yaml"));
@@ -106,7 +90,7 @@ describe("start-up failures name the file, the component and the field, and rapr
   });
 
   test("the second document of a multi-document file is named by its position", async () => {
-    const dir = resources({ "multi.yaml": `${component("fine", "state.in-memory")}---\n${component("broken", "state.sqlite", { metadata: { disableWAL: "perhaps" } })}` });
+    const dir = resources({ "multi.yaml": `${componentYaml("fine", "state.in-memory")}---\n${componentYaml("broken", "state.sqlite", { disableWAL: "perhaps" })}` });
     const stderr = await expectStartFailure(dir);
     expect(stderr).toContain(`${join(dir, "multi.yaml")}#2`);
     expect(stderr).toContain('component "broken"');
@@ -124,12 +108,12 @@ describe("component loading on a running sidecar", () => {
   test("spec.ignoreErrors lets rapr start without the broken component; many documents per file; scopes", async () => {
     const dir = resources({
       "stores.yaml": [
-        component("store-a", "state.in-memory"),
-        component("store-b", "state.sqlite", { metadata: { connectionString: "b.db" } }),
-        component("broken", "state.sqlite", { metadata: { busyTimeout: "abc" }, extra: "  ignoreErrors: true" }),
-        component("unknown-ignored", "state.nosuchdb", { extra: "  ignoreErrors: true" }),
-        component("mine", "state.in-memory", { scopes: ["scoped-app", "other"] }),
-        component("not-mine", "state.in-memory", { scopes: ["someone-else"] }),
+        componentYaml("store-a", "state.in-memory"),
+        componentYaml("store-b", "state.sqlite", { connectionString: "b.db" }),
+        componentYaml("broken", "state.sqlite", { busyTimeout: "abc" }, { extra: "  ignoreErrors: true" }),
+        componentYaml("unknown-ignored", "state.nosuchdb", {}, { extra: "  ignoreErrors: true" }),
+        componentYaml("mine", "state.in-memory", {}, { scopes: ["scoped-app", "other"] }),
+        componentYaml("not-mine", "state.in-memory", {}, { scopes: ["someone-else"] }),
       ].join("---\n"),
     });
     const sidecar = await startSidecar({ appId: "scoped-app", args: ["--resources-path", dir] });
@@ -159,7 +143,7 @@ describe("component loading on a running sidecar", () => {
     const plugins = join(scratch, "plugins");
     mkdirSync(plugins, { recursive: true });
     writeFileSync(join(plugins, "custom-store.js"), CUSTOM_PLUGIN);
-    const dir = resources({ "custom.yaml": component("custom", "state.custom", { metadata: { greeting: "hello from yaml" } }) });
+    const dir = resources({ "custom.yaml": componentYaml("custom", "state.custom", { greeting: "hello from yaml" }) });
     const sidecar = await startSidecar({ args: ["--resources-path", dir, "--plugins-path", plugins] });
     try {
       const meta = (await (await sidecar.http("/v1.0/metadata")).json()) as MetadataBody;
@@ -303,8 +287,8 @@ spec: {topic: orders}
   });
 
   test("loadResourcePaths reads every .yaml/.yml file of each path in name order, and ignores other files", () => {
-    const a = resources({ "b.yml": component("second", "state.in-memory"), "a.yaml": component("first", "state.in-memory"), "notes.txt": "not yaml" });
-    const b = resources({ "c.YAML": component("third", "state.in-memory") });
+    const a = resources({ "b.yml": componentYaml("second", "state.in-memory"), "a.yaml": componentYaml("first", "state.in-memory"), "notes.txt": "not yaml" });
+    const b = resources({ "c.YAML": componentYaml("third", "state.in-memory") });
     const loaded = loadResourcePaths([a, b]);
     expect(loaded.components.map((c) => c.name)).toEqual(["first", "second", "third"]);
     expect(loaded.components[0].source).toBe(join(a, "a.yaml"));
