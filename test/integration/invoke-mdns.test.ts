@@ -10,6 +10,7 @@ import { decodeMessage, encodeQuery, encodeTxtResponse } from "../../plugins/nam
 import { freePort, waitFor } from "../support/ports.js";
 import { startSidecar, type Sidecar } from "../support/sidecar.js";
 import { FIXTURES, uid } from "../invoke/support.js";
+import { componentYaml } from "../support/components.js";
 
 const inside = process.env.RAPR_TEST_IN_NETNS === "1";
 
@@ -64,17 +65,7 @@ if (!inside) {
     test("two compiled sidecars with a nameresolution.mdns Component find each other", async () => {
       const res = join(root, "resources");
       mkdirSync(res, { recursive: true });
-      writeFileSync(join(res, "mdns.yaml"), `apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: mdns
-spec:
-  type: nameresolution.mdns
-  version: v1
-  metadata:
-    - name: timeoutMs
-      value: "1000"
-`);
+      writeFileSync(join(res, "mdns.yaml"), componentYaml("mdns", "nameresolution.mdns", { timeoutMs: "1000" }));
       const common = ["--resources-path", res, "--mtls-ca-dir", join(root, "ca"), "--enable-metrics=false"];
       const calleeId = `mdns-callee-${uid()}`;
       const appPort = await freePort();

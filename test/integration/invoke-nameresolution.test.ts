@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Sidecar } from "../support/sidecar.js";
 import { newCluster, uid, waitForApp, type Cluster } from "../invoke/support.js";
+import { componentYaml } from "../support/components.js";
 
 let cluster: Cluster;
 let callee: Sidecar;
@@ -31,17 +32,7 @@ async function isolatedCaller(args: string[]): Promise<Sidecar> {
 
 test("a nameresolution.static Component from --resources-path", async () => {
   const dir = cluster.dir(`static-${uid()}`, {
-    "nr.yaml": `apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: fixed
-spec:
-  type: nameresolution.static
-  version: v1
-  metadata:
-    - name: apps
-      value: "${calleeId}=${address}"
-`,
+    "nr.yaml": componentYaml("fixed", "nameresolution.static", { apps: `${calleeId}=${address}` }),
   });
   const caller = await isolatedCaller(["--resources-path", dir]);
   const r = await caller.http(`/v1.0/invoke/${calleeId}/method/via-static`);

@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startSidecar, type Sidecar } from "../support/sidecar.js";
+import { componentYaml } from "../support/components.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "rapr-keyprefix-"));
 const db = join(scratch, "shared.sqlite");
@@ -14,20 +15,9 @@ const prefixes = { byapp: "appid", byname: "name", bare: "none", custom: "tenant
 function resources(): string {
   const dir = join(scratch, "res");
   mkdirSync(dir, { recursive: true });
-  const docs = Object.entries(prefixes).map(([name, keyPrefix]) => [
-    "apiVersion: dapr.io/v1alpha1",
-    "kind: Component",
-    "metadata:",
-    `  name: ${name}`,
-    "spec:",
-    "  type: state.sqlite",
-    "  version: v1",
-    "  metadata:",
-    `  - {name: connectionString, value: "${db}"}`,
-    `  - {name: tableName, value: "t_${name}"}`,
-    `  - {name: keyPrefix, value: "${keyPrefix}"}`,
-  ].join("\n"));
-  writeFileSync(join(dir, "stores.yaml"), docs.join("\n---\n") + "\n");
+  const docs = Object.entries(prefixes).map(([name, keyPrefix]) =>
+    componentYaml(name, "state.sqlite", { connectionString: db, tableName: `t_${name}`, keyPrefix }));
+  writeFileSync(join(dir, "stores.yaml"), docs.join("---\n"));
   return dir;
 }
 
