@@ -17,15 +17,14 @@ const logger = { level: 0, service: { error: quiet, warn: quiet, info: quiet, ve
 
 let cluster: Cluster;
 let caller: Sidecar;
-let daprServerApp: Sidecar;
 let echo: Sidecar & { appPort?: number };
-let grpcApp: Sidecar;
 let callerApp: Sidecar & { appPort?: number };
 const ids = { callerApp: `capp-${uid()}`, caller: `caller-${uid()}`, server: `dserver-${uid()}`, echo: `echo-${uid()}`, grpc: `grpcapp-${uid()}` };
 
 beforeAll(async () => {
   cluster = newCluster("invoke");
-  [caller, daprServerApp, echo, grpcApp, callerApp] = await Promise.all([
+  // The DaprServer and gRPC apps are reached through their sidecars only; stopAll stops them.
+  [caller, , echo, , callerApp] = await Promise.all([
     cluster.start({ appId: ids.caller, args: ["--dapr-http-max-request-size", "1"] }),
     cluster.start({ appId: ids.server, app: "invoke-dapr-server.ts" }),
     cluster.start({ appId: ids.echo, app: "invoke-echo-app.ts", env: { APP_API_TOKEN: "app-secret" } }),

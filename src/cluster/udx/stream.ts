@@ -127,7 +127,6 @@ export class UDXStream extends streamx.Duplex {
   private writeQueue: QueuedWrite[] = [];
   private writesQueuedBytes = 0;
   private hitHighWatermark = false;
-  private ending = false;
   private endPacketAcked = false;
   private ended = false;
   private writeSerial = 0;
@@ -377,7 +376,6 @@ export class UDXStream extends streamx.Duplex {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    this.ending = true;
     const req = this.newWrite(0);
     this.enqueue({ req, data: new Uint8Array(0), offset: 0, isEnd: true });
     this.afterWrite(cb);
