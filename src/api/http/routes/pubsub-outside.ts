@@ -13,7 +13,7 @@ import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import type { ApiContext } from "../../context.js";
 import type { OutsideClient, OutsideEvent } from "../../../blocks/pubsub/outside/hub.js";
 import { DaprError, errors } from "../../../errors.js";
-import { errorResponse, json } from "../respond.js";
+import { decodedSegment, errorResponse, json } from "../respond.js";
 
 const PREFIX = "/v1.0-rapr/subscribe/";
 /** Bytes a client may have unsent in its socket before further events are dropped for it. */
@@ -80,13 +80,7 @@ function parseTarget(request: Request, url: URL): Target | undefined {
   const rest = url.pathname.slice(PREFIX.length);
   const slash = rest.indexOf("/");
   if (slash <= 0 || slash === rest.length - 1) return undefined;
-  const dec = (s: string) => {
-    try {
-      return decodeURIComponent(s);
-    } catch {
-      return s;
-    }
-  };
+  const dec = (s: string) => decodedSegment(s) ?? s;
   const auth = request.headers.get("authorization");
   const token = auth?.toLowerCase().startsWith("bearer ") ? auth.slice(7).trim() : url.searchParams.get("token") || undefined;
   return { pubsub: dec(rest.slice(0, slash)), topic: dec(rest.slice(slash + 1)), token, filter: url.searchParams.get("filter") || undefined };

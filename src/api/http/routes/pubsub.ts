@@ -17,11 +17,7 @@ export function pubsubBlockOf(ctx: ApiContext): PubsubBlock {
 /** Elysia leaves the wildcard percent-encoded; topics may contain "/". */
 function topicParam(params: Record<string, string>): string {
   const t = params["*"] ?? "";
-  try {
-    return decodeURIComponent(t);
-  } catch {
-    return t;
-  }
+  return decodedSegment(t) ?? t;
 }
 
 export function pubsubRoutes(app: Elysia, ctx: ApiContext) {
