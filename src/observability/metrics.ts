@@ -12,9 +12,10 @@ export class Metrics {
   readonly componentsLoaded: Gauge<"app_id">;
   private server?: ReturnType<typeof Bun.serve>;
 
-  constructor(readonly appId: string) {
+  /** processMetrics: also the runtime's own (CPU, memory, event-loop lag), whose monitor wakes the loop every 100 ms. */
+  constructor(readonly appId: string, processMetrics = true) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: "rapr_" });
+    if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: "rapr_", eventLoopMonitoringPrecision: 100 });
     this.http = new RequestStats(
       this.registry,
       { counter: "dapr_http_server_request_count", counterHelp: "HTTP API requests served", histogram: "dapr_http_server_latency", histogramHelp: "HTTP API latency in milliseconds" },

@@ -54,7 +54,7 @@ export class Runtime {
     this.finished = new Promise((r) => (this.resolveFinished = r));
     this.appChannel = new AppChannel(config, logger.child("app-channel"));
     this.registry = new ComponentRegistry({ appId: config.appId, dataDir: config.dataDir, logger: logger.child("components") });
-    this.metrics = new Metrics(config.appId);
+    this.metrics = new Metrics(config.appId, config.enableMetrics);
     this.api = {
       config,
       logger,
