@@ -33,7 +33,6 @@ export class Http1Error extends Error {
 const CRLF2 = new Uint8Array([13, 10, 13, 10]);
 /** Characters that would end a header line or the request line early. */
 const UNSAFE = /[\r\n\0]/;
-const encoder = new TextEncoder();
 const latin1 = new TextDecoder("latin1");
 
 interface Pending {
@@ -64,10 +63,11 @@ class Conn {
     const body = req.body ?? new Uint8Array(0);
     if (body.length || !/^(GET|HEAD|DELETE|OPTIONS)$/i.test(req.method)) text += `content-length: ${body.length}\r\n`;
     text += "\r\n";
-    const head = encoder.encode(text);
-    const msg = new Uint8Array(head.length + body.length);
-    msg.set(head);
-    msg.set(body, head.length);
+    // One buffer for head and body: one allocation, one write.
+    const headLength = Buffer.byteLength(text);
+    const msg = Buffer.allocUnsafe(headLength + body.length);
+    msg.write(text, 0, headLength, "utf8");
+    msg.set(body, headLength);
     this.write(msg);
   }
 

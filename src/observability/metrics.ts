@@ -12,10 +12,11 @@ export class Metrics {
   readonly componentsLoaded: Gauge<"app_id">;
   private server?: ReturnType<typeof Bun.serve>;
 
-  /** processMetrics: also the runtime's own (CPU, memory, event-loop lag), whose monitor wakes the loop every 100 ms. */
-  constructor(readonly appId: string, processMetrics = true) {
+  /** served: metrics are scraped (--enable-metrics). Only then are API calls counted and the runtime's own metrics
+   * (CPU, memory, event-loop lag, whose monitor wakes the loop every 100 ms) collected. */
+  constructor(readonly appId: string, private readonly served = true) {
     const registers = [this.registry];
-    if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: "rapr_", eventLoopMonitoringPrecision: 100 });
+    if (served) collectDefaultMetrics({ register: this.registry, prefix: "rapr_", eventLoopMonitoringPrecision: 100 });
     this.http = new RequestStats(
       this.registry,
       { counter: "dapr_http_server_request_count", counterHelp: "HTTP API requests served", histogram: "dapr_http_server_latency", histogramHelp: "HTTP API latency in milliseconds" },
@@ -32,11 +33,11 @@ export class Metrics {
   }
 
   observeHttp(method: string, path: string, status: number, ms: number): void {
-    this.http.observe([this.appId, method, path, String(status)], ms);
+    if (this.served) this.http.observe([this.appId, method, path, String(status)], ms);
   }
 
   observeGrpc(method: string, status: string, ms: number): void {
-    this.grpc.observe([this.appId, method, status], ms);
+    if (this.served) this.grpc.observe([this.appId, method, status], ms);
   }
 
   /** Serves GET /metrics; a port already in use is logged, not fatal, so many sidecars can share a host. */

@@ -4,9 +4,10 @@ import type { ApiContext } from "../context.js";
 import { hotInvoke } from "./routes/invoke.js";
 import { hotPublish } from "./routes/pubsub.js";
 
-export type HotRoute = (request: Request, pathname: string) => Promise<Response> | undefined;
+/** `url` is request.url, read once (each read builds a new string). */
+export type HotRoute = (request: Request, pathname: string, url: string) => Promise<Response> | undefined;
 
 export function hotRoutes(ctx: ApiContext): HotRoute {
   // Invocation first: a dapr-app-id header turns any path, a publish path included, into an invocation.
-  return (request, pathname) => hotInvoke(ctx, request, pathname) ?? hotPublish(ctx, request, pathname);
+  return (request, pathname, url) => hotInvoke(ctx, request, pathname, url) ?? hotPublish(ctx, request, pathname);
 }

@@ -77,6 +77,16 @@ const lenient = new TextDecoder();
 
 export const encoder = new TextEncoder();
 
+/** The raw query of an absolute request URL, without "?" or fragment, as URL.search would give it. */
+export function queryOf(url: string): string {
+  const q = url.indexOf("?");
+  if (q < 0) return "";
+  const hash = url.indexOf("#", q);
+  const raw = hash < 0 ? url.slice(q + 1) : url.slice(q + 1, hash);
+  // Characters the URL parser would percent-encode: let it, so the app sees the same query either way.
+  return /[^\x21-\x7e]|["'<>`]/.test(raw) ? new URL(url).search.slice(1) : raw;
+}
+
 /** A percent-encoded URL segment, decoded; undefined when it is not valid percent-encoded UTF-8. */
 export function decodedSegment(segment: string): string | undefined {
   if (!segment.includes("%")) return segment;

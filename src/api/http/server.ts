@@ -63,16 +63,17 @@ export function buildHttpApp(ctx: ApiContext, modules = httpRouteModules): Elysi
 export function startHttpServer(ctx: ApiContext): HttpServerHandle {
   const app = buildHttpApp(ctx);
   const logCalls = ctx.config.enableApiLogging;
+  const observed = logCalls || ctx.config.enableMetrics;
   const apiLog = ctx.logger.child("api");
   const outside = outsideWebSocket(ctx);
   const guard = requestGuard(ctx);
   const hot = hotRoutes(ctx);
   const cors = corsHeaders(ctx.config.allowedOrigins);
-  const answer = async (request: Request, pathname: string): Promise<Response> => {
+  const answer = async (request: Request, pathname: string, url: string): Promise<Response> => {
     let response = guard(request, pathname);
     if (!response) {
       try {
-        response = await (hot(request, pathname) ?? app.handle(request));
+        response = await (hot(request, pathname, url) ?? app.handle(request));
       } catch (err) {
         response = apiError(ctx, err, request);
       }
@@ -94,12 +95,14 @@ export function startHttpServer(ctx: ApiContext): HttpServerHandle {
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     idleTimeout: 120,
     fetch: async (request, srv) => {
-      const upgraded = outside.tryUpgrade(request, srv);
+      const url = request.url;
+      const upgraded = outside.tryUpgrade(request, url, srv);
       if (upgraded === true) return undefined;
       if (upgraded) return upgraded;
+      const pathname = pathOf(url);
+      if (!observed) return answer(limitUnsizedBody(request, ctx.config.maxRequestBodyBytes), pathname, url);
       const started = performance.now();
-      const pathname = pathOf(request.url);
-      const response = await answer(limitUnsizedBody(request, ctx.config.maxRequestBodyBytes), pathname);
+      const response = await answer(limitUnsizedBody(request, ctx.config.maxRequestBodyBytes), pathname, url);
       const ms = performance.now() - started;
       const path = metricPath(pathname);
       ctx.metrics.observeHttp(request.method, path, response.status, ms);

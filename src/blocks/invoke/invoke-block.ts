@@ -67,8 +67,8 @@ const BUILT_IN_RETRIES = 3;
 const BUILT_IN_BACKOFF_MS = 1000;
 
 export class InvokeBlock {
-  /** Parsed caller identities by SPIFFE URI. */
-  private readonly callers = new Map<string, Caller>();
+  /** Parsed peer identities (callers and answering sidecars) by SPIFFE URI. */
+  private readonly identities = new Map<string, Caller>();
   private nextPick = 0;
 
   constructor(private readonly d: InvokeBlockDeps) {}
@@ -89,7 +89,7 @@ export class InvokeBlock {
       headers["dapr-callee-app-id"] = this.d.appId;
       return this.deliver({ ...req, headers });
     }
-    return this.remote(target, { ...req, headers });
+    return this.remote(target, req.method, req.verb, req.query, headers, req.body);
   }
 
   /** Outbound gRPC proxying: a raw gRPC call for the target app's own services. */
@@ -99,26 +99,20 @@ export class InvokeBlock {
     const headers = cleanHeaders(call.headers);
     headers.traceparent = nextTraceparent(call.headers.traceparent);
     if (target.appId === this.d.appId && target.namespace === this.d.namespace) return this.deliverGrpc({ ...call, headers });
-    const res = await this.remote(target, { appId, method: call.path, verb: "POST", query: "", headers, body: call.body }, "grpc-proxy");
+    const res = await this.remote(target, call.path, "POST", "", headers, call.body, "grpc-proxy");
     return splitTrailers(res);
   }
 
-  private async remote(target: InvokeTarget, req: InvokeRequest, kind = "invoke"): Promise<InvokeResponse> {
+  /** `headers` (already cleaned, owned by this call) also carries the sidecar-to-sidecar fields. */
+  private async remote(target: InvokeTarget, method: string, verb: string, query: string, headers: Record<string, string>, body: Uint8Array, kind = "invoke"): Promise<InvokeResponse> {
     const d = this.d;
-    const treq: TransportRequest = {
-      kind,
-      path: req.method,
-      headers: {
-        ...req.headers,
-        [H.verb]: req.verb.toUpperCase(),
-        [H.query]: req.query,
-        [H.targetApp]: target.appId,
-        [H.targetNs]: target.namespace,
-        [H.callerApp]: d.appId,
-        [H.callerNs]: d.namespace,
-      },
-      body: req.body,
-    };
+    headers[H.verb] = verb.toUpperCase();
+    headers[H.query] = query;
+    headers[H.targetApp] = target.appId;
+    headers[H.targetNs] = target.namespace;
+    headers[H.callerApp] = d.appId;
+    headers[H.callerNs] = d.namespace;
+    const treq: TransportRequest = { kind, path: method, headers, body };
     const rtarget = { app: target.appId };
     const policy = d.resiliency.policyFor(rtarget);
     const attempt = async (signal: AbortSignal | undefined): Promise<TransportResponse> => {
@@ -158,7 +152,7 @@ export class InvokeBlock {
    * name-resolution entry cannot redirect calls to another app's sidecar. */
   private checkServerIdentity(target: InvokeTarget, res: TransportResponse, address: string): void {
     const uri = res.headers[PEER_IDENTITY_HEADER];
-    const id = uri ? parseSpiffeId(uri) : undefined;
+    const id = uri ? this.identity(uri) : undefined;
     delete res.headers[PEER_IDENTITY_HEADER];
     if (id && id.appId === target.appId && id.namespace === target.namespace) return;
     this.d.resolver.forget?.(target.appId, target.namespace);
@@ -193,7 +187,7 @@ export class InvokeBlock {
         throw errors.permissionDenied(`access control policy has denied access to id: ${caller ? `spiffe://${caller.trustDomain}/ns/${caller.namespace}/${caller.appId}` : "unknown caller"} operation: ${treq.path} verb: ${verb}`);
       }
       const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(h)) if (!INTERNAL.has(k)) headers[k] = v;
+      for (const k in h) if (!INTERNAL.has(k)) headers[k] = h[k]!;
       headers["dapr-caller-app-id"] = caller?.appId ?? h[H.callerApp] ?? "";
       headers["dapr-callee-app-id"] = this.d.appId;
       if (treq.kind === "grpc-proxy") return joinTrailers(await this.deliverGrpc({ path: treq.path, headers, body: treq.body }));
@@ -208,18 +202,22 @@ export class InvokeBlock {
   private callerOf(h: Record<string, string>): Caller | undefined {
     if (this.d.mtls) {
       const uri = h[PEER_IDENTITY_HEADER];
-      if (!uri) return undefined;
-      let caller = this.callers.get(uri);
-      if (!caller) {
-        const id = parseSpiffeId(uri);
-        if (!id) return undefined;
-        caller = { appId: id.appId, namespace: id.namespace, trustDomain: id.trustDomain };
-        if (this.callers.size < 10_000) this.callers.set(uri, caller);
-      }
-      return caller;
+      return uri ? this.identity(uri) : undefined;
     }
     const app = h[H.callerApp];
     return app ? { appId: app, namespace: h[H.callerNs] ?? "default", trustDomain: this.d.trustDomain } : undefined;
+  }
+
+  /** A peer's SPIFFE URI, parsed once. */
+  private identity(uri: string): Caller | undefined {
+    let id = this.identities.get(uri);
+    if (!id) {
+      const parsed = parseSpiffeId(uri);
+      if (!parsed) return undefined;
+      id = { appId: parsed.appId, namespace: parsed.namespace, trustDomain: parsed.trustDomain };
+      if (this.identities.size < 10_000) this.identities.set(uri, id);
+    }
+    return id;
   }
 
   /** Hands a call to this sidecar's own app. */
@@ -280,9 +278,9 @@ class AppNotFound extends Error {
 
 function cleanHeaders(h: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h)) {
+  for (const k in h) {
     const key = k.toLowerCase();
-    if (!DROPPED.has(key) && !INTERNAL.has(key)) out[key] = v;
+    if (!DROPPED.has(key) && !INTERNAL.has(key)) out[key] = h[k]!;
   }
   return out;
 }

@@ -17,7 +17,7 @@ import {
   type TransportRequest,
   type TransportResponse,
 } from "../transport.js";
-import { decodeMessage, encodeRequest, encodeResponse, MessageType, parseAddress } from "../wire.js";
+import { decodeMessage, encodeRequest, encodeResponse, MessageType, parseAddress, type EncodedMessage } from "../wire.js";
 import type { TlsMaterial } from "../../security/ca.js";
 
 export const PEER_IDENTITY_HEADER = "rapr-peer-id";
@@ -111,6 +111,8 @@ export class MtlsTransport implements Transport {
   readonly name: string;
   private listener?: TCPSocketListener<Conn>;
   private readonly conns = new Map<string, Promise<ConnSocket>>();
+  /** The connections of `conns` that are up: a request on one is sent without waiting a turn. */
+  private readonly open = new Map<string, ConnSocket>();
   private readonly pending = new Map<number, Pending>();
   private readonly accepted = new Set<ConnSocket>();
   private nextId = 0;
@@ -148,14 +150,24 @@ export class MtlsTransport implements Transport {
     return `${tls ? "mtls" : "tcp"}://${host}:${this.listener.port}`;
   }
 
-  async request(address: string, req: TransportRequest, opts: RequestOptions = {}): Promise<TransportResponse> {
-    if (this.closed) throw new TransportError("transport closed", "closed");
+  request(address: string, req: TransportRequest, opts: RequestOptions = {}): Promise<TransportResponse> {
+    if (this.closed) return Promise.reject(new TransportError("transport closed", "closed"));
     const id = (this.nextId = (this.nextId + 1) >>> 0);
-    const encoded = encodeRequest(id, req);
-    if (encoded.length > this.maxMessageBytes) {
-      throw new TransportError(`request of ${encoded.length} bytes exceeds ${this.maxMessageBytes}`, "too-large");
+    let encoded: EncodedMessage;
+    try {
+      encoded = encodeRequest(id, req);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    const socket = await this.connection(address, opts.timeoutMs);
+    if (encoded.length > this.maxMessageBytes) {
+      return Promise.reject(new TransportError(`request of ${encoded.length} bytes exceeds ${this.maxMessageBytes}`, "too-large"));
+    }
+    const socket = this.open.get(address);
+    if (socket) return this.send(socket, address, id, encoded, opts);
+    return this.connection(address, opts.timeoutMs).then((s) => this.send(s, address, id, encoded, opts));
+  }
+
+  private send(socket: ConnSocket, address: string, id: number, encoded: EncodedMessage, opts: RequestOptions): Promise<TransportResponse> {
     return new Promise<TransportResponse>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const onAbort = () => settle(new TransportError(`request to ${address} aborted`, "timeout"));
@@ -186,6 +198,7 @@ export class MtlsTransport implements Transport {
     this.listener?.stop(true);
     for (const s of this.accepted) s.end();
     for (const p of this.conns.values()) p.then((s) => s.end(), () => {});
+    this.open.clear();
     const err = new TransportError("transport closed", "closed");
     for (const p of [...this.pending.values()]) p.settle(err);
   }
@@ -202,13 +215,20 @@ export class MtlsTransport implements Transport {
     const owned = new Set<number>();
     let conn: Promise<ConnSocket>;
     const lost = (reason: string) => {
-      if (this.conns.get(address) === conn) this.conns.delete(address);
+      if (this.conns.get(address) === conn) {
+        this.conns.delete(address);
+        this.open.delete(address);
+      }
       const err = new TransportError(`connection to ${address} lost: ${reason}`, "unreachable");
       for (const id of [...owned]) this.pending.get(id)?.settle(err);
     };
     conn = new Promise<ConnSocket>((resolve, reject) => {
       const timer = setTimeout(() => reject(new TransportError(`cannot connect to ${address}: no TLS handshake within ${timeoutMs} ms`, "unreachable")), timeoutMs);
-      const ready = (s: ConnSocket) => (clearTimeout(timer), resolve(s));
+      const ready = (s: ConnSocket) => {
+        clearTimeout(timer);
+        if (this.conns.get(address) === conn && !this.closed) this.open.set(address, s);
+        resolve(s);
+      };
       const fail = (msg: string) => (clearTimeout(timer), reject(new TransportError(`cannot connect to ${address}: ${msg}`, "unreachable")));
       Bun.connect<Conn>({
         hostname: host,

@@ -4,7 +4,7 @@ import type { Elysia } from "elysia";
 import type { ApiContext } from "../../context.js";
 import { ANY_TYPE_HEADER } from "../../../app/channel.js";
 import { errors } from "../../../errors.js";
-import { decodedSegment, errorResponse } from "../respond.js";
+import { decodedSegment, errorResponse, queryOf } from "../respond.js";
 
 const INVOKE_PREFIX = "/v1.0/invoke/";
 const METHOD_MARKER = "/method/";
@@ -18,7 +18,7 @@ export function invokeRoutes(app: Elysia, ctx: ApiContext) {
     const rest = url.pathname.slice(INVOKE_PREFIX.length);
     const marker = rest.indexOf(METHOD_MARKER);
     const method = marker >= 0 ? rest.slice(marker + METHOD_MARKER.length) : "";
-    return invokeOverHttp(ctx, request, decodeURIComponent(params.appId), method, url);
+    return invokeOverHttp(ctx, request, decodeURIComponent(params.appId), method, url.search.slice(1));
   }, { parse: "none" });
 }
 
@@ -27,18 +27,18 @@ export function invokeRoutes(app: Elysia, ctx: ApiContext) {
  * `dapr-app-id` header (or Basic credentials for it), ahead of the Elysia router. Undefined: not an invocation,
  * or one for the Elysia route.
  */
-export function hotInvoke(ctx: ApiContext, request: Request, pathname: string): Promise<Response> | undefined {
+export function hotInvoke(ctx: ApiContext, request: Request, pathname: string, url: string): Promise<Response> | undefined {
   if (pathname.startsWith(INVOKE_PREFIX)) {
     const rest = pathname.slice(INVOKE_PREFIX.length);
     const marker = rest.indexOf(METHOD_MARKER);
     if (marker <= 0) return undefined;
     const appId = decodedSegment(rest.slice(0, marker));
     if (appId === undefined || appId.includes("/")) return undefined;
-    return invokeOverHttp(ctx, request, appId, rest.slice(marker + METHOD_MARKER.length), new URL(request.url));
+    return invokeOverHttp(ctx, request, appId, rest.slice(marker + METHOD_MARKER.length), queryOf(url));
   }
   const appId = request.headers.get("dapr-app-id") ?? basicAuthAppId(request.headers.get("authorization"));
   if (!appId) return undefined;
-  return invokeOverHttp(ctx, request, appId, pathname.replace(/\/{2,}/g, "/").replace(/^\//, ""), new URL(request.url));
+  return invokeOverHttp(ctx, request, appId, pathname.replace(/\/{2,}/g, "/").replace(/^\//, ""), queryOf(url));
 }
 
 /** Dapr's third form: `Authorization: Basic base64("dapr-app-id:<appId>")`. */
@@ -53,7 +53,7 @@ function basicAuthAppId(auth: string | null): string | undefined {
   return decoded.startsWith("dapr-app-id:") && decoded.length > 12 ? decoded.slice(12) : undefined;
 }
 
-async function invokeOverHttp(ctx: ApiContext, request: Request, appId: string, method: string, url: URL): Promise<Response> {
+async function invokeOverHttp(ctx: ApiContext, request: Request, appId: string, method: string, query: string): Promise<Response> {
   try {
     if (!ctx.invoke) throw errors.directInvoke("service invocation is not available in this sidecar");
     const body = new Uint8Array(await request.arrayBuffer());
@@ -63,9 +63,9 @@ async function invokeOverHttp(ctx: ApiContext, request: Request, appId: string, 
     const headers: Record<string, string> = {};
     request.headers.forEach((v, k) => (headers[k] = v));
     if (basicAuthAppId(headers.authorization ?? null)) delete headers.authorization; // routing credentials, not the app's
-    const res = await ctx.invoke.invoke({ appId, method, verb: request.method, query: url.search.slice(1), headers, body });
-    const out = new Headers();
-    for (const [k, v] of Object.entries(res.headers)) if (k !== ANY_TYPE_HEADER) out.set(k, v);
+    const res = await ctx.invoke.invoke({ appId, method, verb: request.method, query, headers, body });
+    const out: Record<string, string> = {};
+    for (const k in res.headers) if (k !== ANY_TYPE_HEADER) out[k] = res.headers[k]!;
     return new Response(NULL_BODY.has(res.status) ? null : (res.body as Uint8Array<ArrayBuffer>), { status: res.status, headers: out });
   } catch (err) {
     return errorResponse(err);

@@ -98,16 +98,16 @@ function check(ctx: ApiContext, t: Target) {
 export interface OutsideWebSocket {
   handler: WebSocketHandler<WsData>;
   /** undefined: not this endpoint; true: upgraded; a Response: answered without upgrading. */
-  tryUpgrade(request: Request, server: Server<WsData>): true | Response | undefined;
+  tryUpgrade(request: Request, url: string, server: Server<WsData>): true | Response | undefined;
 }
 
 export function outsideWebSocket(ctx: ApiContext): OutsideWebSocket {
   const groups = new Map<string, BroadcastGroup>();
   let server: Server<WsData> | undefined;
   return {
-    tryUpgrade(request, srv) {
-      if (!request.url.includes(PREFIX)) return undefined;
-      const url = new URL(request.url);
+    tryUpgrade(request, href, srv) {
+      if (!href.includes(PREFIX)) return undefined;
+      const url = new URL(href);
       if (!url.pathname.startsWith(PREFIX) || request.method !== "GET") return undefined;
       const target = parseTarget(request, url);
       if (!target) return json({ errorCode: "ERR_MALFORMED_REQUEST", message: `expected ${PREFIX}{pubsub}/{topic}` }, 400);
