@@ -136,19 +136,28 @@ export class PubsubBlock {
     const rawPayload = spec.metadata.rawPayload === "true";
     const timeoutMs = Number(spec.metadata.deliveryTimeoutMs) || DEFAULT_DELIVERY_TIMEOUT_MS;
     const base = { pubsubName: spec.pubsubName, topic: spec.topic, rawPayload, timeoutMs, alpha: this.alpha };
+    const inbound = this.inboundPolicy(spec.pubsubName);
     const batchers = new Map<string, Batcher<BulkEntry>>();
     const batcherFor = (path: string) => {
       let b = batchers.get(path);
       if (!b) {
         b = new Batcher<BulkEntry>(spec.bulk!.maxMessagesCount, spec.bulk!.maxAwaitDurationMs, async (items) => {
-          const results = await deliverBulk(this.app, items, { ...base, path });
-          return items.map((i) => results.get(i.entryId) ?? "retry");
+          // Under an inbound policy a batch with failed entries is a failed attempt, and the next attempt sends
+          // only those entries again.
+          const outcome = new Map<string, HandlerResult>();
+          let left = items;
+          await inbound(async () => {
+            const results = await deliverBulk(this.app, left, { ...base, path });
+            for (const i of left) outcome.set(i.entryId, results.get(i.entryId) ?? "retry");
+            left = left.filter((i) => outcome.get(i.entryId) === "retry");
+            return left.length ? "retry" : "success";
+          });
+          return items.map((i) => outcome.get(i.entryId) ?? "retry");
         });
         batchers.set(path, b);
       }
       return b;
     };
-    const inbound = this.inboundPolicy(spec.pubsubName);
     const handler: MessageHandler = async (msg) => {
       const { ce, verbatim } = eventFromBroker(msg.data, msg.contentType, spec);
       const path = router.route(ce);
