@@ -8,12 +8,20 @@ import { parseTarget } from "../../src/blocks/invoke/target.js";
 import { nextTraceparent, traceIdOf } from "../../src/blocks/invoke/tracing.js";
 import { parseStaticMap, StaticResolver } from "../../plugins/nameresolution.static/index.js";
 import { LocalDirectoryResolver } from "../../plugins/nameresolution.local/index.js";
+import { queryOf } from "../../src/api/http/respond.js";
 
 describe("targets", () => {
   test("app.namespace splits at the last dot; the own app id is never split", () => {
     expect(parseTarget("orders", "default")).toEqual({ appId: "orders", namespace: "default" });
     expect(parseTarget("orders.prod", "default")).toEqual({ appId: "orders", namespace: "prod" });
     expect(parseTarget("my.app", "default", "my.app")).toEqual({ appId: "my.app", namespace: "default" });
+  });
+});
+
+describe("query passed to the app", () => {
+  test("the raw query is what URL.search gives, without parsing the URL when nothing needs encoding", () => {
+    const urls = ["http://h/a?x=1&y=2", "http://h/a", "http://h/a?", "http://h/a?x=1#f", "http://h/a#f?x=1", "http://h/a?q=a b", "http://h/a?q='x'", "http://h/a?q=é", "http://h/a?q=%20&z=<>", "http://h/a?a=1?b=2", 'http://h/a?q="`'];
+    for (const u of urls) expect(queryOf(u)).toBe(new URL(u).search.slice(1));
   });
 });
 

@@ -80,8 +80,8 @@ export const encoder = new TextEncoder();
 /** The raw query of an absolute request URL, without "?" or fragment, as URL.search would give it. */
 export function queryOf(url: string): string {
   const q = url.indexOf("?");
-  if (q < 0) return "";
-  const hash = url.indexOf("#", q);
+  const hash = url.indexOf("#");
+  if (q < 0 || (hash >= 0 && hash < q)) return "";
   const raw = hash < 0 ? url.slice(q + 1) : url.slice(q + 1, hash);
   // Characters the URL parser would percent-encode: let it, so the app sees the same query either way.
   return /[^\x21-\x7e]|["'<>`]/.test(raw) ? new URL(url).search.slice(1) : raw;
