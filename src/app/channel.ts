@@ -64,7 +64,7 @@ export function httpStatusOfGrpc(code: Code): number {
   return map[code] ?? 500;
 }
 
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "host", "content-length", "te", "trailer"]);
+export const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "host", "content-length", "te", "trailer"]);
 
 export class AppChannel {
   private readonly limit: Semaphore;

@@ -118,11 +118,12 @@ export function parseComponent(body: any, source: string): ComponentSpec {
   };
 }
 
-function parseMetadataItems(raw: unknown, source: string, where: string): MetadataItem[] {
+/** A list of {name, value} or {name, secretKeyRef: {name, key}} items (component metadata, HTTPEndpoint headers). */
+export function parseMetadataItems(raw: unknown, source: string, where: string, field = "spec.metadata"): MetadataItem[] {
   if (raw === undefined || raw === null) return [];
-  if (!Array.isArray(raw)) throw new ResourceError(source, `${where}: field "spec.metadata" must be a list of {name, value}`);
+  if (!Array.isArray(raw)) throw new ResourceError(source, `${where}: field "${field}" must be a list of {name, value}`);
   return raw.map((item, i) => {
-    const at = `${where}: spec.metadata[${i}]`;
+    const at = `${where}: ${field}[${i}]`;
     if (!item || typeof item !== "object" || typeof item.name !== "string" || !item.name) {
       throw new ResourceError(source, `${at}: field "name" is required`);
     }

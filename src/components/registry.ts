@@ -1,6 +1,6 @@
 // Holds the known plugins and the live component instances, and turns ComponentSpecs into instances.
 import type { Logger } from "../observability/logger.js";
-import { familyOf, type ComponentSpec } from "./component.js";
+import { familyOf, type ComponentSpec, type MetadataItem } from "./component.js";
 import type { SecretStore } from "./contracts/secretstore.js";
 import { MetadataError, parseMetadata } from "./metadata-schema.js";
 import type { Component, ComponentPlugin } from "./plugin.js";
@@ -88,24 +88,25 @@ export class ComponentRegistry {
     }
   }
 
-  private async resolveMetadata(spec: ComponentSpec): Promise<Record<string, string>> {
+  private resolveMetadata(spec: ComponentSpec): Promise<Record<string, string>> {
+    return this.resolveItems(spec.metadata, spec.secretStore, (message) => new ComponentInitError(spec, `metadata field ${message}`));
+  }
+
+  /** Values of {name, value | secretKeyRef} items, secrets read from `secretStore` (auth.secretStore). */
+  async resolveItems(items: MetadataItem[], secretStore: string | undefined, fail: (message: string) => Error): Promise<Record<string, string>> {
     const out: Record<string, string> = {};
-    for (const item of spec.metadata) {
+    for (const item of items) {
       if (!item.secretKeyRef) {
         out[item.name] = item.value ?? "";
         continue;
       }
-      const storeName = spec.secretStore ?? "kubernetes";
+      const storeName = secretStore ?? "kubernetes";
       const store = this.get<SecretStore>("secretstores", storeName);
-      if (!store) {
-        throw new ComponentInitError(spec, `metadata field "${item.name}": secretKeyRef needs secret store "${storeName}" (auth.secretStore), which is not loaded`);
-      }
+      if (!store) throw fail(`"${item.name}": secretKeyRef needs secret store "${storeName}" (auth.secretStore), which is not loaded`);
       const secret = await store.get(item.secretKeyRef.name);
       const key = item.secretKeyRef.key ?? item.secretKeyRef.name;
       const value = secret?.[key];
-      if (value === undefined) {
-        throw new ComponentInitError(spec, `metadata field "${item.name}": secret "${item.secretKeyRef.name}" key "${key}" not found in secret store "${storeName}"`);
-      }
+      if (value === undefined) throw fail(`"${item.name}": secret "${item.secretKeyRef.name}" key "${key}" not found in secret store "${storeName}"`);
       out[item.name] = value;
     }
     return out;

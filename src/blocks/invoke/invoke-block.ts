@@ -1,7 +1,7 @@
 // Service invocation: app A's sidecar finds app B's sidecar by name, sends the call over the sidecar
 // transport under B's resiliency policy; B's sidecar checks access control against the caller's verified
 // identity and hands the call to its app. A call to the own app id stays local. Knows no HTTP or gRPC types.
-import { AppUnavailableError, type AppChannel } from "../../app/channel.js";
+import { AppUnavailableError, HOP_BY_HOP, type AppChannel } from "../../app/channel.js";
 import type { RawGrpcCall, RawGrpcResult } from "../../app/grpc-proxy.js";
 import type { NameResolver } from "../../components/contracts/nameresolution.js";
 import { DaprError, errors } from "../../errors.js";
@@ -13,6 +13,7 @@ import { PEER_IDENTITY_HEADER } from "../../transport/mtls/index.js";
 import { TransportError, type Transport, type TransportRequest, type TransportResponse } from "../../transport/transport.js";
 import { nextTraceparent } from "./tracing.js";
 import { parseTarget, type InvokeTarget } from "./target.js";
+import { endpointUrl, isUrlTarget, type HttpEndpoint } from "./http-endpoints.js";
 
 export interface InvokeRequest {
   /** Target app id as the caller wrote it: "orders" or "orders.namespace". */
@@ -60,6 +61,8 @@ export interface InvokeBlockDeps {
   accessControl?: AccessControlSpec;
   logger: Logger;
   maxBodyBytes: number;
+  /** HTTPEndpoint resources by name. */
+  httpEndpoints?: Map<string, HttpEndpoint>;
 }
 
 /** Dapr's built-in retries for sidecar-to-sidecar calls (DaprBuiltInServiceRetries): 3 × 1 s on unreachable. */
@@ -81,6 +84,8 @@ export class InvokeBlock {
   async invoke(req: InvokeRequest): Promise<InvokeResponse> {
     if (!req.appId) throw errors.malformedRequest("invoke: the target app id is empty");
     if (req.body.length > this.d.maxBodyBytes) throw errors.bodyTooLarge(`invoke: body of ${req.body.length} bytes exceeds --dapr-http-max-request-size (${this.d.maxBodyBytes} bytes)`);
+    const endpoint = this.d.httpEndpoints?.get(req.appId) ?? (isUrlTarget(req.appId) ? { name: req.appId, baseUrl: req.appId, headers: [] } : undefined);
+    if (endpoint) return this.external(endpoint, req);
     const target = parseTarget(req.appId, this.d.namespace, this.d.appId);
     const headers = cleanHeaders(req.headers);
     headers.traceparent = nextTraceparent(req.headers.traceparent);
@@ -146,6 +151,31 @@ export class InvokeBlock {
     }
     if (res.headers[H.error] !== undefined) throw remoteDaprError(res);
     return { status: res.status, headers: res.headers, body: res.body };
+  }
+
+  /** A call to a non-Dapr endpoint, under the resiliency policy for its name (targets.apps.<name>). */
+  private async external(ep: HttpEndpoint, req: InvokeRequest): Promise<InvokeResponse> {
+    const headers = cleanHeaders(req.headers);
+    headers.traceparent = nextTraceparent(req.headers.traceparent);
+    for (const [k, v] of ep.headers) headers[k.toLowerCase()] = v;
+    const url = endpointUrl(ep.baseUrl, req.method, req.query);
+    const verb = req.verb.toUpperCase();
+    const body = verb === "GET" || verb === "HEAD" || req.body.length === 0 ? undefined : (req.body as Uint8Array<ArrayBuffer>);
+    const call = async (signal: AbortSignal | undefined): Promise<InvokeResponse> => {
+      const res = await fetch(url, { method: verb, headers, body, signal, redirect: "manual", decompress: false, tls: ep.tls } as RequestInit);
+      const out: Record<string, string> = {};
+      res.headers.forEach((v, k) => {
+        if (!HOP_BY_HOP.has(k)) out[k] = v;
+      });
+      return { status: res.status, headers: out, body: new Uint8Array(await res.arrayBuffer()) };
+    };
+    const target = { app: ep.name };
+    try {
+      if (!this.d.resiliency.policyFor(target)) return await call(undefined);
+      return await this.d.resiliency.run(target, call, { failedResult: (r, retry) => statusIsFailure(r.status, retry) });
+    } catch (err) {
+      throw errors.directInvoke(`failed to invoke, id: ${ep.name}, err: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   /** With mTLS the answering sidecar must hold a certificate for the target app: a stale or forged

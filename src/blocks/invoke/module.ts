@@ -12,6 +12,7 @@ import { MtlsTransport } from "../../transport/mtls/index.js";
 import type { Transport } from "../../transport/transport.js";
 import type { Runtime, RuntimeModule } from "../../runtime/runtime.js";
 import { InvokeBlock } from "./invoke-block.js";
+import { parseHttpEndpoints, readyEndpoint, type HttpEndpoint } from "./http-endpoints.js";
 
 const str = (v: unknown): string | undefined => (typeof v === "string" && v ? v : undefined);
 
@@ -55,6 +56,10 @@ export function invokeModule(rt: Runtime): RuntimeModule {
       if (mtls && !verified) log.warn("the DPDK data plane has no TLS: peer identities are not verified and access control cannot apply");
 
       resolver = await pickResolver(rt, conf.nameResolution);
+      const httpEndpoints = new Map<string, HttpEndpoint>();
+      for (const spec of parseHttpEndpoints(rt.resources, c.appId)) {
+        httpEndpoints.set(spec.name, await readyEndpoint(spec, (items, store, fail) => rt.registry.resolveItems(items, store, fail)));
+      }
       const resiliency = rt.resiliency;
       const block = new InvokeBlock({
         appId: c.appId,
@@ -68,11 +73,12 @@ export function invokeModule(rt: Runtime): RuntimeModule {
         accessControl: conf.accessControl,
         logger: log,
         maxBodyBytes: c.maxRequestBodyBytes,
+        httpEndpoints,
       });
       const address = await transport.listen((req) => block.serve(req));
       await resolver.register({ appId: c.appId, namespace, address, pid: process.pid });
       rt.api.invoke = block;
-      log.info("service invocation ready", { address, transport: transport.name, namespace, access_control: !!conf.accessControl, resiliency: !resiliency.empty });
+      log.info("service invocation ready", { address, ...(httpEndpoints.size ? { http_endpoints: [...httpEndpoints.keys()].join(",") } : {}), transport: transport.name, namespace, access_control: !!conf.accessControl, resiliency: !resiliency.empty });
     },
     async stop() {
       await resolver?.unregister?.().catch(() => {});

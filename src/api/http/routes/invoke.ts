@@ -1,10 +1,12 @@
 // HTTP: /v1.0/invoke/{appId}/method/{method...} with any verb, and any other path carrying a `dapr-app-id`
-// header (or `Authorization: Basic` for user "dapr-app-id"), as daprd does.
+// header (or `Authorization: Basic` for user "dapr-app-id"), as daprd does. {appId} may also name an HTTPEndpoint
+// or be an http(s) URL (/v1.0/invoke/https://example.com/method/...).
 import type { Elysia } from "elysia";
 import type { ApiContext } from "../../context.js";
 import { ANY_TYPE_HEADER } from "../../../app/channel.js";
 import { errors } from "../../../errors.js";
 import { decodedSegment, errorResponse, queryOf } from "../respond.js";
+import { isUrlTarget } from "../../../blocks/invoke/http-endpoints.js";
 
 const INVOKE_PREFIX = "/v1.0/invoke/";
 const METHOD_MARKER = "/method/";
@@ -33,7 +35,8 @@ export function hotInvoke(ctx: ApiContext, request: Request, pathname: string, u
     const marker = rest.indexOf(METHOD_MARKER);
     if (marker <= 0) return undefined;
     const appId = decodedSegment(rest.slice(0, marker));
-    if (appId === undefined || appId.includes("/")) return undefined;
+    // A non-Dapr endpoint's URL is the one id that may hold a "/".
+    if (appId === undefined || (appId.includes("/") && !isUrlTarget(appId))) return undefined;
     return invokeOverHttp(ctx, request, appId, rest.slice(marker + METHOD_MARKER.length), queryOf(url));
   }
   const appId = request.headers.get("dapr-app-id") ?? basicAuthAppId(request.headers.get("authorization"));
