@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CommunicationProtocolEnum, DaprClient, HttpMethod } from "@dapr/dapr";
+import { componentYaml } from "../support/components.js";
 import { freePort } from "../support/ports.js";
 import { runRapr } from "../support/rapr-cli.js";
 import { startSidecar, type Sidecar } from "../support/sidecar.js";
@@ -56,17 +57,7 @@ beforeAll(async () => {
   const dir = join(scratch, "resources");
   mkdirSync(dir);
   writeFileSync(join(dir, "secrets.json"), JSON.stringify({ "service-token": "t0ps3cret", "ca-pem": ca.pem, "client-cert": clientTls.cert, "client-key": clientTls.key }));
-  writeFileSync(join(dir, "secrets.yaml"), `apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: files
-spec:
-  type: secretstores.local.file
-  version: v1
-  metadata:
-    - name: secretsFile
-      value: ${join(dir, "secrets.json")}
-`);
+  writeFileSync(join(dir, "secrets.yaml"), componentYaml("files", "secretstores.local.file", { secretsFile: join(dir, "secrets.json") }));
   writeFileSync(join(dir, "service.yaml"), endpointYaml("billing", `  baseUrl: http://127.0.0.1:${service.port}/api/
   headers:
     - name: X-Tenant
