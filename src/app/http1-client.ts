@@ -65,9 +65,10 @@ class Conn {
     text += "\r\n";
     // One buffer for head and body: one allocation, one write.
     const headLength = Buffer.byteLength(text);
-    const msg = Buffer.allocUnsafe(headLength + body.length);
-    msg.write(text, 0, headLength, "utf8");
-    msg.set(body, headLength);
+    let msg = Buffer.allocUnsafe(headLength + body.length);
+    // A short write (a byte count that disagrees with the encoder) must not send uninitialized bytes.
+    if (msg.write(text, 0, headLength, "utf8") !== headLength) msg = Buffer.concat([Buffer.from(text, "utf8"), body]);
+    else msg.set(body, headLength);
     this.write(msg);
   }
 

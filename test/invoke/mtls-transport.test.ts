@@ -68,6 +68,9 @@ describe("mTLS transport", () => {
       expect((err as TransportError).code).toBe("unreachable");
       const again = await client.request(addr, req(), { timeoutMs: 2000 }).catch((e) => e);
       expect((again as TransportError).code).toBe("unreachable");
+      // A malformed address is a rejected promise too, never a synchronous throw.
+      const malformed = client.request("no-port-here", req());
+      expect(await malformed.catch((e) => e)).toBeInstanceOf(TransportError);
     } finally {
       await client.close();
     }

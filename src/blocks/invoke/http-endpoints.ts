@@ -49,10 +49,13 @@ export function parseHttpEndpoints(resources: RawResource[], appId: string): Htt
     if (tlsRaw !== undefined && (typeof tlsRaw !== "object" || tlsRaw === null || Array.isArray(tlsRaw))) {
       throw new ResourceError(r.source, `${where}: spec.clientTLS must be a map of rootCA, certificate and privateKey`);
     }
-    const tlsItems = Object.entries((tlsRaw ?? {}) as Record<string, unknown>).map(([name, v]) => {
-      if (!(name in TLS_FIELDS)) throw new ResourceError(r.source, `${where}: spec.clientTLS.${name} is not one of rootCA, certificate, privateKey`);
-      return { name, ...(typeof v === "object" && v !== null ? v : { value: v }) };
-    });
+    // Dapr's clientTLS.renegotiation has no equivalent in Bun's TLS client (it never renegotiates): accepted, unused.
+    const tlsItems = Object.entries((tlsRaw ?? {}) as Record<string, unknown>)
+      .filter(([name]) => name !== "renegotiation")
+      .map(([name, v]) => {
+        if (!(name in TLS_FIELDS)) throw new ResourceError(r.source, `${where}: spec.clientTLS.${name} is not one of rootCA, certificate, privateKey, renegotiation`);
+        return { name, ...(typeof v === "object" && v !== null ? v : { value: v }) };
+      });
     const auth = r.body.auth as { secretStore?: unknown } | undefined;
     out.set(r.name, {
       name: r.name,

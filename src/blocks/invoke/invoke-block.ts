@@ -1,7 +1,7 @@
 // Service invocation: app A's sidecar finds app B's sidecar by name, sends the call over the sidecar
 // transport under B's resiliency policy; B's sidecar checks access control against the caller's verified
 // identity and hands the call to its app. A call to the own app id stays local. Knows no HTTP or gRPC types.
-import { AppUnavailableError, HOP_BY_HOP, type AppChannel } from "../../app/channel.js";
+import { ANY_TYPE_HEADER, AppUnavailableError, HOP_BY_HOP, type AppChannel } from "../../app/channel.js";
 import type { RawGrpcCall, RawGrpcResult } from "../../app/grpc-proxy.js";
 import type { NameResolver } from "../../components/contracts/nameresolution.js";
 import { DaprError, errors } from "../../errors.js";
@@ -156,6 +156,7 @@ export class InvokeBlock {
   /** A call to a non-Dapr endpoint, under the resiliency policy for its name (targets.apps.<name>). */
   private async external(ep: HttpEndpoint, req: InvokeRequest): Promise<InvokeResponse> {
     const headers = cleanHeaders(req.headers);
+    delete headers[ANY_TYPE_HEADER]; // the gRPC API's type URL, for Dapr apps only
     headers.traceparent = nextTraceparent(req.headers.traceparent);
     for (const [k, v] of ep.headers) headers[k.toLowerCase()] = v;
     const url = endpointUrl(ep.baseUrl, req.method, req.query);
@@ -165,8 +166,10 @@ export class InvokeBlock {
       const res = await fetch(url, { method: verb, headers, body, signal, redirect: "manual", decompress: false, tls: ep.tls } as RequestInit);
       const out: Record<string, string> = {};
       res.headers.forEach((v, k) => {
-        if (!HOP_BY_HOP.has(k)) out[k] = v;
+        if (!HOP_BY_HOP.has(k) && k !== ANY_TYPE_HEADER) out[k] = v;
       });
+      const cookies = res.headers.getSetCookie();
+      if (cookies.length > 1) out["set-cookie"] = cookies.join(", ");
       return { status: res.status, headers: out, body: new Uint8Array(await res.arrayBuffer()) };
     };
     const target = { app: ep.name };

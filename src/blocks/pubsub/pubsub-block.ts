@@ -147,10 +147,13 @@ export class PubsubBlock {
           const outcome = new Map<string, HandlerResult>();
           let left = items;
           await inbound(async () => {
-            const results = await deliverBulk(this.app, left, { ...base, path });
-            for (const i of left) outcome.set(i.entryId, results.get(i.entryId) ?? "retry");
-            left = left.filter((i) => outcome.get(i.entryId) === "retry");
-            return left.length ? "retry" : "success";
+            // An attempt the policy timed out may still finish after the next one started: each works on its own list.
+            const batch = left;
+            const results = await deliverBulk(this.app, batch, { ...base, path });
+            for (const i of batch) if (outcome.get(i.entryId) !== "success") outcome.set(i.entryId, results.get(i.entryId) ?? "retry");
+            const failed = batch.filter((i) => outcome.get(i.entryId) === "retry");
+            if (left === batch) left = failed;
+            return failed.length ? "retry" : "success";
           });
           return items.map((i) => outcome.get(i.entryId) ?? "retry");
         });

@@ -164,7 +164,11 @@ export class MtlsTransport implements Transport {
     }
     const socket = this.open.get(address);
     if (socket) return this.send(socket, address, id, encoded, opts);
-    return this.connection(address, opts.timeoutMs).then((s) => this.send(s, address, id, encoded, opts));
+    try {
+      return this.connection(address, opts.timeoutMs).then((s) => this.send(s, address, id, encoded, opts));
+    } catch (err) {
+      return Promise.reject(err); // a malformed address
+    }
   }
 
   private send(socket: ConnSocket, address: string, id: number, encoded: EncodedMessage, opts: RequestOptions): Promise<TransportResponse> {
