@@ -227,10 +227,19 @@ export class MtlsTransport implements Transport {
       for (const id of [...owned]) this.pending.get(id)?.settle(err);
     };
     conn = new Promise<ConnSocket>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new TransportError(`cannot connect to ${address}: no TLS handshake within ${timeoutMs} ms`, "unreachable")), timeoutMs);
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        reject(new TransportError(`cannot connect to ${address}: no TLS handshake within ${timeoutMs} ms`, "unreachable"));
+      }, timeoutMs);
       const ready = (s: ConnSocket) => {
         clearTimeout(timer);
-        if (this.conns.get(address) === conn && !this.closed) this.open.set(address, s);
+        if (timedOut) return void s.end(); // nobody waits for this connection any more
+        if (this.closed) {
+          s.end();
+          return reject(new TransportError("transport closed", "closed"));
+        }
+        if (this.conns.get(address) === conn) this.open.set(address, s);
         resolve(s);
       };
       const fail = (msg: string) => (clearTimeout(timer), reject(new TransportError(`cannot connect to ${address}: ${msg}`, "unreachable")));
