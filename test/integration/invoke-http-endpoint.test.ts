@@ -149,6 +149,13 @@ describe("HTTPEndpoint by name", () => {
   });
 });
 
+describe("metadata", () => {
+  test("GET /v1.0/metadata lists this sidecar's HTTPEndpoints (not the one scoped away)", async () => {
+    const meta = (await (await sidecar.http("/v1.0/metadata")).json()) as { httpEndpoints: { name: string }[] };
+    expect(meta.httpEndpoints.map((e) => e.name).sort()).toEqual(["billing", "dead", "no-client-cert", "secure", "untrusted"]);
+  });
+});
+
 describe("HTTPEndpoint over TLS", () => {
   test("clientTLS from the secret store: the endpoint's CA is trusted and the client certificate presented", async () => {
     const res = await sidecar.http("/v1.0/invoke/secure/method/x");

@@ -78,6 +78,7 @@ export function invokeModule(rt: Runtime): RuntimeModule {
       const address = await transport.listen((req) => block.serve(req));
       await resolver.register({ appId: c.appId, namespace, address, pid: process.pid });
       rt.api.invoke = block;
+      rt.api.metadata.contribute((snap) => snap.httpEndpoints.push(...[...httpEndpoints.keys()].map((name) => ({ name }))));
       log.info("service invocation ready", { address, ...(httpEndpoints.size ? { http_endpoints: [...httpEndpoints.keys()].join(",") } : {}), transport: transport.name, namespace, access_control: !!conf.accessControl, resiliency: !resiliency.empty });
     },
     async stop() {
