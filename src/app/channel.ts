@@ -64,7 +64,18 @@ export function httpStatusOfGrpc(code: Code): number {
   return map[code] ?? 500;
 }
 
-export const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "host", "content-length", "te", "trailer"]);
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "host", "content-length", "te", "trailer"]);
+
+/** A fetch() answer as status, end-to-end headers and body; several Set-Cookie are joined as repeated headers are. */
+export async function answerOf(res: Response): Promise<AppResponse> {
+  const headers: Record<string, string> = {};
+  res.headers.forEach((v, k) => {
+    if (!HOP_BY_HOP.has(k)) headers[k] = v;
+  });
+  const cookies = res.headers.getSetCookie();
+  if (cookies.length > 1) headers["set-cookie"] = cookies.join(", ");
+  return { status: res.status, headers, body: new Uint8Array(await res.arrayBuffer()) };
+}
 
 export class AppChannel {
   private readonly limit: Semaphore;
@@ -134,11 +145,7 @@ export class AppChannel {
       } catch (err) {
         throw new AppUnavailableError(`app ${this.config.appId} at ${this.baseUrl} did not answer ${req.method} /${req.path}: ${(err as Error).message}`);
       }
-      const out: Record<string, string> = {};
-      res.headers.forEach((v, k) => {
-        if (!HOP_BY_HOP.has(k)) out[k] = v;
-      });
-      return { status: res.status, headers: out, body: new Uint8Array(await res.arrayBuffer()) };
+      return answerOf(res);
     });
   }
 

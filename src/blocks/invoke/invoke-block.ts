@@ -1,7 +1,7 @@
 // Service invocation: app A's sidecar finds app B's sidecar by name, sends the call over the sidecar
 // transport under B's resiliency policy; B's sidecar checks access control against the caller's verified
 // identity and hands the call to its app. A call to the own app id stays local. Knows no HTTP or gRPC types.
-import { ANY_TYPE_HEADER, AppUnavailableError, HOP_BY_HOP, type AppChannel } from "../../app/channel.js";
+import { ANY_TYPE_HEADER, answerOf, AppUnavailableError, type AppChannel } from "../../app/channel.js";
 import type { RawGrpcCall, RawGrpcResult } from "../../app/grpc-proxy.js";
 import type { NameResolver } from "../../components/contracts/nameresolution.js";
 import { DaprError, errors } from "../../errors.js";
@@ -163,19 +163,12 @@ export class InvokeBlock {
     const verb = req.verb.toUpperCase();
     const body = verb === "GET" || verb === "HEAD" || req.body.length === 0 ? undefined : (req.body as Uint8Array<ArrayBuffer>);
     const call = async (signal: AbortSignal | undefined): Promise<InvokeResponse> => {
-      const res = await fetch(url, { method: verb, headers, body, signal, redirect: "manual", decompress: false, tls: ep.tls } as RequestInit);
-      const out: Record<string, string> = {};
-      res.headers.forEach((v, k) => {
-        if (!HOP_BY_HOP.has(k) && k !== ANY_TYPE_HEADER) out[k] = v;
-      });
-      const cookies = res.headers.getSetCookie();
-      if (cookies.length > 1) out["set-cookie"] = cookies.join(", ");
-      return { status: res.status, headers: out, body: new Uint8Array(await res.arrayBuffer()) };
+      const answer = await answerOf(await fetch(url, { method: verb, headers, body, signal, redirect: "manual", decompress: false, tls: ep.tls } as RequestInit));
+      delete answer.headers[ANY_TYPE_HEADER];
+      return answer;
     };
-    const target = { app: ep.name };
     try {
-      if (!this.d.resiliency.policyFor(target)) return await call(undefined);
-      return await this.d.resiliency.run(target, call, { failedResult: (r, retry) => statusIsFailure(r.status, retry) });
+      return await this.d.resiliency.run({ app: ep.name }, call, { failedResult: (r, retry) => statusIsFailure(r.status, retry) });
     } catch (err) {
       throw errors.directInvoke(`failed to invoke, id: ${ep.name}, err: ${err instanceof Error ? err.message : String(err)}`);
     }

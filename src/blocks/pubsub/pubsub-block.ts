@@ -64,8 +64,7 @@ export class PubsubBlock {
 
   /** A publish under the component's outbound policy, if it has one. */
   private send(pubsubName: string, ps: PubSub, req: PublishRequest): Promise<void> {
-    const target = { component: pubsubName };
-    return this.resiliency.policyFor(target) ? this.resiliency.run(target, () => ps.publish(req)) : ps.publish(req);
+    return this.resiliency.run({ component: pubsubName }, () => ps.publish(req));
   }
 
   /** The named pubsub component, or Dapr's errors for a missing name or an unknown component. */
@@ -120,9 +119,7 @@ export class PubsubBlock {
     });
     let failed;
     try {
-      const target = { component: pubsubName };
-      const publishAll = () => ps.bulkPublish(reqs);
-      failed = (await (this.resiliency.policyFor(target) ? this.resiliency.run(target, publishAll) : publishAll())).failed;
+      failed = (await this.resiliency.run({ component: pubsubName }, () => ps.bulkPublish(reqs))).failed;
     } catch (err) {
       failed = entries.map((_, index) => ({ index, error: messageOf(err) }));
     }

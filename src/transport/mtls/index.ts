@@ -150,24 +150,20 @@ export class MtlsTransport implements Transport {
     return `${tls ? "mtls" : "tcp"}://${host}:${this.listener.port}`;
   }
 
+  /** Not async, so a request on an open connection is written at once; every error still comes as a rejection. */
   request(address: string, req: TransportRequest, opts: RequestOptions = {}): Promise<TransportResponse> {
-    if (this.closed) return Promise.reject(new TransportError("transport closed", "closed"));
-    const id = (this.nextId = (this.nextId + 1) >>> 0);
-    let encoded: EncodedMessage;
     try {
-      encoded = encodeRequest(id, req);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    if (encoded.length > this.maxMessageBytes) {
-      return Promise.reject(new TransportError(`request of ${encoded.length} bytes exceeds ${this.maxMessageBytes}`, "too-large"));
-    }
-    const socket = this.open.get(address);
-    if (socket) return this.send(socket, address, id, encoded, opts);
-    try {
+      if (this.closed) throw new TransportError("transport closed", "closed");
+      const id = (this.nextId = (this.nextId + 1) >>> 0);
+      const encoded = encodeRequest(id, req);
+      if (encoded.length > this.maxMessageBytes) {
+        throw new TransportError(`request of ${encoded.length} bytes exceeds ${this.maxMessageBytes}`, "too-large");
+      }
+      const socket = this.open.get(address);
+      if (socket) return this.send(socket, address, id, encoded, opts);
       return this.connection(address, opts.timeoutMs).then((s) => this.send(s, address, id, encoded, opts));
     } catch (err) {
-      return Promise.reject(err); // a malformed address
+      return Promise.reject(err);
     }
   }
 
