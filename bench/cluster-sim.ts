@@ -7,17 +7,13 @@
 import { Simulation } from "../src/cluster/membership/simulation.js";
 import { defaultSwimConfig } from "../src/cluster/membership/types.js";
 import { flagText, hasFlag } from "./flags.js";
+import { percentile } from "./measure.js";
 
 const quick = hasFlag("quick");
 const sizes = (flagText("sizes") ?? "100,1000").split(",").map(Number);
 const trialsFor = (n: number) => Number(flagText("trials") ?? (n >= 1000 ? 10 : 30));
 const config = JSON.parse(flagText("config") ?? "{}");
 const lossWindowMs = Number(flagText("loss-window-s") ?? (quick ? 60 : 600)) * 1000;
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 /** One crash in a settled cluster: ms until every survivor has emitted `fail` for the victim. */
 function crashTrial(n: number, seed: number): { agreementMs: number; firstSuspectMs: number } {

@@ -10,6 +10,7 @@ import { createDpdkTransport, type DpdkStats, type DpdkTransport } from "../src/
 import { createKernelTransport } from "../src/transport/kernel";
 import type { Transport } from "../src/transport/transport";
 import { flagNumber } from "./flags.js";
+import { percentile } from "./measure.js";
 
 const SECONDS = flagNumber("seconds", 0.5);
 const MTU = flagNumber("mtu", 9000);
@@ -84,10 +85,6 @@ interface Result {
   pktsPerRxCall?: number;
 }
 
-function percentile(sorted: number[], p: number) {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
-}
-
 async function run(t: Transport, address: string, size: number): Promise<Result> {
   const body = new Uint8Array(size).fill(7);
   const req = { kind: "bench", path: "echo", headers: {}, body };
@@ -118,8 +115,8 @@ async function run(t: Transport, address: string, size: number): Promise<Result>
   const cpu1 = cpuMicros() + (await serverCpu(t, address));
   const result: Result = {
     msgsPerSec: sent / elapsed,
-    p50: percentile(rtts, 0.5),
-    p99: percentile(rtts, 0.99),
+    p50: percentile(rtts, 50),
+    p99: percentile(rtts, 99),
     cpuPerMsgUs: (cpu1 - cpu0) / sent,
   };
   if (stats0 && dpdk) {

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { freePort, waitFor } from "../test/support/ports.js";
 import { RAPR_BIN, startSidecar, type Sidecar } from "../test/support/sidecar.js";
 import { flagNumber, flagText, hasFlag } from "./flags.js";
+import { cpuSeconds, percentile } from "./measure.js";
 
 const rounds = flagNumber("rounds", 5);
 const requests = flagNumber("requests", 3000);
@@ -26,17 +27,12 @@ interface Path {
   pids: number[];
 }
 
-/** CPU time of the whole process (dead threads included), in ns; /proc/<pid>/stat counts in 10 ms ticks. */
-function processNs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) * 1e7;
-}
+/** CPU time of the whole process (exited threads included), in ns, at 10 ms resolution. */
+const processNs = (pid: number) => cpuSeconds(pid) * 1e9;
 /** CPU time of the main (JS) thread, in ns. */
 function mainThreadNs(pid: number): number {
   return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ")[0]);
 }
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
 const root = mkdtempSync(join(tmpdir(), "rapr-bench-invoke-cpu-"));
 const appPort = await freePort();
@@ -91,11 +87,11 @@ try {
         s.all[side]!.push((processNs(pid) - all0[k]![side]!) / n / 1000);
         s.main[side]!.push((mainThreadNs(pid) - main0[k]![side]!) / n / 1000);
       });
-      s.p50.push((pct(lat[k]!, 50) - pct(lat[0]!, 50)) * 1000);
-      s.p90.push((pct(lat[k]!, 90) - pct(lat[0]!, 90)) * 1000);
+      s.p50.push((percentile(lat[k]!, 50) - percentile(lat[0]!, 50)) * 1000);
+      s.p90.push((percentile(lat[k]!, 90) - percentile(lat[0]!, 90)) * 1000);
     }
   }
-  const us = (xs: number[]) => `${pct(xs, 50).toFixed(0)}`.padStart(6);
+  const us = (xs: number[]) => `${percentile(xs, 50).toFixed(0)}`.padStart(6);
   console.log(`\nper request, one at a time: medians of ${rounds} rounds of ${requests}, 1 KB POST, mTLS ${mtls ? "on" : "off"}${extraArgs.length ? `, ${extraArgs.join(" ")}` : ""}`);
   console.log(`${"path".padEnd(18)}${"CPU µs: caller's side".padStart(24)}${"callee's side".padStart(16)}${"JS thread A".padStart(13)}${"B".padStart(6)}${"added µs: p50".padStart(15)}${"p90".padStart(6)}`);
   for (let k = 1; k < paths.length; k++) {

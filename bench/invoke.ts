@@ -6,12 +6,13 @@
 // the sidecars add, the latency two bare TCP relay processes add (bench/tcp-relay.ts: the floor for two more
 // processes on the path here), and each sidecar's CPU (fraction of one core, from /proc/<pid>/stat) and RSS.
 // Needs dist/rapr (bun run build). Traffic stays on 127.0.0.1.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, waitFor } from "../test/support/ports.js";
 import { startSidecar, type Sidecar } from "../test/support/sidecar.js";
 import { flagNumber, hasFlag } from "./flags.js";
+import { cpuSeconds, percentile, rssMb } from "./measure.js";
 
 const seconds = flagNumber("seconds", 10);
 const rate = flagNumber("rate", 1000);
@@ -19,22 +20,9 @@ const payloadBytes = flagNumber("payload", 1024);
 const maxSeconds = flagNumber("max-seconds", 5);
 const concurrency = flagNumber("concurrency", 32);
 const mtls = !hasFlag("no-mtls");
-const CLK_TCK = 100;
 
 const payload = new Uint8Array(payloadBytes).fill(97);
 
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[11]) + Number(fields[12]); // utime + stime
-}
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 /** Sends `rate` requests/s to each URL for `secs` seconds, the two paths interleaved request by request so both
  * see the same moments of the machine (a shared, noisy one); latency per request in ms, per path. */
@@ -136,38 +124,38 @@ try {
   const relayed = `http://127.0.0.1:${relay1Port}/echo`;
   await openLoop([direct, via, relayed], Math.min(2, seconds)); // warm-up (JIT)
   const t0 = performance.now();
-  const ca0 = cpuTicks(a.proc.pid);
-  const cb0 = cpuTicks(b.proc.pid);
+  const ca0 = cpuSeconds(a.proc.pid);
+  const cb0 = cpuSeconds(b.proc.pid);
   const [d, s] = (await openLoop([direct, via], seconds)) as [Lat, Lat];
   const elapsed = (performance.now() - t0) / 1000;
-  const cpuA = (cpuTicks(a.proc.pid) - ca0) / CLK_TCK / elapsed;
-  const cpuB = (cpuTicks(b.proc.pid) - cb0) / CLK_TCK / elapsed;
+  const cpuA = (cpuSeconds(a.proc.pid) - ca0) / elapsed;
+  const cpuB = (cpuSeconds(b.proc.pid) - cb0) / elapsed;
   const rssA = rssMb(a.proc.pid);
   const rssB = rssMb(b.proc.pid);
   // The floor under the same load: direct and the two bare relays, 1000 req/s each.
-  const r0 = relays.map((p) => cpuTicks(p.pid));
+  const r0 = relays.map((p) => cpuSeconds(p.pid));
   const t1 = performance.now();
   const [d2, r] = (await openLoop([direct, relayed], seconds)) as [Lat, Lat];
-  const relayCpu = relays.map((p, i) => (cpuTicks(p.pid) - r0[i]!) / CLK_TCK / ((performance.now() - t1) / 1000));
+  const relayCpu = relays.map((p, i) => (cpuSeconds(p.pid) - r0[i]!) / ((performance.now() - t1) / 1000));
   const [seqDirect, seqVia, seqRelayed] = (await sequential([direct, via, relayed], 3000)) as [number[], number[], number[]];
   const max = await closedLoop(via, maxSeconds);
   const maxDirect = await closedLoop(direct, Math.min(3, maxSeconds));
 
   const f = (x: number) => ` ${x.toFixed(3)}`.padStart(9);
   const row = (name: string, r: { lat: number[]; errors: number }) =>
-    `${name.padEnd(28)}${f(pct(r.lat, 50))}${f(pct(r.lat, 90))}${f(pct(r.lat, 99))}   n=${r.lat.length} errors=${r.errors}`;
+    `${name.padEnd(28)}${f(percentile(r.lat, 50))}${f(percentile(r.lat, 90))}${f(percentile(r.lat, 99))}   n=${r.lat.length} errors=${r.errors}`;
   console.log(`\nrapr invoke bench: ${payloadBytes} B POST at ${rate} req/s on each path for ${seconds} s (paths interleaved), mTLS ${mtls ? "on" : "off"}, Bun ${Bun.version}, load average ${loadavg().map((x) => x.toFixed(1)).join(" ")}`);
   console.log(`${"path".padEnd(28)}${"p50 ms".padStart(9)}${"p90 ms".padStart(9)}${"p99 ms".padStart(9)}`);
   console.log(row("A -> B direct", d));
   console.log(row("A -> sidecar -> sidecar -> B", s));
   const added = (name: string, over: number[], base: number[]) =>
-    console.log(`${name.padEnd(28)}${f(pct(over, 50) - pct(base, 50))}${f(pct(over, 90) - pct(base, 90))}${f(pct(over, 99) - pct(base, 99))}`);
+    console.log(`${name.padEnd(28)}${f(percentile(over, 50) - percentile(base, 50))}${f(percentile(over, 90) - percentile(base, 90))}${f(percentile(over, 99) - percentile(base, 99))}`);
   added("added by the two sidecars", s.lat, d.lat);
   console.log(`the floor, in a second phase at the same rates:`);
   console.log(row("A -> B direct", d2));
   console.log(row("A -> relay -> relay -> B", r));
   added("added by two bare relays", r.lat, d2.lat);
-  const seqRow = (name: string, l: number[]) => `${name.padEnd(28)}${f(pct(l, 50))}${f(pct(l, 90))}${f(pct(l, 99))}`;
+  const seqRow = (name: string, l: number[]) => `${name.padEnd(28)}${f(percentile(l, 50))}${f(percentile(l, 90))}${f(percentile(l, 99))}`;
   console.log(`one request at a time (3000 each, alternating):`);
   console.log(seqRow("A -> B direct", seqDirect));
   console.log(seqRow("A -> sidecar -> sidecar -> B", seqVia));

@@ -17,6 +17,7 @@ import { freePort, waitFor } from "../test/support/ports.js";
 import type { Subprocess } from "bun";
 import { componentYaml } from "../test/support/components.js";
 import { flagNumber, hasFlag } from "./flags.js";
+import { cpuSeconds, percentile, rssMb } from "./measure.js";
 
 const MESSAGES = flagNumber("messages", 20_000);
 const LATENCY_MESSAGES = flagNumber("latency-messages", 2_000);
@@ -32,11 +33,6 @@ const RUN = `b${Date.now().toString(36)}`;
 const STREAM_PREFIX = `raprbench-${RUN}-`;
 const enc = new TextEncoder();
 
-const pct = (xs: number[], p: number) => {
-  if (!xs.length) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
 const f2 = (n: number) => n.toFixed(2);
 const payload = (seq: number) => JSON.stringify({ seq, t0: performance.now(), pad: "x".repeat(100) });
 
@@ -117,14 +113,14 @@ async function measure(x: Subject): Promise<Result> {
   await pool(200, 8, Date.now() + PHASE_MS, (i) => x.publish(i)); // warm-up
   await waitCount(x.delivered, 200, Date.now() + PHASE_MS);
   const base = x.delivered();
-  const cpu0 = x.pid ? procStats(x.pid).cpuTicks : 0;
+  const cpu0 = x.pid ? cpuSeconds(x.pid) : 0;
   const t0 = performance.now();
   const sent = await pool(MESSAGES, CONCURRENCY, Date.now() + PHASE_MS, (i) => x.publish(i));
   const publishMs = performance.now() - t0;
   await waitCount(x.delivered, base + sent, Date.now() + PHASE_MS);
   const deliverMs = performance.now() - t0;
   const deliveredInPhase = x.delivered() - base;
-  const sidecarCpuUsPerMsg = x.pid ? (((procStats(x.pid).cpuTicks - cpu0) / TICKS_PER_SEC) * 1e6) / Math.max(1, sent) : undefined;
+  const sidecarCpuUsPerMsg = x.pid ? ((cpuSeconds(x.pid) - cpu0) * 1e6) / Math.max(1, sent) : undefined;
   await Bun.sleep(200);
   x.latencies.length = 0;
   const before = x.delivered();
@@ -140,7 +136,7 @@ async function measure(x: Subject): Promise<Result> {
     const n = await pool(MESSAGES, CONCURRENCY, Date.now() + PHASE_MS, (i) => x.publishUnsubscribed!(i));
     unsubscribedPerSec = (n / (performance.now() - u0)) * 1000;
   }
-  return { unsubscribedPerSec, publishPerSec: (sent / publishMs) * 1000, deliveredPerSec: (deliveredInPhase / deliverMs) * 1000, p50: pct(l, 50), p99: pct(l, 99), sidecarCpuUsPerMsg };
+  return { unsubscribedPerSec, publishPerSec: (sent / publishMs) * 1000, deliveredPerSec: (deliveredInPhase / deliverMs) * 1000, p50: percentile(l, 50), p99: percentile(l, 99), sidecarCpuUsPerMsg };
 }
 
 // ---------- 1b. through rapr ----------
@@ -220,14 +216,7 @@ async function throughMiddle(kind: "rapr" | "floor"): Promise<Subject> {
 }
 
 // ---------- 2. fan-out to outside subscribers ----------
-function procStats(pid: number): { rssMb: number; cpuTicks: number } {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return { rssMb: rssKb / 1024, cpuTicks: Number(fields[11]) + Number(fields[12]) };
-}
-const TICKS_PER_SEC = 100;
+const procStats = (pid: number) => ({ rssMb: rssMb(pid), cpuSeconds: cpuSeconds(pid) });
 
 interface FanoutResult {
   connected: number;
@@ -319,12 +308,12 @@ async function fanout(sc: Sidecar, n: number, secret: string, topic: string): Pr
   return {
     connected,
     allDeliveredMs: allDelivered,
-    perClientP50: pct(perClient, 50),
-    perClientP99: pct(perClient, 99),
+    perClientP50: percentile(perClient, 50),
+    perClientP99: percentile(perClient, 99),
     rssIdleMb: idle.rssMb,
     rssHoldingMb: hold1.rssMb,
-    cpuHoldingPct: ((hold1.cpuTicks - hold0.cpuTicks) / TICKS_PER_SEC / holdSec) * 100,
-    cpuPublishingPct: ((pub1.cpuTicks - pub0.cpuTicks) / TICKS_PER_SEC / pubSec) * 100,
+    cpuHoldingPct: ((hold1.cpuSeconds - hold0.cpuSeconds) / holdSec) * 100,
+    cpuPublishingPct: ((pub1.cpuSeconds - pub0.cpuSeconds) / pubSec) * 100,
     missing,
     nodeLoopMs: nodeLoop,
   };
@@ -341,8 +330,8 @@ async function fanoutBench() {
       const r = await fanout(sc, n, secret, `fan${i}`);
       largest = Math.max(largest, r.connected);
       console.log(`\nfan-out: ${r.connected}/${n} WebSocket subscribers on one node (NATS broker, one broker subscription per topic), ${EVENTS} events`);
-      console.log(`  time until all subscribers had an event: p50 ${f2(pct(r.allDeliveredMs, 50))} ms, p99 ${f2(pct(r.allDeliveredMs, 99))} ms, max ${f2(Math.max(...r.allDeliveredMs))} ms (target p99 <= 250 ms)`);
-      console.log(`  the node's fan-out loop (hand the event to every socket): p50 ${f2(pct(r.nodeLoopMs, 50))} ms, max ${f2(Math.max(...r.nodeLoopMs))} ms`);
+      console.log(`  time until all subscribers had an event: p50 ${f2(percentile(r.allDeliveredMs, 50))} ms, p99 ${f2(percentile(r.allDeliveredMs, 99))} ms, max ${f2(Math.max(...r.allDeliveredMs))} ms (target p99 <= 250 ms)`);
+      console.log(`  the node's fan-out loop (hand the event to every socket): p50 ${f2(percentile(r.nodeLoopMs, 50))} ms, max ${f2(Math.max(...r.nodeLoopMs))} ms`);
       console.log(`  per-subscriber delivery latency: p50 ${f2(r.perClientP50)} ms, p99 ${f2(r.perClientP99)} ms; missing deliveries: ${r.missing}`);
       console.log(`  node RSS: ${f2(r.rssIdleMb)} MB before, ${f2(r.rssHoldingMb)} MB holding them; node CPU: ${f2(r.cpuHoldingPct)}% of a core holding, ${f2(r.cpuPublishingPct)}% while fanning out`);
       await Bun.sleep(1500);
@@ -374,7 +363,7 @@ if (!hasFlag("skip-throughput")) {
     await rapr.close();
     await floor.close();
   }
-  const med = (f: (x: Row) => number) => pct(rows.map(f), 50);
+  const med = (f: (x: Row) => number) => percentile(rows.map(f), 50);
   console.log(`\npublish -> app on NATS JetStream: ${MESSAGES} messages at ${CONCURRENCY} in flight, then latency over ${LATENCY_MESSAGES} one at a time; medians of ${ROUNDS} alternating rounds`);
   for (const [i, row] of rows.entries()) {
     console.log(`  round ${i + 1}: raw publish ${row.raw.publishPerSec.toFixed(0)}/s p99 ${f2(row.raw.p99)} ms | rapr publish ${row.rapr.publishPerSec.toFixed(0)}/s delivered ${row.rapr.deliveredPerSec.toFixed(0)}/s p99 ${f2(row.rapr.p99)} ms | floor delivered ${row.floor.deliveredPerSec.toFixed(0)}/s p99 ${f2(row.floor.p99)} ms`);

@@ -1,22 +1,17 @@
 // Start-up time of the compiled sidecar (spawn to first 204 from /v1.0/healthz) and its idle RSS (VmRSS from
 // /proc/<pid>/status, read after it has sat idle), median of several runs, with the embedded defaults.
 //   bun bench/startup.ts [--runs 7] [--idle-ms 1000]
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../test/support/ports.js";
 import { RAPR_BIN } from "../test/support/sidecar.js";
 import { flagNumber } from "./flags.js";
+import { rssMb } from "./measure.js";
 
 const RUNS = flagNumber("runs", 7);
 const IDLE_MS = flagNumber("idle-ms", 1000);
 const READY_BOUND_MS = 20_000;
-
-function rssKiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  if (!m) throw new Error(`no VmRSS for ${pid}`);
-  return Number(m[1]);
-}
 
 async function oneRun(): Promise<{ readyMs: number; rssMiB: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), "rapr-startup-"));
@@ -41,7 +36,7 @@ async function oneRun(): Promise<{ readyMs: number; rssMiB: number }> {
     }
     if (readyMs < 0) throw new Error("rapr did not become healthy");
     await Bun.sleep(IDLE_MS);
-    return { readyMs, rssMiB: rssKiB(proc.pid) / 1024 };
+    return { readyMs, rssMiB: rssMb(proc.pid) };
   } finally {
     proc.kill("SIGTERM");
     await proc.exited;
