@@ -1,7 +1,8 @@
 // Service invocation benchmark: app A → sidecar A → sidecar B → app B, next to app A → app B direct, in one run.
 //   bun bench/invoke.ts [--seconds 10] [--rate 1000] [--payload 1024] [--no-mtls] [--max-seconds 5] [--concurrency 32]
-// Open-loop load at --rate requests/s on each path, the three paths interleaved request by request (sends are paced
-// by a 1 ms timer whatever the answers do; latency is from the moment each request is sent to its full answer),
+//                       [--coarse-pacing]
+// Open-loop load at --rate requests/s on each path, the paths interleaved request by request (sends are paced
+// by bench/pacer.ts whatever the answers do; latency is from the moment each request is sent to its full answer),
 // then a closed-loop maximum-throughput run through the sidecar pair. Prints p50/p90/p99 of each path, the latency
 // the sidecars add, the latency two bare TCP relay processes add (bench/tcp-relay.ts: the floor for two more
 // processes on the path here), and each sidecar's CPU (fraction of one core, from /proc/<pid>/stat) and RSS.
@@ -13,6 +14,7 @@ import { freePort, waitFor } from "../test/support/ports.js";
 import { startSidecar, type Sidecar } from "../test/support/sidecar.js";
 import { flagNumber, hasFlag } from "./flags.js";
 import { cpuSeconds, percentile, rssMb } from "./measure.js";
+import { paced } from "./pacer.js";
 
 const seconds = flagNumber("seconds", 10);
 const rate = flagNumber("rate", 1000);
@@ -20,46 +22,53 @@ const payloadBytes = flagNumber("payload", 1024);
 const maxSeconds = flagNumber("max-seconds", 5);
 const concurrency = flagNumber("concurrency", 32);
 const mtls = !hasFlag("no-mtls");
+const coarsePacing = hasFlag("coarse-pacing");
 
 const payload = new Uint8Array(payloadBytes).fill(97);
 
 
-/** Sends `rate` requests/s to each URL for `secs` seconds, the two paths interleaved request by request so both
- * see the same moments of the machine (a shared, noisy one); latency per request in ms, per path. */
+/** Sends `rate` requests/s to each URL for `secs` seconds, the paths interleaved request by request so both see
+ * the same moments of the machine (a shared, noisy one); latency per request in ms, per path. `--coarse-pacing`
+ * paces with a 1 ms main-thread timer instead, as this bench did before bench/pacer.ts. */
 async function openLoop(urls: string[], secs: number): Promise<{ lat: number[]; errors: number }[]> {
-  const total = Math.round(rate * secs);
   const out = urls.map(() => ({ lat: [] as number[], errors: 0 }));
+  const inflight: Promise<void>[] = [];
+  const send = (n: number) => {
+    for (let i = 0; i < urls.length; i++) {
+      const k = (n + i) % urls.length; // alternate which path goes first
+      const r = out[k]!;
+      const t0 = performance.now();
+      inflight.push(
+        fetch(urls[k]!, { method: "POST", body: payload })
+          .then(async (res) => {
+            const b = await res.arrayBuffer();
+            if (res.status !== 200 || b.byteLength !== payloadBytes) r.errors++;
+            r.lat.push(performance.now() - t0);
+          })
+          .catch(() => void r.errors++),
+      );
+    }
+  };
+  const total = Math.round(rate * secs);
+  await (coarsePacing ? coarselyPaced(total, send) : paced(rate, total, send));
+  await Promise.all(inflight);
+  for (const r of out) r.lat.sort((a, b) => a - b);
+  return out;
+}
+
+function coarselyPaced(total: number, send: (n: number) => void): Promise<void> {
   let sent = 0;
   const start = performance.now();
-  const inflight: Promise<void>[] = [];
-  await new Promise<void>((resolve) => {
+  return new Promise<void>((resolve) => {
     const timer = setInterval(() => {
       const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
-      for (; sent < due; sent++) {
-        for (let i = 0; i < urls.length; i++) {
-          const k = (sent + i) % urls.length; // alternate which path goes first
-          const r = out[k]!;
-          const t0 = performance.now();
-          inflight.push(
-            fetch(urls[k]!, { method: "POST", body: payload })
-              .then(async (res) => {
-                const b = await res.arrayBuffer();
-                if (res.status !== 200 || b.byteLength !== payloadBytes) r.errors++;
-                r.lat.push(performance.now() - t0);
-              })
-              .catch(() => void r.errors++),
-          );
-        }
-      }
+      for (; sent < due; sent++) send(sent);
       if (sent >= total) {
         clearInterval(timer);
         resolve();
       }
     }, 1);
   });
-  await Promise.all(inflight);
-  for (const r of out) r.lat.sort((a, b) => a - b);
-  return out;
 }
 
 type Lat = { lat: number[]; errors: number };
@@ -144,7 +153,7 @@ try {
   const f = (x: number) => ` ${x.toFixed(3)}`.padStart(9);
   const row = (name: string, r: { lat: number[]; errors: number }) =>
     `${name.padEnd(28)}${f(percentile(r.lat, 50))}${f(percentile(r.lat, 90))}${f(percentile(r.lat, 99))}   n=${r.lat.length} errors=${r.errors}`;
-  console.log(`\nrapr invoke bench: ${payloadBytes} B POST at ${rate} req/s on each path for ${seconds} s (paths interleaved), mTLS ${mtls ? "on" : "off"}, Bun ${Bun.version}, load average ${loadavg().map((x) => x.toFixed(1)).join(" ")}`);
+  console.log(`\nrapr invoke bench: ${payloadBytes} B POST at ${rate} req/s on each path for ${seconds} s (paths interleaved${coarsePacing ? ", 1 ms timer pacing" : ""}), mTLS ${mtls ? "on" : "off"}, Bun ${Bun.version}, load average ${loadavg().map((x) => x.toFixed(1)).join(" ")}`);
   console.log(`${"path".padEnd(28)}${"p50 ms".padStart(9)}${"p90 ms".padStart(9)}${"p99 ms".padStart(9)}`);
   console.log(row("A -> B direct", d));
   console.log(row("A -> sidecar -> sidecar -> B", s));
