@@ -6,11 +6,29 @@ import { TransportError, type TransportRequest, type TransportResponse } from ".
 export const enum MessageType {
   Request = 1,
   Response = 2,
+  /** Streams (src/transport/transport.ts StreamEvents): opened by the client like a request, */
+  StreamOpen = 3,
+  /** answered by a head like a response, */
+  StreamHead = 4,
+  /** then data either way (the body), */
+  StreamData = 5,
+  /** an end either way (headers: the trailers from the server), */
+  StreamEnd = 6,
+  /** or a reset either way (headers.reason), */
+  StreamReset = 7,
+  /** and the receiver's flow control: stop / go on sending data. */
+  StreamPause = 8,
+  StreamResume = 9,
 }
+
+/** Stream messages after the open: encoded as a response (status 0 unless a head). */
+export type StreamMessageType = MessageType.StreamHead | MessageType.StreamData | MessageType.StreamEnd | MessageType.StreamReset | MessageType.StreamPause | MessageType.StreamResume;
 
 export type WireMessage =
   | { type: MessageType.Request; id: number; request: TransportRequest }
-  | { type: MessageType.Response; id: number; response: TransportResponse };
+  | { type: MessageType.StreamOpen; id: number; request: TransportRequest }
+  | { type: MessageType.Response; id: number; response: TransportResponse }
+  | { type: StreamMessageType; id: number; response: TransportResponse };
 
 /** An encoded message: a small head and the body, kept apart so the body is never copied to encode it. */
 export interface EncodedMessage {
@@ -94,6 +112,18 @@ export function encodeResponse(id: number, res: TransportResponse): EncodedMessa
   return { head, body: res.body, length: head.length + res.body.length };
 }
 
+export function encodeStreamOpen(id: number, req: TransportRequest): EncodedMessage {
+  const head = encodeHead([utf8(req.kind), utf8(req.path)], undefined, req.headers, MessageType.StreamOpen, id);
+  return { head, body: req.body, length: head.length + req.body.length };
+}
+
+const NO_HEADERS: Record<string, string> = {};
+
+export function encodeStreamMessage(type: StreamMessageType, id: number, headers = NO_HEADERS, body = EMPTY, status = 0): EncodedMessage {
+  const head = encodeHead([], status, headers, type, id);
+  return { head, body, length: head.length + body.length };
+}
+
 /** Copies bytes [from, from+len) of the encoded message into dst at dstOffset. */
 export function copyEncoded(msg: EncodedMessage, from: number, len: number, dst: Uint8Array, dstOffset: number): void {
   const headLen = msg.head.length;
@@ -161,16 +191,16 @@ export function decodeMessage(bytes: Uint8Array, start = 0, end = bytes.length, 
   const type = bytes[dAt]!;
   const id = ((bytes[dAt + 1]! << 24) | (bytes[dAt + 2]! << 16) | (bytes[dAt + 3]! << 8) | bytes[dAt + 4]!) >>> 0;
   dAt += 5;
-  if (type === MessageType.Request) {
+  if (type === MessageType.Request || type === MessageType.StreamOpen) {
     const kind = readStr();
     const path = readStr();
     const headers = readHeaders();
-    return { type, id, request: { kind, path, headers, body: takeBody(copyBody) } };
+    return { type: type as MessageType.Request, id, request: { kind, path, headers, body: takeBody(copyBody) } };
   }
-  if (type === MessageType.Response) {
+  if (type >= MessageType.Response && type <= MessageType.StreamResume) {
     const status = readU16();
     const headers = readHeaders();
-    return { type, id, response: { status, headers, body: takeBody(copyBody) } };
+    return { type: type as MessageType.Response, id, response: { status, headers, body: takeBody(copyBody) } };
   }
   throw new TransportError(`unknown message type ${type}`, "protocol");
 }

@@ -209,6 +209,7 @@ export class DatagramTransport implements Transport {
       if (p && p.key === peer) p.resolve(msg.response);
       return;
     }
+    if (msg.type !== MessageType.Request) return; // no streams on this data plane
     const handler = this.handler;
     const ip = Math.floor(peer / 65536);
     const port = peer % 65536;

@@ -11,13 +11,28 @@ import type { Socket, TCPSocketListener } from "bun";
 import { FrameReader, frameBytes } from "../kernel/frames.js";
 import {
   TransportError,
+  type ClientStreamEvents,
   type RequestOptions,
+  type ServerStreamPeer,
+  type StreamEvents,
+  type StreamHandler,
+  type StreamPeer,
   type Transport,
   type TransportHandler,
   type TransportRequest,
   type TransportResponse,
 } from "../transport.js";
-import { decodeMessage, encodeRequest, encodeResponse, MessageType, parseAddress, type EncodedMessage } from "../wire.js";
+import {
+  decodeMessage,
+  encodeRequest,
+  encodeResponse,
+  encodeStreamMessage,
+  encodeStreamOpen,
+  MessageType,
+  parseAddress,
+  type EncodedMessage,
+  type StreamMessageType,
+} from "../wire.js";
 import type { TlsMaterial } from "../../security/ca.js";
 
 export const PEER_IDENTITY_HEADER = "rapr-peer-id";
@@ -42,6 +57,8 @@ interface Conn {
   peer?: string;
   /** Client side: ids of requests in flight on this connection. */
   owned?: Set<number>;
+  /** Streams open on this connection by id (the client's ids). */
+  streams: Map<number, Stream>;
   onFrame(frame: Uint8Array): void;
   onClose(reason: string): void;
 }
@@ -50,6 +67,15 @@ type ConnSocket = Socket<Conn>;
 
 interface Pending {
   settle(outcome: TransportResponse | Error): void;
+}
+
+interface Stream {
+  events: StreamEvents | ClientStreamEvents;
+  /** The other side asked for a pause. */
+  held: boolean;
+  sentEnd: boolean;
+  gotEnd: boolean;
+  closed: boolean;
 }
 
 function flush(socket: ConnSocket): void {
@@ -124,7 +150,7 @@ export class MtlsTransport implements Transport {
     this.maxMessageBytes = opts.maxMessageBytes ?? 64 * 1024 * 1024;
   }
 
-  async listen(handler: TransportHandler): Promise<string> {
+  async listen(handler: TransportHandler, streams?: StreamHandler): Promise<string> {
     const host = this.opts.host ?? "127.0.0.1";
     const tls = this.opts.tls;
     this.listener = Bun.listen<Conn>({
@@ -136,8 +162,11 @@ export class MtlsTransport implements Transport {
         open: (socket) => {
           this.accepted.add(socket);
           socket.data = this.newConn(
-            (frame) => this.serve(socket, frame, handler),
-            () => this.accepted.delete(socket),
+            (frame) => this.serve(socket, frame, handler, streams),
+            (reason) => {
+              this.accepted.delete(socket);
+              resetAll(socket.data, reason);
+            },
           );
           socket.setNoDelay?.(true);
         },
@@ -204,7 +233,7 @@ export class MtlsTransport implements Transport {
   }
 
   private newConn(onFrame: (frame: Uint8Array) => void, onClose: (reason: string) => void): Conn {
-    return { reader: new FrameReader(this.maxMessageBytes), outbox: [], flushQueued: false, onFrame, onClose };
+    return { reader: new FrameReader(this.maxMessageBytes), outbox: [], flushQueued: false, streams: new Map(), onFrame, onClose };
   }
 
   private connection(address: string, timeoutMs = 5000): Promise<ConnSocket> {
@@ -222,6 +251,7 @@ export class MtlsTransport implements Transport {
       const err = new TransportError(`connection to ${address} lost: ${reason}`, "unreachable");
       for (const id of [...owned]) this.pending.get(id)?.settle(err);
     };
+    const lostStreams = (c: Conn, reason: string) => resetAll(c, `connection to ${address} lost: ${reason}`);
     conn = new Promise<ConnSocket>((resolve, reject) => {
       let timedOut = false;
       const timer = setTimeout(() => {
@@ -246,8 +276,9 @@ export class MtlsTransport implements Transport {
         socket: {
           ...baseHandlers,
           open: (socket) => {
-            const c = this.newConn((frame) => this.onResponse(frame, socket.data.peer), (reason) => {
+            const c = this.newConn((frame) => this.onResponse(socket, frame), (reason) => {
               lost(reason);
+              lostStreams(c, reason);
               fail(reason);
             });
             c.owned = owned;
@@ -276,28 +307,58 @@ export class MtlsTransport implements Transport {
   }
 
   /** Responses carry the answering server's certificate identity the same way requests carry the caller's. */
-  private onResponse(frame: Uint8Array, peer: string | undefined): void {
+  private onResponse(socket: ConnSocket, frame: Uint8Array): void {
     let msg;
     try {
       msg = decodeMessage(frame);
     } catch {
       return;
     }
-    if (msg.type !== MessageType.Response) return;
-    const headers = msg.response.headers;
-    delete headers[PEER_IDENTITY_HEADER];
-    if (peer) headers[PEER_IDENTITY_HEADER] = peer;
-    this.pending.get(msg.id)?.settle(msg.response);
+    const peer = socket.data.peer;
+    if (msg.type === MessageType.Response) {
+      const headers = msg.response.headers;
+      delete headers[PEER_IDENTITY_HEADER];
+      if (peer) headers[PEER_IDENTITY_HEADER] = peer;
+      this.pending.get(msg.id)?.settle(msg.response);
+      return;
+    }
+    if (msg.type === MessageType.StreamHead) {
+      const stream = socket.data.streams.get(msg.id);
+      const headers = msg.response.headers;
+      delete headers[PEER_IDENTITY_HEADER];
+      if (peer) headers[PEER_IDENTITY_HEADER] = peer;
+      if (stream) (stream.events as ClientStreamEvents).head({ status: msg.response.status, headers });
+      return;
+    }
+    if ("response" in msg) onStreamMessage(socket.data, msg.type, msg.id, msg.response);
   }
 
-  private serve(socket: ConnSocket, frame: Uint8Array, handler: TransportHandler): void {
+  /** Opens a stream: `open` goes out like a request (its body the first data); the server's head, data and end
+   * come to `events`. */
+  async openStream(address: string, open: TransportRequest, events: ClientStreamEvents): Promise<StreamPeer> {
+    if (this.closed) throw new TransportError("transport closed", "closed");
+    const socket = this.open.get(address) ?? (await this.connection(address));
+    const id = (this.nextId = (this.nextId + 1) >>> 0);
+    const encoded = encodeStreamOpen(id, open);
+    if (encoded.length > this.maxMessageBytes) throw new TransportError(`stream opening of ${encoded.length} bytes exceeds ${this.maxMessageBytes}`, "too-large");
+    const stream: Stream = { events, held: false, sentEnd: false, gotEnd: false, closed: false };
+    socket.data.streams.set(id, stream);
+    enqueue(socket, frameBytes(encoded));
+    return { ...streamPeer(socket, id, stream, this.maxMessageBytes), identity: socket.data.peer };
+  }
+
+  private serve(socket: ConnSocket, frame: Uint8Array, handler: TransportHandler, streams: StreamHandler | undefined): void {
     let msg;
     try {
       msg = decodeMessage(frame);
     } catch {
       return;
     }
-    if (msg.type !== MessageType.Request) return;
+    if (msg.type === MessageType.StreamOpen) return this.acceptStream(socket, msg.id, msg.request, streams);
+    if (msg.type !== MessageType.Request) {
+      if (msg.type !== MessageType.Response && msg.type !== MessageType.StreamHead) onStreamMessage(socket.data, msg.type, msg.id, msg.response);
+      return;
+    }
     const id = msg.id;
     const req = msg.request;
     delete req.headers[PEER_IDENTITY_HEADER];
@@ -314,6 +375,100 @@ export class MtlsTransport implements Transport {
         if (this.accepted.has(socket)) enqueue(socket, frameBytes(encodeResponse(id, res)));
       });
   }
+
+  private acceptStream(socket: ConnSocket, id: number, open: TransportRequest, handler: StreamHandler | undefined): void {
+    const c = socket.data;
+    if (c.streams.has(id)) return;
+    delete open.headers[PEER_IDENTITY_HEADER];
+    if (c.peer) open.headers[PEER_IDENTITY_HEADER] = c.peer;
+    const stream: Stream = { events: IGNORED, held: false, sentEnd: false, gotEnd: false, closed: false };
+    c.streams.set(id, stream);
+    const peer = streamPeer(socket, id, stream, this.maxMessageBytes) as ServerStreamPeer;
+    peer.head = (status, headers) => {
+      if (!stream.closed && !stream.sentEnd) enqueue(socket, frameBytes(encodeStreamMessage(MessageType.StreamHead, id, headers, undefined, status)));
+    };
+    if (!handler) return peer.reset("this sidecar takes no streams");
+    try {
+      stream.events = handler(open, peer);
+    } catch (err) {
+      peer.reset(err instanceof Error ? err.message : String(err));
+    }
+  }
+}
+
+const IGNORED: StreamEvents = { data() {}, end() {}, reset() {}, drain() {} };
+
+/** A stream message after the opening, from the other side, for a stream open on this connection. */
+function onStreamMessage(c: Conn, type: MessageType, id: number, msg: TransportResponse): void {
+  const stream = c.streams.get(id);
+  if (!stream || stream.closed) return;
+  switch (type) {
+    case MessageType.StreamData:
+      if (!stream.gotEnd) stream.events.data(msg.body);
+      return;
+    case MessageType.StreamEnd:
+      if (stream.gotEnd) return;
+      stream.gotEnd = true;
+      if (stream.sentEnd) close(c, id, stream);
+      stream.events.end(msg.headers);
+      return;
+    case MessageType.StreamReset:
+      close(c, id, stream);
+      stream.events.reset(new TransportError(msg.headers.reason || "stream reset by the other side", "protocol"));
+      return;
+    case MessageType.StreamPause:
+      stream.held = true;
+      return;
+    case MessageType.StreamResume:
+      stream.held = false;
+      stream.events.drain();
+      return;
+  }
+}
+
+function close(c: Conn, id: number, stream: Stream): void {
+  stream.closed = true;
+  c.streams.delete(id);
+}
+
+/** Every stream on a connection that is gone hears a reset. */
+function resetAll(c: Conn | undefined, reason: string): void {
+  if (!c) return;
+  const err = new TransportError(reason, "unreachable");
+  for (const [id, stream] of [...c.streams]) {
+    close(c, id, stream);
+    stream.events.reset(err);
+  }
+}
+
+function streamPeer(socket: ConnSocket, id: number, stream: Stream, maxMessageBytes: number): StreamPeer {
+  const c = socket.data;
+  const send = (type: StreamMessageType, headers?: Record<string, string>, body?: Uint8Array) => enqueue(socket, frameBytes(encodeStreamMessage(type, id, headers, body)));
+  const maxChunk = Math.max(1024, maxMessageBytes - 64);
+  return {
+    write(chunk) {
+      if (stream.closed || stream.sentEnd) return false;
+      for (let at = 0; at < chunk.length; at += maxChunk) send(MessageType.StreamData, undefined, chunk.subarray(at, at + maxChunk));
+      return !stream.held;
+    },
+    end(trailers) {
+      if (stream.closed || stream.sentEnd) return;
+      stream.sentEnd = true;
+      send(MessageType.StreamEnd, trailers);
+      if (stream.gotEnd) close(c, id, stream);
+    },
+    reset(reason) {
+      if (stream.closed) return;
+      close(c, id, stream);
+      send(MessageType.StreamReset, { reason });
+    },
+    pause() {
+      if (!stream.closed) send(MessageType.StreamPause);
+    },
+    resume() {
+      if (!stream.closed) send(MessageType.StreamResume);
+    },
+  };
 }
 
 export function createMtlsTransport(opts: MtlsTransportOptions = {}): Transport {
