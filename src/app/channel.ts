@@ -10,6 +10,7 @@ import { HTTPExtension_Verb } from "../gen/dapr/proto/common/v1/common_pb.js";
 import type { Logger } from "../observability/logger.js";
 import type { RuntimeConfig } from "../runtime/config.js";
 import { Semaphore } from "./semaphore.js";
+import type { ClientStreamEvents, StreamPeer } from "../transport/transport.js";
 import { msLeft, type Deadline } from "./deadline.js";
 import { GrpcProxyClient, type RawGrpcCall, type RawGrpcResult } from "./grpc-proxy.js";
 import { Http1Pool } from "./http1-client.js";
@@ -213,6 +214,28 @@ export class AppChannel {
       } catch (err) {
         throw new AppUnavailableError(`app ${this.config.appId} at ${this.baseUrl} did not answer ${call.path}: ${(err as Error).message}`);
       }
+    });
+  }
+
+  /** gRPC proxying, streamed both ways (gRPC apps only); holds one --app-max-concurrency slot until the call ends. */
+  grpcStream(path: string, headers: Record<string, string>, events: ClientStreamEvents): Promise<StreamPeer> {
+    if (!this.baseUrl) return Promise.reject(new AppUnavailableError("no app port configured (--app-port)"));
+    if (!this.isGrpc) return Promise.reject(new AppUnavailableError(`gRPC proxying needs --app-protocol grpc; the app speaks ${this.config.appProtocol}`));
+    const client = (this.proxyClient ??= new GrpcProxyClient(this.baseUrl, this.config.appApiToken));
+    return new Promise<StreamPeer>((opened, failed) => {
+      void this.run(
+        () =>
+          new Promise<void>((over) => {
+            const ends = <A extends unknown[]>(fn: (...args: A) => void) => (...args: A) => (over(), fn(...args));
+            try {
+              const peer = client.open(path, headers, { ...events, end: ends(events.end), reset: ends(events.reset) });
+              opened({ ...peer, reset: ends(peer.reset) });
+            } catch (err) {
+              over();
+              failed(new AppUnavailableError(`app ${this.config.appId} at ${this.baseUrl} did not take ${path}: ${(err as Error).message}`));
+            }
+          }),
+      );
     });
   }
 

@@ -1,7 +1,7 @@
-// Forwards one raw gRPC call (already framed messages) to the app's own gRPC server over HTTP/2 and collects
-// the answer: headers, body and trailers. The whole call is buffered, so unary, client- and server-streaming
-// calls work; bidirectional calls that interleave do not.
+// Forwards raw gRPC calls (already framed messages) to the app's own gRPC server over HTTP/2: `call` buffers
+// the whole call (for data planes without streams), `open` streams it both ways as it comes.
 import * as http2 from "node:http2";
+import { TransportError, type ClientStreamEvents, type StreamPeer } from "../transport/transport.js";
 
 export interface RawGrpcCall {
   /** "/package.Service/Method" */
@@ -35,24 +35,25 @@ export class GrpcProxyClient {
     return s;
   }
 
+  private request(path: string, headers: Record<string, string>): http2.ClientHttp2Stream {
+    const out: http2.OutgoingHttpHeaders = { ":method": "POST", ":path": path, te: "trailers" };
+    for (const [k, v] of Object.entries(headers)) if (!k.startsWith(":") && !SKIP.has(k)) out[k] = v;
+    out["content-type"] ??= "application/grpc";
+    if (this.appToken) out["dapr-api-token"] = this.appToken;
+    return this.connect().request(out, { endStream: false });
+  }
+
   call(req: RawGrpcCall): Promise<RawGrpcResult> {
     return new Promise((resolve, reject) => {
-      const out: http2.OutgoingHttpHeaders = { ":method": "POST", ":path": req.path, te: "trailers" };
-      for (const [k, v] of Object.entries(req.headers)) if (!k.startsWith(":") && !SKIP.has(k)) out[k] = v;
-      out["content-type"] ??= "application/grpc";
-      if (this.appToken) out["dapr-api-token"] = this.appToken;
       let stream: http2.ClientHttp2Stream;
       try {
-        stream = this.connect().request(out, { endStream: false });
+        stream = this.request(req.path, req.headers);
       } catch (err) {
         return reject(err);
       }
       const headers: Record<string, string> = {};
       const trailers: Record<string, string> = {};
       const chunks: Buffer[] = [];
-      const copy = (from: http2.IncomingHttpHeaders, to: Record<string, string>) => {
-        for (const [k, v] of Object.entries(from)) if (!k.startsWith(":") && v !== undefined) to[k] = Array.isArray(v) ? v.join(", ") : String(v);
-      };
       stream.on("response", (h) => copy(h, headers));
       stream.on("trailers", (t) => copy(t, trailers));
       stream.on("data", (c: Buffer) => chunks.push(c));
@@ -63,7 +64,44 @@ export class GrpcProxyClient {
     });
   }
 
+  /** One call streamed both ways: the app's head, messages and trailers go to `events` as they come; a
+   * trailers-only answer (an error before any message) comes as an end without a head. */
+  open(path: string, headers: Record<string, string>, events: ClientStreamEvents): StreamPeer {
+    const stream = this.request(path, headers);
+    let trailersOnly: Record<string, string> | undefined;
+    let trailers: Record<string, string> = {};
+    let over = false;
+    const finish = (fn: () => void) => {
+      if (over) return;
+      over = true;
+      fn();
+    };
+    stream.on("response", (h) => {
+      const head = copy(h, {});
+      if (head["grpc-status"] !== undefined) trailersOnly = head;
+      else events.head({ status: Number(h[":status"] ?? 200), headers: head });
+    });
+    stream.on("data", (chunk: Buffer) => !over && events.data(chunk));
+    stream.on("trailers", (t) => (trailers = copy(t, {})));
+    stream.on("drain", () => !over && events.drain());
+    stream.on("end", () => finish(() => events.end(trailersOnly ?? trailers)));
+    stream.on("error", (err: Error) => finish(() => events.reset(new TransportError(`the app's gRPC server: ${err.message}`, "unreachable"))));
+    stream.on("close", () => finish(() => events.reset(new TransportError(`the app closed the call (HTTP/2 code ${stream.rstCode})`, "protocol"))));
+    return {
+      write: (chunk) => !stream.destroyed && stream.write(chunk),
+      end: () => void (!stream.destroyed && stream.end()),
+      reset: () => finish(() => stream.close(http2.constants.NGHTTP2_CANCEL)),
+      pause: () => void stream.pause(),
+      resume: () => void stream.resume(),
+    };
+  }
+
   close(): void {
     this.session?.close();
   }
+}
+
+function copy(from: http2.IncomingHttpHeaders, to: Record<string, string>): Record<string, string> {
+  for (const [k, v] of Object.entries(from)) if (!k.startsWith(":") && v !== undefined) to[k] = Array.isArray(v) ? v.join(", ") : String(v);
+  return to;
 }

@@ -10,7 +10,16 @@ import { CircuitOpenError, PolicyTimeoutError, statusIsFailure, type Resiliency,
 import { decide, type AccessControlSpec, type Caller } from "../../security/access-control.js";
 import { parseSpiffeId } from "../../security/spiffe.js";
 import { PEER_IDENTITY_HEADER } from "../../transport/mtls/index.js";
-import { TransportError, type Transport, type TransportRequest, type TransportResponse } from "../../transport/transport.js";
+import {
+  TransportError,
+  type ClientStreamEvents,
+  type ServerStreamPeer,
+  type StreamEvents,
+  type StreamPeer,
+  type Transport,
+  type TransportRequest,
+  type TransportResponse,
+} from "../../transport/transport.js";
 import { nextTraceparent } from "./tracing.js";
 import { parseTarget, type InvokeTarget } from "./target.js";
 import { endpointUrl, isUrlTarget, type HttpEndpoint } from "./http-endpoints.js";
@@ -108,8 +117,117 @@ export class InvokeBlock {
     return splitTrailers(res);
   }
 
-  /** `headers` (already cleaned, owned by this call) also carries the sidecar-to-sidecar fields. */
-  private async remote(target: InvokeTarget, method: string, verb: string, query: string, headers: Record<string, string>, body: Uint8Array, kind = "invoke"): Promise<InvokeResponse> {
+  /** Whether gRPC proxying can stream both ways (the data plane carries streams). */
+  get streams(): boolean {
+    return this.d.transport.openStream !== undefined;
+  }
+
+  /** Outbound gRPC proxying, streamed: the target app's head, messages and trailers go to `events` as they come;
+   * a trailers-only answer (an error before any message) is an end without a head. The target's resiliency policy
+   * (or the built-in retries) covers opening the stream; once messages flow a call cannot be replayed, so
+   * nothing retries it after that, as Dapr does for streamed invocations. */
+  async proxyGrpcStream(appId: string, path: string, incoming: Record<string, string>, events: ClientStreamEvents): Promise<StreamPeer> {
+    const target = parseTarget(appId, this.d.namespace, this.d.appId);
+    const headers = cleanHeaders(incoming);
+    headers.traceparent = nextTraceparent(incoming.traceparent);
+    if (target.appId === this.d.appId && target.namespace === this.d.namespace) return this.deliverGrpcStream(path, headers, events);
+    const d = this.d;
+    this.addRouting(target, "POST", "", headers);
+    const open = async (signal: AbortSignal | undefined): Promise<StreamPeer> => {
+      const addresses = await d.resolver.resolve(target.appId, target.namespace);
+      if (!addresses.length) throw new AppNotFound(target);
+      const address = addresses.length === 1 ? addresses[0]! : addresses[this.nextPick++ % addresses.length]!;
+      let peer: StreamPeer;
+      try {
+        peer = await d.transport.openStream!(address, { kind: GRPC_STREAM, path, headers, body: EMPTY }, events);
+      } catch (err) {
+        d.resolver.forget?.(target.appId, target.namespace);
+        throw err;
+      }
+      if (signal?.aborted) {
+        peer.reset("the caller gave up while the stream opened");
+        throw new TransportError(`opening a stream to ${address} took too long`, "timeout");
+      }
+      const id = d.mtls ? (peer.identity ? this.identity(peer.identity) : undefined) : undefined;
+      if (d.mtls && (!id || id.appId !== target.appId || id.namespace !== target.namespace)) {
+        peer.reset("wrong sidecar");
+        d.resolver.forget?.(target.appId, target.namespace);
+        throw errors.directInvoke(`the sidecar at ${address} is ${peer.identity ?? "unidentified"}, not app ${target.appId} in namespace ${target.namespace}; refusing its answer`);
+      }
+      return peer;
+    };
+    try {
+      if (d.resiliency.policyFor({ app: target.appId })) return await d.resiliency.run({ app: target.appId }, open, { permanent: (err) => err instanceof DaprError });
+      const builtIn = d.resiliency.builtInRetry("DaprBuiltInServiceRetries");
+      return await withBuiltInRetries(open, builtIn?.maxRetries ?? BUILT_IN_RETRIES, builtIn?.durationMs ?? BUILT_IN_BACKOFF_MS);
+    } catch (err) {
+      throw this.outboundError(target, err);
+    }
+  }
+
+  private deliverGrpcStream(path: string, headers: Record<string, string>, events: ClientStreamEvents): Promise<StreamPeer> {
+    const ch = this.d.appChannel;
+    if (!ch.configured) return Promise.reject(errors.directInvoke(`app channel is not initialized: app ${this.d.appId} has no --app-port`));
+    if (!ch.isHealthy()) return Promise.reject(errors.directInvoke(`app ${this.d.appId} is unhealthy (app health checks are failing); not delivering ${path}`));
+    return ch.grpcStream(path, headers, events).catch((err: unknown) => {
+      throw err instanceof AppUnavailableError ? errors.directInvoke(err.message) : err;
+    });
+  }
+
+  /** Inbound: a streamed gRPC call from another sidecar. Refusals and an app that cannot be reached end the
+   * stream with gRPC trailers (no head), so the calling sidecar answers its client with the right status. */
+  serveStream(open: TransportRequest, peer: ServerStreamPeer): StreamEvents {
+    const refuse = (err: unknown): StreamEvents => {
+      const e = err instanceof DaprError ? err : errors.directInvoke(err instanceof Error ? err.message : String(err));
+      peer.end({ "grpc-status": String(e.grpcCode), "grpc-message": encodeURIComponent(e.message) });
+      return IGNORED_STREAM;
+    };
+    let headers: Record<string, string>;
+    try {
+      if (open.kind !== GRPC_STREAM) throw errors.directInvoke(`unsupported sidecar stream kind "${open.kind}"`);
+      headers = this.admit(open.headers, open.path, "");
+    } catch (err) {
+      return refuse(err);
+    }
+    let app: StreamPeer | undefined;
+    const early: Uint8Array[] = [];
+    let ended = false;
+    let cancelled = false;
+    const fromApp: ClientStreamEvents = {
+      head: (h) => peer.head(h.status, h.headers),
+      data: (chunk) => {
+        if (!peer.write(chunk)) app?.pause();
+      },
+      end: (trailers) => peer.end(trailers),
+      reset: (err) => peer.end({ "grpc-status": "14", "grpc-message": encodeURIComponent(err.message) }),
+      drain: () => peer.resume(),
+    };
+    this.deliverGrpcStream(open.path, headers, fromApp).then(
+      (p) => {
+        if (cancelled) return p.reset("the caller cancelled the call");
+        app = p;
+        for (const chunk of early) if (!p.write(chunk)) peer.pause();
+        if (open.body.length && !p.write(open.body)) peer.pause();
+        if (ended) p.end();
+      },
+      (err) => void refuse(err),
+    );
+    return {
+      data: (chunk) => {
+        if (!app) early.push(chunk);
+        else if (!app.write(chunk)) peer.pause();
+      },
+      end: () => (app ? app.end() : (ended = true)),
+      reset: () => {
+        cancelled = true;
+        app?.reset("the caller cancelled the call");
+      },
+      drain: () => app?.resume(),
+    };
+  }
+
+  /** Adds the sidecar-to-sidecar routing fields to a call's own (cleaned) headers. */
+  private addRouting(target: InvokeTarget, verb: string, query: string, headers: Record<string, string>): void {
     const d = this.d;
     headers[H.verb] = verb.toUpperCase();
     headers[H.query] = query;
@@ -117,6 +235,12 @@ export class InvokeBlock {
     headers[H.targetNs] = target.namespace;
     headers[H.callerApp] = d.appId;
     headers[H.callerNs] = d.namespace;
+  }
+
+  /** `headers` (already cleaned, owned by this call) also carries the sidecar-to-sidecar fields. */
+  private async remote(target: InvokeTarget, method: string, verb: string, query: string, headers: Record<string, string>, body: Uint8Array, kind = "invoke"): Promise<InvokeResponse> {
+    const d = this.d;
+    this.addRouting(target, verb, query, headers);
     const treq: TransportRequest = { kind, path: method, headers, body };
     const rtarget = { app: target.appId };
     const policy = d.resiliency.policyFor(rtarget);
@@ -199,29 +323,35 @@ export class InvokeBlock {
   async serve(treq: TransportRequest): Promise<TransportResponse> {
     try {
       if (treq.kind !== "invoke" && treq.kind !== "grpc-proxy") throw errors.directInvoke(`unsupported sidecar request kind "${treq.kind}"`);
-      const h = treq.headers;
-      const targetApp = h[H.targetApp] ?? "";
-      const targetNs = h[H.targetNs] ?? this.d.namespace;
-      if (targetApp !== this.d.appId || targetNs !== this.d.namespace) {
-        throw errors.directInvoke(`this sidecar serves ${this.d.appId} in namespace ${this.d.namespace}, not ${targetApp} in ${targetNs}`);
-      }
-      const caller = this.callerOf(h);
-      const verb = h[H.verb] ?? "POST";
-      const decision = decide(this.d.accessControl, caller, treq.path, treq.kind === "grpc-proxy" ? "" : verb);
-      if (!decision.allowed) {
-        this.d.logger.warn("invocation denied by access control", { caller: caller?.appId, method: treq.path, verb, reason: decision.reason });
-        throw errors.permissionDenied(`access control policy has denied access to id: ${caller ? `spiffe://${caller.trustDomain}/ns/${caller.namespace}/${caller.appId}` : "unknown caller"} operation: ${treq.path} verb: ${verb}`);
-      }
-      const headers: Record<string, string> = {};
-      for (const k in h) if (!INTERNAL.has(k)) headers[k] = h[k]!;
-      headers["dapr-caller-app-id"] = caller?.appId ?? h[H.callerApp] ?? "";
-      headers["dapr-callee-app-id"] = this.d.appId;
+      const verb = treq.headers[H.verb] ?? "POST";
+      const headers = this.admit(treq.headers, treq.path, treq.kind === "grpc-proxy" ? "" : verb);
       if (treq.kind === "grpc-proxy") return joinTrailers(await this.deliverGrpc({ path: treq.path, headers, body: treq.body }));
-      return await this.deliver({ appId: this.d.appId, method: treq.path, verb, query: h[H.query] ?? "", headers, body: treq.body });
+      return await this.deliver({ appId: this.d.appId, method: treq.path, verb, query: treq.headers[H.query] ?? "", headers, body: treq.body });
     } catch (err) {
       const e = err instanceof DaprError ? err : errors.directInvoke(err instanceof Error ? err.message : String(err));
       return { status: e.httpStatus, headers: { "content-type": "application/json", [H.error]: e.errorCode }, body: new TextEncoder().encode(JSON.stringify(e)) };
     }
+  }
+
+  /** Checks an inbound call is for this sidecar's app and allowed by access control; the app's headers. */
+  private admit(h: Record<string, string>, path: string, verb: string): Record<string, string> {
+    const targetApp = h[H.targetApp] ?? "";
+    const targetNs = h[H.targetNs] ?? this.d.namespace;
+    if (targetApp !== this.d.appId || targetNs !== this.d.namespace) {
+      throw errors.directInvoke(`this sidecar serves ${this.d.appId} in namespace ${this.d.namespace}, not ${targetApp} in ${targetNs}`);
+    }
+    const caller = this.callerOf(h);
+    const decision = decide(this.d.accessControl, caller, path, verb);
+    if (!decision.allowed) {
+      const shown = verb || (h[H.verb] ?? "POST");
+      this.d.logger.warn("invocation denied by access control", { caller: caller?.appId, method: path, verb: shown, reason: decision.reason });
+      throw errors.permissionDenied(`access control policy has denied access to id: ${caller ? `spiffe://${caller.trustDomain}/ns/${caller.namespace}/${caller.appId}` : "unknown caller"} operation: ${path} verb: ${shown}`);
+    }
+    const headers: Record<string, string> = {};
+    for (const k in h) if (!INTERNAL.has(k)) headers[k] = h[k]!;
+    headers["dapr-caller-app-id"] = caller?.appId ?? h[H.callerApp] ?? "";
+    headers["dapr-callee-app-id"] = this.d.appId;
+    return headers;
   }
 
   /** Who is calling: the verified certificate identity with mTLS, else what the calling sidecar claims. */
@@ -295,6 +425,10 @@ function grpcFailed(r: TransportResponse, retry: RetryPolicy | undefined): boole
   const status = Number(r.headers[TRAILER_PREFIX + "grpc-status"] ?? r.headers["grpc-status"] ?? 0);
   return retry?.grpcStatusCodes ? retry.grpcStatusCodes(status) : status === 14;
 }
+
+const GRPC_STREAM = "grpc-stream";
+const EMPTY = new Uint8Array(0);
+const IGNORED_STREAM: StreamEvents = { data() {}, end() {}, reset() {}, drain() {} };
 
 class AppNotFound extends Error {
   constructor(readonly target: InvokeTarget) {

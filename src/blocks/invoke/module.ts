@@ -75,7 +75,7 @@ export function invokeModule(rt: Runtime): RuntimeModule {
         maxBodyBytes: c.maxRequestBodyBytes,
         httpEndpoints,
       });
-      const address = await transport.listen((req) => block.serve(req));
+      const address = await transport.listen((req) => block.serve(req), (open, peer) => block.serveStream(open, peer));
       await resolver.register({ appId: c.appId, namespace, address, pid: process.pid });
       rt.api.invoke = block;
       rt.api.metadata.contribute((snap) => snap.httpEndpoints.push(...[...httpEndpoints.keys()].map((name) => ({ name }))));

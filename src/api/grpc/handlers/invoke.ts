@@ -10,6 +10,8 @@ import type { ApiContext } from "../../context.js";
 import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from "node:http2";
+import type { InvokeBlock } from "../../../blocks/invoke/invoke-block.js";
+import type { ClientStreamEvents, StreamPeer } from "../../../transport/transport.js";
 
 const FORWARDED = /^(traceparent|tracestate|grpc-trace-bin|x-.*)$/;
 /** Response headers that must not become gRPC metadata (HTTP framing, gRPC's own, internal). */
@@ -94,6 +96,7 @@ async function proxy(ctx: ApiContext, req: NodeReq, res: NodeRes): Promise<void>
   const token = ctx.config.apiToken;
   if (token && header(req, "dapr-api-token") !== token) return grpcError(res, Code.Unauthenticated, "authorization error: invalid or missing dapr-api-token metadata");
   if (!ctx.invoke) return grpcError(res, Code.Internal, "service invocation is not available in this sidecar");
+  if (ctx.invoke.streams) return streamedProxy(ctx.invoke, appId, req, res);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req as AsyncIterable<Buffer>) {
@@ -123,6 +126,74 @@ async function proxy(ctx: ApiContext, req: NodeReq, res: NodeRes): Promise<void>
   r.write(Buffer.from(out.body.buffer, out.body.byteOffset, out.body.byteLength));
   r.addTrailers(hasTrailers ? out.trailers : { "grpc-status": "0" });
   r.end();
+}
+
+/** The call streamed both ways through the sidecars: each message goes on as it arrives, so bidirectional calls
+ * that interleave work; flow control holds a side back while the other cannot take more. */
+async function streamedProxy(invoke: InvokeBlock, appId: string, req: NodeReq, res: NodeRes): Promise<void> {
+  const stream = h2stream(res);
+  if (!stream) return grpcError(res, Code.Internal, "gRPC proxying needs HTTP/2");
+  const r = res as Http2ServerResponse;
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !PROXY_DROPPED.test(k)) headers[k] = Array.isArray(v) ? v.join(", ") : String(v);
+  let peer: StreamPeer | undefined;
+  let headSent = false;
+  let over = false;
+  let sentAll = false;
+  const sendHead = (from: Record<string, string>) => {
+    if (headSent) return;
+    headSent = true;
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(from)) if (!PROXY_DROPPED.test(k)) out[k] = v;
+    out["content-type"] ??= "application/grpc";
+    r.writeHead(200, out);
+  };
+  const finish = (trailers: Record<string, string>) => {
+    if (over) return;
+    over = true;
+    const t: Record<string, string> = {};
+    for (const [k, v] of Object.entries(trailers)) if (!PROXY_DROPPED.test(k)) t[k] = v;
+    t["grpc-status"] ??= "0";
+    // The call is over once the status is out; messages the caller still sends are not wanted any more.
+    if (!sentAll) peer?.reset("the call is over");
+    if (!headSent) return void stream.respond({ ":status": 200, "content-type": "application/grpc", ...t }, { endStream: true }); // trailers-only
+    r.addTrailers(t);
+    r.end();
+  };
+  const events: ClientStreamEvents = {
+    head: (h) => !over && sendHead(h.headers),
+    data: (chunk) => {
+      if (over) return;
+      sendHead({});
+      if (!r.write(chunk)) {
+        peer?.pause();
+        r.once("drain", () => peer?.resume());
+      }
+    },
+    end: finish,
+    reset: (err) => finish({ "grpc-status": String(Code.Unavailable), "grpc-message": encodeURIComponent(`gRPC proxy: ${err.message}`) }),
+    drain: () => req.resume(),
+  };
+  try {
+    peer = await invoke.proxyGrpcStream(appId, req.url ?? "/", headers, events);
+  } catch (err) {
+    over = true;
+    if (err instanceof DaprError) return grpcError(res, err.grpcCode, err.message);
+    throw err;
+  }
+  const opened = peer;
+  req.on("data", (chunk: Buffer) => {
+    if (!opened.write(chunk)) req.pause();
+  });
+  req.on("end", () => {
+    sentAll = true;
+    opened.end();
+  });
+  res.on("close", () => {
+    if (over) return;
+    over = true;
+    opened.reset("the caller cancelled the call");
+  });
 }
 
 function h2stream(res: NodeRes): ServerHttp2Stream | undefined {
