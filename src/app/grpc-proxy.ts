@@ -90,7 +90,11 @@ export class GrpcProxyClient {
     return {
       write: (chunk) => !stream.destroyed && stream.write(chunk),
       end: () => void (!stream.destroyed && stream.end()),
-      reset: () => finish(() => stream.close(http2.constants.NGHTTP2_CANCEL)),
+      // Also after the app's end: the call may still be half open on our side, and must not stay so.
+      reset: () => {
+        over = true;
+        if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+      },
       pause: () => void stream.pause(),
       resume: () => void stream.resume(),
     };

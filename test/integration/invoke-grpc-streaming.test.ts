@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as grpc from "@grpc/grpc-js";
 import type { Sidecar } from "../support/sidecar.js";
 import { newCluster, uid, waitForApp, type Cluster } from "../invoke/support.js";
+import { waitFor } from "../support/ports.js";
 
 /** The longest wait for any one awaited message or status. */
 const STEP_MS = 4_000;
@@ -299,7 +300,7 @@ spec:
     expect(guarded.grpcPort).toBeGreaterThan(0);
     const c = chatTo(guardedId);
     try {
-      c.call.write(Buffer.from("1"));
+      (c.call as grpc.ClientDuplexStream<Buffer, Buffer>).write(Buffer.from("1"));
       const st = await c.end();
       expectCode(st, grpc.status.PERMISSION_DENIED);
       expect(st.details).toContain(ids.front);
@@ -317,6 +318,111 @@ spec:
       expect(st.details).toContain(missing);
     } finally {
       c.dispose();
+    }
+  }, TEST_MS);
+});
+
+describe("streamed gRPC proxying: limits and cancellation", () => {
+  let timed: Sidecar; // a front with a resiliency timeout for the app
+  let busy: Sidecar & { appPort?: number }; // a gRPC app behind --app-max-concurrency 1
+  const busyId = `gbusy-${uid()}`;
+  let viaTimed: grpc.Client;
+  let viaFront: grpc.Client;
+  let viaBusy: grpc.Client;
+  beforeAll(async () => {
+    const resources = cluster.dir("resiliency", {
+      "resiliency.yaml": `apiVersion: dapr.io/v1alpha1
+kind: Resiliency
+metadata:
+  name: stream-timeout
+spec:
+  policies:
+    timeouts:
+      short: 400ms
+  targets:
+    apps:
+      ${ids.app}:
+        timeout: short
+`,
+    });
+    [timed, busy] = await Promise.all([
+      cluster.start({ appId: `gtimed-${uid()}`, args: ["--resources-path", resources] }),
+      cluster.start({ appId: busyId, app: "invoke-grpc-app.ts", appProtocol: "grpc", args: ["--app-max-concurrency", "1"] }),
+    ]);
+    await waitForApp(front, busyId, "ready", { method: "POST", body: "{}" });
+    viaTimed = new grpc.Client(`127.0.0.1:${timed.grpcPort}`, grpc.credentials.createInsecure());
+    viaFront = new grpc.Client(`127.0.0.1:${front.grpcPort}`, grpc.credentials.createInsecure());
+    viaBusy = new grpc.Client(`127.0.0.1:${busy.grpcPort}`, grpc.credentials.createInsecure());
+  }, 30_000);
+  afterAll(() => {
+    viaTimed?.close();
+    viaFront?.close();
+    viaBusy?.close();
+  });
+
+  const mdFor = (appId: string) => {
+    const m = new grpc.Metadata();
+    m.set("dapr-app-id", appId);
+    return m;
+  };
+  const slowVia = (c: grpc.Client, appId: string, tag: string) =>
+    new Inbox(c.makeServerStreamRequest("/test.Echo/Slow", raw, raw, Buffer.from(tag), mdFor(appId), { deadline: Date.now() + CALL_DEADLINE_MS }), `Slow ${tag}`);
+  const cancelledVia = (c: grpc.Client, appId: string, tag: string) =>
+    within(
+      new Promise<string>((resolve, reject) =>
+        c.makeUnaryRequest("/test.Echo/Cancelled", raw, raw, Buffer.from(tag), mdFor(appId), (err, res) => (err ? reject(err) : resolve(res!.toString()))),
+      ),
+      STEP_MS,
+      "Cancelled",
+    );
+
+  test("the answering sidecar's identity header never reaches the caller", async () => {
+    const headers = await within(
+      new Promise<grpc.Metadata>((resolve, reject) => {
+        const call = viaFront.makeUnaryRequest("/test.Echo/Say", raw, raw, Buffer.from("hi"), mdFor(ids.app), (err) => err && reject(err));
+        call.on("metadata", resolve);
+      }),
+      STEP_MS,
+      "the response headers",
+    );
+    expect(Object.keys(headers.getMap()).filter((k) => k.startsWith("rapr-"))).toEqual([]);
+  }, TEST_MS);
+
+  test("a resiliency timeout bounds the whole streamed call: DEADLINE_EXCEEDED, and the app sees the cancellation", async () => {
+    const tag = `timeout-${uid()}`;
+    const c = slowVia(viaTimed, ids.app, tag);
+    try {
+      expect(await c.next("the first tick")).toBe("tick");
+      const st = await c.end(3_000);
+      expectCode(st, grpc.status.DEADLINE_EXCEEDED);
+      expect(st.details).toContain("400 ms");
+    } finally {
+      c.dispose();
+    }
+    await waitFor(async () => (await cancelledVia(viaFront, ids.app, tag)) === "yes", "the app to see the cancellation", 3_000);
+  }, TEST_MS);
+
+  test.each([
+    ["through two sidecars", () => viaFront],
+    ["to the sidecar's own app id (the wait is in the calling sidecar)", () => viaBusy],
+  ])("a call cancelled while it waits for the app's only slot never holds the slot (%s)", async (_name, via) => {
+    const c = via();
+    const first = slowVia(c, busyId, `holder-${uid()}`);
+    expect(await first.next("the first call's tick")).toBe("tick"); // it holds --app-max-concurrency 1
+    const waiting = new Inbox(c.makeBidiStreamRequest("/test.Echo/Chat", raw, raw, mdFor(busyId), { deadline: Date.now() + CALL_DEADLINE_MS }), "waiting Chat");
+    (waiting.call as grpc.ClientDuplexStream<Buffer, Buffer>).write(Buffer.from("never answered"));
+    await Bun.sleep(200);
+    waiting.call.cancel();
+    expectCode(await waiting.end(), grpc.status.CANCELLED);
+    first.call.cancel();
+    await first.end().catch(() => undefined);
+    // The slot is free again: were the cancelled Chat opened and left running, this call would wait forever.
+    const next = slowVia(c, busyId, `after-${uid()}`);
+    try {
+      expect(await next.next("a tick once the slot is free")).toBe("tick");
+    } finally {
+      next.call.cancel();
+      next.dispose();
     }
   }, TEST_MS);
 });

@@ -146,3 +146,31 @@ describe("transport streams", () => {
     }
   });
 });
+
+describe("transport streams: a failing owner", () => {
+  test("an event handler that throws resets its own stream only; requests and other streams on the connection go on", async () => {
+    let peers = 0;
+    const t = await pair((_o, peer) => {
+      const n = ++peers;
+      return { data: (c) => peer.write(bytes(`${n}:${text(c)}`)), end: () => peer.end({}), reset() {}, drain() {} };
+    });
+    try {
+      const good = recorder();
+      const bad = recorder();
+      bad.events.data = () => {
+        throw new Error("the owner broke");
+      };
+      const goodPeer = await t.client.openStream!(t.addr, open(), good.events);
+      const badPeer = await t.client.openStream!(t.addr, open(), bad.events);
+      badPeer.write(bytes("x"));
+      await waitFor(() => bad.seen.reset !== undefined, "the failing stream's reset", 3000, 1);
+      expect(bad.seen.reset!.message).toContain("the owner broke");
+      goodPeer.write(bytes("y"));
+      await waitFor(() => good.seen.data.length === 1, "the other stream's answer", 3000, 1);
+      const res = await t.client.request(t.addr, { kind: "invoke", path: "m", headers: {}, body: bytes("z") });
+      expect(res.status).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+});

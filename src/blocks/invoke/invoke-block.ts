@@ -124,14 +124,33 @@ export class InvokeBlock {
 
   /** Outbound gRPC proxying, streamed: the target app's head, messages and trailers go to `events` as they come;
    * a trailers-only answer (an error before any message) is an end without a head. The target's resiliency policy
-   * (or the built-in retries) covers opening the stream; once messages flow a call cannot be replayed, so
-   * nothing retries it after that, as Dapr does for streamed invocations. */
-  async proxyGrpcStream(appId: string, path: string, incoming: Record<string, string>, events: ClientStreamEvents): Promise<StreamPeer> {
+   * (or the built-in retries) covers opening the stream, and the policy's timeout the whole call; once messages
+   * flow a call cannot be replayed, so nothing retries it after that, as Dapr does for streamed invocations. */
+  async proxyGrpcStream(appId: string, path: string, incoming: Record<string, string>, callerEvents: ClientStreamEvents): Promise<StreamPeer> {
     const target = parseTarget(appId, this.d.namespace, this.d.appId);
     const headers = cleanHeaders(incoming);
     headers.traceparent = nextTraceparent(incoming.traceparent);
-    if (target.appId === this.d.appId && target.namespace === this.d.namespace) return this.deliverGrpcStream(path, headers, events);
     const d = this.d;
+    const timeoutMs = d.resiliency.policyFor({ app: target.appId })?.timeoutMs;
+    // A policy's timeout bounds the whole call, as it bounded a buffered one.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const events: ClientStreamEvents =
+      timeoutMs === undefined
+        ? callerEvents
+        : {
+            ...callerEvents,
+            end: (trailers) => (clearTimeout(timer), callerEvents.end(trailers)),
+            reset: (err) => (clearTimeout(timer), callerEvents.reset(err)),
+          };
+    const bounded = (peer: StreamPeer): StreamPeer => {
+      if (timeoutMs === undefined) return peer;
+      timer = setTimeout(() => {
+        peer.reset("the call ran past its resiliency timeout");
+        callerEvents.reset(new TransportError(`no end within the resiliency timeout of ${timeoutMs} ms`, "timeout"));
+      }, timeoutMs);
+      return { ...peer, reset: (reason) => (clearTimeout(timer), peer.reset(reason)) };
+    };
+    if (target.appId === this.d.appId && target.namespace === this.d.namespace) return bounded(await this.deliverGrpcStream(path, headers, events));
     this.addRouting(target, "POST", "", headers);
     const open = async (signal: AbortSignal | undefined): Promise<StreamPeer> => {
       const addresses = await d.resolver.resolve(target.appId, target.namespace);
@@ -157,7 +176,7 @@ export class InvokeBlock {
       return peer;
     };
     try {
-      if (d.resiliency.policyFor({ app: target.appId })) return await d.resiliency.run({ app: target.appId }, open, { permanent: (err) => err instanceof DaprError });
+      if (d.resiliency.policyFor({ app: target.appId })) return bounded(await d.resiliency.run({ app: target.appId }, open, { permanent: (err) => err instanceof DaprError }));
       const builtIn = d.resiliency.builtInRetry("DaprBuiltInServiceRetries");
       return await withBuiltInRetries(open, builtIn?.maxRetries ?? BUILT_IN_RETRIES, builtIn?.durationMs ?? BUILT_IN_BACKOFF_MS);
     } catch (err) {
@@ -190,9 +209,19 @@ export class InvokeBlock {
       return refuse(err);
     }
     let app: StreamPeer | undefined;
-    const early: Uint8Array[] = [];
+    let early: Uint8Array[] | undefined = open.body.length ? [open.body] : [];
+    let earlyBytes = open.body.length;
     let ended = false;
     let cancelled = false;
+    // The caller is held back when too much waits for the app's stream to open (an --app-max-concurrency slot may
+    // take a while), and whenever the app cannot take more.
+    let holding = false;
+    const hold = () => {
+      if (!holding) (holding = true), peer.pause();
+    };
+    const release = () => {
+      if (holding) (holding = false), peer.resume();
+    };
     const fromApp: ClientStreamEvents = {
       head: (h) => peer.head(h.status, h.headers),
       data: (chunk) => {
@@ -200,26 +229,37 @@ export class InvokeBlock {
       },
       end: (trailers) => peer.end(trailers),
       reset: (err) => peer.end({ "grpc-status": "14", "grpc-message": encodeURIComponent(err.message) }),
-      drain: () => peer.resume(),
+      drain: release,
     };
     this.deliverGrpcStream(open.path, headers, fromApp).then(
       (p) => {
         if (cancelled) return p.reset("the caller cancelled the call");
         app = p;
-        for (const chunk of early) if (!p.write(chunk)) peer.pause();
-        if (open.body.length && !p.write(open.body)) peer.pause();
+        let full = false;
+        for (const chunk of early!) full = !p.write(chunk) || full;
+        early = undefined;
         if (ended) p.end();
+        else if (!full) release();
       },
-      (err) => void refuse(err),
+      (err) => {
+        early = undefined;
+        refuse(err);
+      },
     );
     return {
       data: (chunk) => {
-        if (!app) early.push(chunk);
-        else if (!app.write(chunk)) peer.pause();
+        if (app) {
+          if (!app.write(chunk)) hold();
+        } else if (early) {
+          early.push(chunk);
+          earlyBytes += chunk.length;
+          if (earlyBytes > EARLY_BYTES) hold();
+        } // none kept once refused
       },
       end: () => (app ? app.end() : (ended = true)),
       reset: () => {
         cancelled = true;
+        early = undefined;
         app?.reset("the caller cancelled the call");
       },
       drain: () => app?.resume(),
@@ -427,6 +467,8 @@ function grpcFailed(r: TransportResponse, retry: RetryPolicy | undefined): boole
 }
 
 const GRPC_STREAM = "grpc-stream";
+/** What a stream may send before the app's side is open, before the caller is asked to pause. */
+const EARLY_BYTES = 256 * 1024;
 const EMPTY = new Uint8Array(0);
 const IGNORED_STREAM: StreamEvents = { data() {}, end() {}, reset() {}, drain() {} };
 

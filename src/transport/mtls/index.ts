@@ -59,6 +59,8 @@ interface Conn {
   owned?: Set<number>;
   /** Streams open on this connection by id (the client's ids). */
   streams: Map<number, Stream>;
+  /** Sends a reset for a stream (set once the socket is known). */
+  resetStream?(id: number, reason: string): void;
   onFrame(frame: Uint8Array): void;
   onClose(reason: string): void;
 }
@@ -73,6 +75,8 @@ interface Stream {
   events: StreamEvents | ClientStreamEvents;
   /** The other side asked for a pause. */
   held: boolean;
+  /** A write found the connection backed up (the socket did not take everything): drain when it has. */
+  blocked: boolean;
   sentEnd: boolean;
   gotEnd: boolean;
   closed: boolean;
@@ -113,6 +117,7 @@ const baseHandlers = {
       c.unsent = written < c.unsent.length ? c.unsent.subarray(Math.max(0, written)) : undefined;
     }
     if (!c.unsent) flush(socket);
+    if (!c.unsent) for (const [id, stream] of c.streams) if (stream.blocked && !stream.held) (stream.blocked = false), deliver(c, id, stream, (e) => e.drain());
   },
   close(socket: ConnSocket) {
     socket.data?.onClose("connection closed");
@@ -168,6 +173,7 @@ export class MtlsTransport implements Transport {
               resetAll(socket.data, reason);
             },
           );
+          socket.data.resetStream = resetSender(socket);
           socket.setNoDelay?.(true);
         },
         handshake: (socket, success) => {
@@ -283,6 +289,7 @@ export class MtlsTransport implements Transport {
             });
             c.owned = owned;
             socket.data = c;
+            c.resetStream = resetSender(socket);
             socket.setNoDelay?.(true);
             if (!tls) ready(socket);
           },
@@ -327,7 +334,7 @@ export class MtlsTransport implements Transport {
       const headers = msg.response.headers;
       delete headers[PEER_IDENTITY_HEADER];
       if (peer) headers[PEER_IDENTITY_HEADER] = peer;
-      if (stream) (stream.events as ClientStreamEvents).head({ status: msg.response.status, headers });
+      if (stream && !stream.closed) deliver(socket.data, msg.id, stream, (e) => (e as ClientStreamEvents).head({ status: msg.response.status, headers }));
       return;
     }
     if ("response" in msg) onStreamMessage(socket.data, msg.type, msg.id, msg.response);
@@ -341,7 +348,7 @@ export class MtlsTransport implements Transport {
     const id = (this.nextId = (this.nextId + 1) >>> 0);
     const encoded = encodeStreamOpen(id, open);
     if (encoded.length > this.maxMessageBytes) throw new TransportError(`stream opening of ${encoded.length} bytes exceeds ${this.maxMessageBytes}`, "too-large");
-    const stream: Stream = { events, held: false, sentEnd: false, gotEnd: false, closed: false };
+    const stream: Stream = { events, held: false, blocked: false, sentEnd: false, gotEnd: false, closed: false };
     socket.data.streams.set(id, stream);
     enqueue(socket, frameBytes(encoded));
     return { ...streamPeer(socket, id, stream, this.maxMessageBytes), identity: socket.data.peer };
@@ -381,7 +388,7 @@ export class MtlsTransport implements Transport {
     if (c.streams.has(id)) return;
     delete open.headers[PEER_IDENTITY_HEADER];
     if (c.peer) open.headers[PEER_IDENTITY_HEADER] = c.peer;
-    const stream: Stream = { events: IGNORED, held: false, sentEnd: false, gotEnd: false, closed: false };
+    const stream: Stream = { events: IGNORED, held: false, blocked: false, sentEnd: false, gotEnd: false, closed: false };
     c.streams.set(id, stream);
     const peer = streamPeer(socket, id, stream, this.maxMessageBytes) as ServerStreamPeer;
     peer.head = (status, headers) => {
@@ -404,25 +411,44 @@ function onStreamMessage(c: Conn, type: MessageType, id: number, msg: TransportR
   if (!stream || stream.closed) return;
   switch (type) {
     case MessageType.StreamData:
-      if (!stream.gotEnd) stream.events.data(msg.body);
+      if (!stream.gotEnd) deliver(c, id, stream, (e) => e.data(msg.body));
       return;
     case MessageType.StreamEnd:
       if (stream.gotEnd) return;
       stream.gotEnd = true;
       if (stream.sentEnd) close(c, id, stream);
-      stream.events.end(msg.headers);
+      deliver(c, id, stream, (e) => e.end(msg.headers));
       return;
     case MessageType.StreamReset:
       close(c, id, stream);
-      stream.events.reset(new TransportError(msg.headers.reason || "stream reset by the other side", "protocol"));
+      deliver(c, id, stream, (e) => e.reset(new TransportError(msg.headers.reason || "stream reset by the other side", "protocol")));
       return;
     case MessageType.StreamPause:
       stream.held = true;
       return;
     case MessageType.StreamResume:
       stream.held = false;
-      stream.events.drain();
+      deliver(c, id, stream, (e) => e.drain());
       return;
+  }
+}
+
+/** Hands one event to a stream's owner. What the owner throws ends that stream (reset both ways), never the
+ * connection and the other calls on it. */
+function deliver(c: Conn, id: number, stream: Stream, fn: (events: StreamEvents) => void): void {
+  try {
+    fn(stream.events);
+  } catch (err) {
+    const reason = `stream handler failed: ${err instanceof Error ? err.message : String(err)}`;
+    if (!stream.closed) {
+      close(c, id, stream);
+      c.resetStream?.(id, reason);
+    }
+    try {
+      stream.events.reset(new TransportError(reason, "protocol"));
+    } catch {
+      // the owner failed twice; the stream is closed either way
+    }
   }
 }
 
@@ -437,8 +463,12 @@ function resetAll(c: Conn | undefined, reason: string): void {
   const err = new TransportError(reason, "unreachable");
   for (const [id, stream] of [...c.streams]) {
     close(c, id, stream);
-    stream.events.reset(err);
+    deliver(c, id, stream, (e) => e.reset(err));
   }
+}
+
+function resetSender(socket: ConnSocket): (id: number, reason: string) => void {
+  return (id, reason) => enqueue(socket, frameBytes(encodeStreamMessage(MessageType.StreamReset, id, { reason })));
 }
 
 function streamPeer(socket: ConnSocket, id: number, stream: Stream, maxMessageBytes: number): StreamPeer {
@@ -449,7 +479,8 @@ function streamPeer(socket: ConnSocket, id: number, stream: Stream, maxMessageBy
     write(chunk) {
       if (stream.closed || stream.sentEnd) return false;
       for (let at = 0; at < chunk.length; at += maxChunk) send(MessageType.StreamData, undefined, chunk.subarray(at, at + maxChunk));
-      return !stream.held;
+      if (c.unsent) stream.blocked = true;
+      return !stream.held && !stream.blocked;
     },
     end(trailers) {
       if (stream.closed || stream.sentEnd) return;

@@ -75,6 +75,8 @@ type NodeReq = IncomingMessage | Http2ServerRequest;
 type NodeRes = ServerResponse | Http2ServerResponse;
 
 const PROXY_DROPPED = /^(:.*|connection|keep-alive|transfer-encoding|upgrade|host|content-length|te|trailer|dapr-app-id|dapr-api-token)$/;
+/** Sidecar-to-sidecar headers (the answering sidecar's identity, say): never the caller's business. */
+const INTERNAL_HEADER = /^rapr-/;
 
 /** gRPC proxying: a call for a service the sidecar does not serve, carrying `dapr-app-id` metadata, goes to that
  * app's own gRPC server through both sidecars; without the metadata it is UNIMPLEMENTED. */
@@ -140,59 +142,72 @@ async function streamedProxy(invoke: InvokeBlock, appId: string, req: NodeReq, r
   let headSent = false;
   let over = false;
   let sentAll = false;
+  let held = false;
+  const gone = () => stream.destroyed || stream.closed;
   const sendHead = (from: Record<string, string>) => {
     if (headSent) return;
     headSent = true;
     const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(from)) if (!PROXY_DROPPED.test(k)) out[k] = v;
+    for (const [k, v] of Object.entries(from)) if (!PROXY_DROPPED.test(k) && !INTERNAL_HEADER.test(k)) out[k] = v;
     out["content-type"] ??= "application/grpc";
     r.writeHead(200, out);
   };
   const finish = (trailers: Record<string, string>) => {
     if (over) return;
     over = true;
-    const t: Record<string, string> = {};
-    for (const [k, v] of Object.entries(trailers)) if (!PROXY_DROPPED.test(k)) t[k] = v;
-    t["grpc-status"] ??= "0";
     // The call is over once the status is out; messages the caller still sends are not wanted any more.
     if (!sentAll) peer?.reset("the call is over");
+    if (gone()) return;
+    const t: Record<string, string> = {};
+    for (const [k, v] of Object.entries(trailers)) if (!PROXY_DROPPED.test(k) && !INTERNAL_HEADER.test(k)) t[k] = v;
+    t["grpc-status"] ??= "0";
     if (!headSent) return void stream.respond({ ":status": 200, "content-type": "application/grpc", ...t }, { endStream: true }); // trailers-only
     r.addTrailers(t);
     r.end();
   };
   const events: ClientStreamEvents = {
-    head: (h) => !over && sendHead(h.headers),
+    head: (h) => !over && !gone() && sendHead(h.headers),
     data: (chunk) => {
-      if (over) return;
+      if (over || gone()) return;
       sendHead({});
-      if (!r.write(chunk)) {
+      if (!r.write(chunk) && !held) {
+        held = true;
         peer?.pause();
-        r.once("drain", () => peer?.resume());
+        r.once("drain", () => {
+          held = false;
+          peer?.resume();
+        });
       }
     },
     end: finish,
-    reset: (err) => finish({ "grpc-status": String(Code.Unavailable), "grpc-message": encodeURIComponent(`gRPC proxy: ${err.message}`) }),
+    reset: (err) => {
+      const code = err.code === "timeout" ? Code.DeadlineExceeded : Code.Unavailable;
+      finish({ "grpc-status": String(code), "grpc-message": encodeURIComponent(`gRPC proxy: ${err.message}`) });
+    },
     drain: () => req.resume(),
   };
+  // The caller may give up while the stream is still opening (a busy app, retries): that must reach the app too.
+  res.on("close", () => {
+    if (over) return;
+    over = true;
+    peer?.reset("the caller cancelled the call");
+  });
   try {
     peer = await invoke.proxyGrpcStream(appId, req.url ?? "/", headers, events);
   } catch (err) {
+    if (over || gone()) return;
     over = true;
     if (err instanceof DaprError) return grpcError(res, err.grpcCode, err.message);
     throw err;
   }
   const opened = peer;
+  if (over) return opened.reset("the call is over"); // cancelled, or answered in full, while it opened
   req.on("data", (chunk: Buffer) => {
     if (!opened.write(chunk)) req.pause();
   });
   req.on("end", () => {
     sentAll = true;
     opened.end();
-  });
-  res.on("close", () => {
-    if (over) return;
-    over = true;
-    opened.reset("the caller cancelled the call");
   });
 }
 
