@@ -153,9 +153,7 @@ export class InvokeBlock {
     if (target.appId === this.d.appId && target.namespace === this.d.namespace) return bounded(await this.deliverGrpcStream(path, headers, events));
     this.addRouting(target, "POST", "", headers);
     const open = async (signal: AbortSignal | undefined): Promise<StreamPeer> => {
-      const addresses = await d.resolver.resolve(target.appId, target.namespace);
-      if (!addresses.length) throw new AppNotFound(target);
-      const address = addresses.length === 1 ? addresses[0]! : addresses[this.nextPick++ % addresses.length]!;
+      const address = await this.sidecarOf(target);
       let peer: StreamPeer;
       try {
         peer = await d.transport.openStream!(address, { kind: GRPC_STREAM, path, headers, body: EMPTY }, events);
@@ -266,6 +264,13 @@ export class InvokeBlock {
     };
   }
 
+  /** The address of a sidecar serving the target; several for one app id (scaled out) take turns. */
+  private async sidecarOf(target: InvokeTarget): Promise<string> {
+    const addresses = await this.d.resolver.resolve(target.appId, target.namespace);
+    if (!addresses.length) throw new AppNotFound(target);
+    return addresses.length === 1 ? addresses[0]! : addresses[this.nextPick++ % addresses.length]!;
+  }
+
   /** Adds the sidecar-to-sidecar routing fields to a call's own (cleaned) headers. */
   private addRouting(target: InvokeTarget, verb: string, query: string, headers: Record<string, string>): void {
     const d = this.d;
@@ -285,10 +290,7 @@ export class InvokeBlock {
     const rtarget = { app: target.appId };
     const policy = d.resiliency.policyFor(rtarget);
     const attempt = async (signal: AbortSignal | undefined): Promise<TransportResponse> => {
-      const addresses = await d.resolver.resolve(target.appId, target.namespace);
-      if (!addresses.length) throw new AppNotFound(target);
-      // Several sidecars for one app id (scaled out): round robin.
-      const address = addresses.length === 1 ? addresses[0]! : addresses[this.nextPick++ % addresses.length]!;
+      const address = await this.sidecarOf(target);
       let res: TransportResponse;
       try {
         res = await d.transport.request(address, treq, { signal });
