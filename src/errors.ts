@@ -27,6 +27,8 @@ export const errors = {
   apiUnauthorized: make("ERR_API_UNAUTHORIZED", 401, Code.Unauthenticated),
   metadataGet: make("ERR_METADATA_GET", 500, Code.Internal),
   directInvoke: make("ERR_DIRECT_INVOKE", 500, Code.Internal),
+  /** An invocation that ran out of its resiliency timeout before it could even start. */
+  directInvokeTimeout: make("ERR_DIRECT_INVOKE", 504, Code.DeadlineExceeded),
   permissionDenied: make("ERR_PERMISSION_DENIED", 403, Code.PermissionDenied),
 
   stateStoreNotConfigured: make("ERR_STATE_STORE_NOT_CONFIGURED", 500, Code.FailedPrecondition),

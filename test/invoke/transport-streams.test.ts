@@ -174,3 +174,32 @@ describe("transport streams: a failing owner", () => {
     }
   });
 });
+
+describe("transport streams: flow control with a backed-up connection", () => {
+  test("paused by the reader and blocked by a full socket at once: after the socket drains and the reader resumes, writes go on", async () => {
+    let server!: Parameters<StreamHandler>[1];
+    let got = 0;
+    const t = await pair((_o, peer) => {
+      server = peer;
+      return { data: (c) => (got += c.length), end() {}, reset() {}, drain() {} };
+    }, 64 * 1024 * 1024);
+    try {
+      const { seen, events } = recorder();
+      const peer = await t.client.openStream!(t.addr, open(), events);
+      await Bun.sleep(20);
+      server.pause();
+      await waitFor(() => !peer.write(new Uint8Array(1)), "the pause to arrive", 3000, 1);
+      peer.write(new Uint8Array(32 * 1024 * 1024)); // more than the socket takes at once: the connection backs up
+      await Promise.resolve();
+      await Promise.resolve();
+      expect(peer.write(new Uint8Array(10))).toBe(false);
+      const total = 32 * 1024 * 1024 + 10 + got; // what was sent while waiting for the pause counts too
+      await waitFor(() => got >= total - 64, "everything to arrive", 15_000, 10);
+      server.resume();
+      await waitFor(() => seen.drains > 0, "a drain after the resume", 3000, 5);
+      expect(peer.write(new Uint8Array(10))).toBe(true);
+    } finally {
+      await t.close();
+    }
+  }, 30_000);
+});

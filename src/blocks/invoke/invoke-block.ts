@@ -142,15 +142,33 @@ export class InvokeBlock {
             end: (trailers) => (clearTimeout(timer), callerEvents.end(trailers)),
             reset: (err) => (clearTimeout(timer), callerEvents.reset(err)),
           };
-    const bounded = (peer: StreamPeer): StreamPeer => {
-      if (timeoutMs === undefined) return peer;
+    // The clock starts before the stream opens: retries and a wait for the app count against the timeout too.
+    let opened: StreamPeer | undefined;
+    let expired = false;
+    if (timeoutMs !== undefined) {
       timer = setTimeout(() => {
-        peer.reset("the call ran past its resiliency timeout");
-        callerEvents.reset(new TransportError(`no end within the resiliency timeout of ${timeoutMs} ms`, "timeout"));
+        expired = true;
+        opened?.reset("the call ran past its resiliency timeout");
+        if (opened) callerEvents.reset(new TransportError(`no end within the resiliency timeout of ${timeoutMs} ms`, "timeout"));
       }, timeoutMs);
+    }
+    const bounded = async (opening: Promise<StreamPeer>): Promise<StreamPeer> => {
+      if (timeoutMs === undefined) return opening;
+      let peer: StreamPeer;
+      try {
+        peer = await opening;
+      } catch (err) {
+        clearTimeout(timer);
+        throw err;
+      }
+      if (expired) {
+        peer.reset("the call ran past its resiliency timeout");
+        throw errors.directInvokeTimeout(`failed to invoke, id: ${appId}, err: no stream within the resiliency timeout of ${timeoutMs} ms`);
+      }
+      opened = peer;
       return { ...peer, reset: (reason) => (clearTimeout(timer), peer.reset(reason)) };
     };
-    if (target.appId === this.d.appId && target.namespace === this.d.namespace) return bounded(await this.deliverGrpcStream(path, headers, events));
+    if (target.appId === this.d.appId && target.namespace === this.d.namespace) return bounded(this.deliverGrpcStream(path, headers, events));
     this.addRouting(target, "POST", "", headers);
     const open = async (signal: AbortSignal | undefined): Promise<StreamPeer> => {
       const address = await this.sidecarOf(target);
@@ -174,7 +192,7 @@ export class InvokeBlock {
       return peer;
     };
     try {
-      if (d.resiliency.policyFor({ app: target.appId })) return bounded(await d.resiliency.run({ app: target.appId }, open, { permanent: (err) => err instanceof DaprError }));
+      if (d.resiliency.policyFor({ app: target.appId })) return await bounded(d.resiliency.run({ app: target.appId }, open, { permanent: (err) => err instanceof DaprError }));
       const builtIn = d.resiliency.builtInRetry("DaprBuiltInServiceRetries");
       return await withBuiltInRetries(open, builtIn?.maxRetries ?? BUILT_IN_RETRIES, builtIn?.durationMs ?? BUILT_IN_BACKOFF_MS);
     } catch (err) {

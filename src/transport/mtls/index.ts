@@ -428,6 +428,8 @@ function onStreamMessage(c: Conn, type: MessageType, id: number, msg: TransportR
       return;
     case MessageType.StreamResume:
       stream.held = false;
+      if (stream.blocked && c.unsent) return; // still backed up: the socket's drain will tell
+      stream.blocked = false;
       deliver(c, id, stream, (e) => e.drain());
       return;
   }

@@ -75,6 +75,7 @@ type NodeReq = IncomingMessage | Http2ServerRequest;
 type NodeRes = ServerResponse | Http2ServerResponse;
 
 const PROXY_DROPPED = /^(:.*|connection|keep-alive|transfer-encoding|upgrade|host|content-length|te|trailer|dapr-app-id|dapr-api-token)$/;
+const NGHTTP2_INTERNAL_ERROR = 2;
 /** Sidecar-to-sidecar headers (the answering sidecar's identity, say): never the caller's business. */
 const INTERNAL_HEADER = /^rapr-/;
 
@@ -146,11 +147,11 @@ async function streamedProxy(invoke: InvokeBlock, appId: string, req: NodeReq, r
   const gone = () => stream.destroyed || stream.closed;
   const sendHead = (from: Record<string, string>) => {
     if (headSent) return;
-    headSent = true;
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(from)) if (!PROXY_DROPPED.test(k) && !INTERNAL_HEADER.test(k)) out[k] = v;
     out["content-type"] ??= "application/grpc";
     r.writeHead(200, out);
+    headSent = true;
   };
   const finish = (trailers: Record<string, string>) => {
     if (over) return;
@@ -161,9 +162,13 @@ async function streamedProxy(invoke: InvokeBlock, appId: string, req: NodeReq, r
     const t: Record<string, string> = {};
     for (const [k, v] of Object.entries(trailers)) if (!PROXY_DROPPED.test(k) && !INTERNAL_HEADER.test(k)) t[k] = v;
     t["grpc-status"] ??= "0";
-    if (!headSent) return void stream.respond({ ":status": 200, "content-type": "application/grpc", ...t }, { endStream: true }); // trailers-only
-    r.addTrailers(t);
-    r.end();
+    try {
+      if (!headSent) return void stream.respond({ ":status": 200, "content-type": "application/grpc", ...t }, { endStream: true }); // trailers-only
+      r.addTrailers(t);
+      r.end();
+    } catch {
+      stream.close(NGHTTP2_INTERNAL_ERROR); // the caller sees the call fail rather than wait for it forever
+    }
   };
   const events: ClientStreamEvents = {
     head: (h) => !over && !gone() && sendHead(h.headers),
