@@ -218,7 +218,7 @@ export class AppChannel {
   }
 
   /** gRPC proxying, streamed both ways (gRPC apps only); holds one --app-max-concurrency slot until the call ends. */
-  grpcStream(path: string, headers: Record<string, string>, events: ClientStreamEvents): Promise<StreamPeer> {
+  grpcStream(path: string, headers: Record<string, string>, events: ClientStreamEvents, cancel?: AbortSignal): Promise<StreamPeer> {
     if (!this.baseUrl) return Promise.reject(new AppUnavailableError("no app port configured (--app-port)"));
     if (!this.isGrpc) return Promise.reject(new AppUnavailableError(`gRPC proxying needs --app-protocol grpc; the app speaks ${this.config.appProtocol}`));
     const client = (this.proxyClient ??= new GrpcProxyClient(this.baseUrl, this.config.appApiToken));
@@ -227,6 +227,10 @@ export class AppChannel {
         () =>
           new Promise<void>((over) => {
             const ends = <A extends unknown[]>(fn: (...args: A) => void) => (...args: A) => (over(), fn(...args));
+            if (cancel?.aborted) {
+              over(); // the caller left while this call waited for its slot: the app never hears of it
+              return failed(new AppUnavailableError(`the caller cancelled ${path} before the app took it`));
+            }
             try {
               const peer = client.open(path, headers, { ...events, end: ends(events.end), reset: ends(events.reset) });
               opened({ ...peer, reset: ends(peer.reset) });

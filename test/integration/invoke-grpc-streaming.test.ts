@@ -405,18 +405,18 @@ spec:
   test.each([
     ["through two sidecars", () => viaFront],
     ["to the sidecar's own app id (the wait is in the calling sidecar)", () => viaBusy],
-  ])("a call cancelled while it waits for the app's only slot never holds the slot (%s)", async (_name, via) => {
+  ])("a call cancelled while it waits for the app's only slot never reaches the app nor holds the slot (%s)", async (_name, via) => {
     const c = via();
     const first = slowVia(c, busyId, `holder-${uid()}`);
     expect(await first.next("the first call's tick")).toBe("tick"); // it holds --app-max-concurrency 1
-    const waiting = new Inbox(c.makeBidiStreamRequest("/test.Echo/Chat", raw, raw, mdFor(busyId), { deadline: Date.now() + CALL_DEADLINE_MS }), "waiting Chat");
-    (waiting.call as grpc.ClientDuplexStream<Buffer, Buffer>).write(Buffer.from("never answered"));
+    const waitingTag = `waiting-${uid()}`;
+    const waiting = slowVia(c, busyId, waitingTag);
     await Bun.sleep(200);
     waiting.call.cancel();
     expectCode(await waiting.end(), grpc.status.CANCELLED);
     first.call.cancel();
     await first.end().catch(() => undefined);
-    // The slot is free again: were the cancelled Chat opened and left running, this call would wait forever.
+    // The slot is free again: were the cancelled call opened and left running, this one would wait forever.
     const next = slowVia(c, busyId, `after-${uid()}`);
     try {
       expect(await next.next("a tick once the slot is free")).toBe("tick");
@@ -424,5 +424,7 @@ spec:
       next.call.cancel();
       next.dispose();
     }
+    // And the app never heard of the call that left while it waited (it would have seen it start and be cancelled).
+    expect(await cancelledVia(c, busyId, waitingTag)).toBe("no");
   }, TEST_MS);
 });

@@ -126,7 +126,7 @@ export class InvokeBlock {
    * a trailers-only answer (an error before any message) is an end without a head. The target's resiliency policy
    * (or the built-in retries) covers opening the stream, and the policy's timeout the whole call; once messages
    * flow a call cannot be replayed, so nothing retries it after that, as Dapr does for streamed invocations. */
-  async proxyGrpcStream(appId: string, path: string, incoming: Record<string, string>, callerEvents: ClientStreamEvents): Promise<StreamPeer> {
+  async proxyGrpcStream(appId: string, path: string, incoming: Record<string, string>, callerEvents: ClientStreamEvents, cancel?: AbortSignal): Promise<StreamPeer> {
     const target = parseTarget(appId, this.d.namespace, this.d.appId);
     const headers = cleanHeaders(incoming);
     headers.traceparent = nextTraceparent(incoming.traceparent);
@@ -168,9 +168,11 @@ export class InvokeBlock {
       opened = peer;
       return { ...peer, reset: (reason) => (clearTimeout(timer), peer.reset(reason)) };
     };
-    if (target.appId === this.d.appId && target.namespace === this.d.namespace) return bounded(this.deliverGrpcStream(path, headers, events));
+    if (target.appId === this.d.appId && target.namespace === this.d.namespace) return bounded(this.deliverGrpcStream(path, headers, events, cancel));
     this.addRouting(target, "POST", "", headers);
+    const cancelled = () => errors.directInvoke(`the caller cancelled the call to ${appId} while it opened`);
     const open = async (signal: AbortSignal | undefined): Promise<StreamPeer> => {
+      if (cancel?.aborted) throw cancelled();
       const address = await this.sidecarOf(target);
       let peer: StreamPeer;
       try {
@@ -178,6 +180,10 @@ export class InvokeBlock {
       } catch (err) {
         d.resolver.forget?.(target.appId, target.namespace);
         throw err;
+      }
+      if (cancel?.aborted) {
+        peer.reset("the caller cancelled the call");
+        throw cancelled();
       }
       if (signal?.aborted) {
         peer.reset("the caller gave up while the stream opened");
@@ -194,17 +200,17 @@ export class InvokeBlock {
     try {
       if (d.resiliency.policyFor({ app: target.appId })) return await bounded(d.resiliency.run({ app: target.appId }, open, { permanent: (err) => err instanceof DaprError }));
       const builtIn = d.resiliency.builtInRetry("DaprBuiltInServiceRetries");
-      return await withBuiltInRetries(open, builtIn?.maxRetries ?? BUILT_IN_RETRIES, builtIn?.durationMs ?? BUILT_IN_BACKOFF_MS);
+      return await withBuiltInRetries(open, builtIn?.maxRetries ?? BUILT_IN_RETRIES, builtIn?.durationMs ?? BUILT_IN_BACKOFF_MS, cancel);
     } catch (err) {
       throw this.outboundError(target, err);
     }
   }
 
-  private deliverGrpcStream(path: string, headers: Record<string, string>, events: ClientStreamEvents): Promise<StreamPeer> {
+  private deliverGrpcStream(path: string, headers: Record<string, string>, events: ClientStreamEvents, cancel?: AbortSignal): Promise<StreamPeer> {
     const ch = this.d.appChannel;
     if (!ch.configured) return Promise.reject(errors.directInvoke(`app channel is not initialized: app ${this.d.appId} has no --app-port`));
     if (!ch.isHealthy()) return Promise.reject(errors.directInvoke(`app ${this.d.appId} is unhealthy (app health checks are failing); not delivering ${path}`));
-    return ch.grpcStream(path, headers, events).catch((err: unknown) => {
+    return ch.grpcStream(path, headers, events, cancel).catch((err: unknown) => {
       throw err instanceof AppUnavailableError ? errors.directInvoke(err.message) : err;
     });
   }
@@ -247,7 +253,8 @@ export class InvokeBlock {
       reset: (err) => peer.end({ "grpc-status": "14", "grpc-message": encodeURIComponent(err.message) }),
       drain: release,
     };
-    this.deliverGrpcStream(open.path, headers, fromApp).then(
+    const left = new AbortController(); // the caller left before the app's stream opened
+    this.deliverGrpcStream(open.path, headers, fromApp, left.signal).then(
       (p) => {
         if (cancelled) return p.reset("the caller cancelled the call");
         app = p;
@@ -276,7 +283,8 @@ export class InvokeBlock {
       reset: () => {
         cancelled = true;
         early = undefined;
-        app?.reset("the caller cancelled the call");
+        if (app) app.reset("the caller cancelled the call");
+        else left.abort();
       },
       drain: () => app?.resume(),
     };
@@ -523,7 +531,8 @@ function remoteDaprError(res: TransportResponse): DaprError {
 
 /** Retries only sidecar-unreachable errors; a Resiliency policy named DaprBuiltInServiceRetries may widen them
  * (Dapr does not let it go below the defaults). */
-async function withBuiltInRetries<T>(fn: (signal: AbortSignal | undefined) => Promise<T>, maxRetries: number, backoffMs: number): Promise<T> {
+/** `stop`: no more attempts once it fires (the caller left). */
+async function withBuiltInRetries<T>(fn: (signal: AbortSignal | undefined) => Promise<T>, maxRetries: number, backoffMs: number, stop?: AbortSignal): Promise<T> {
   const limit = maxRetries === -1 ? Infinity : Math.max(BUILT_IN_RETRIES, maxRetries);
   const wait = Math.max(BUILT_IN_BACKOFF_MS, backoffMs);
   for (let attempt = 0; ; attempt++) {
@@ -531,8 +540,16 @@ async function withBuiltInRetries<T>(fn: (signal: AbortSignal | undefined) => Pr
       return await fn(undefined);
     } catch (err) {
       const retriable = err instanceof TransportError && err.code === "unreachable";
-      if (!retriable || attempt >= limit) throw err;
-      await Bun.sleep(wait);
+      if (!retriable || attempt >= limit || stop?.aborted) throw err;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          stop?.removeEventListener("abort", done);
+          resolve();
+        };
+        const timer = setTimeout(done, wait);
+        stop?.addEventListener("abort", done, { once: true });
+      });
     }
   }
 }

@@ -191,14 +191,17 @@ async function streamedProxy(invoke: InvokeBlock, appId: string, req: NodeReq, r
     },
     drain: () => req.resume(),
   };
-  // The caller may give up while the stream is still opening (a busy app, retries): that must reach the app too.
+  // The caller may give up while the stream is still opening (a busy app, retries): the opening stops, and a
+  // stream that opened anyway is reset.
+  const opening = new AbortController();
   res.on("close", () => {
     if (over) return;
     over = true;
-    peer?.reset("the caller cancelled the call");
+    if (peer) peer.reset("the caller cancelled the call");
+    else opening.abort();
   });
   try {
-    peer = await invoke.proxyGrpcStream(appId, req.url ?? "/", headers, events);
+    peer = await invoke.proxyGrpcStream(appId, req.url ?? "/", headers, events, opening.signal);
   } catch (err) {
     if (over || gone()) return;
     over = true;
