@@ -131,7 +131,8 @@ export class InvokeBlock {
     const headers = cleanHeaders(incoming);
     headers.traceparent = nextTraceparent(incoming.traceparent);
     const d = this.d;
-    const timeoutMs = d.resiliency.policyFor({ app: target.appId })?.timeoutMs;
+    const policy = d.resiliency.policyFor({ app: target.appId });
+    const timeoutMs = policy?.timeoutMs;
     // A policy's timeout bounds the whole call, as it bounded a buffered one.
     let timer: ReturnType<typeof setTimeout> | undefined;
     const events: ClientStreamEvents =
@@ -170,9 +171,12 @@ export class InvokeBlock {
     };
     if (target.appId === this.d.appId && target.namespace === this.d.namespace) return bounded(this.deliverGrpcStream(path, headers, events, cancel));
     this.addRouting(target, "POST", "", headers);
+    // Under a policy a caller's leaving must not count as the target failing (its circuit breaker would see it):
+    // the attempt runs on and the front resets the stream. Without one, leaving stops the opening.
+    const stopsOpening = () => !policy && cancel?.aborted;
     const cancelled = () => errors.directInvoke(`the caller cancelled the call to ${appId} while it opened`);
     const open = async (signal: AbortSignal | undefined): Promise<StreamPeer> => {
-      if (cancel?.aborted) throw cancelled();
+      if (stopsOpening()) throw cancelled();
       const address = await this.sidecarOf(target);
       let peer: StreamPeer;
       try {
@@ -181,7 +185,7 @@ export class InvokeBlock {
         d.resolver.forget?.(target.appId, target.namespace);
         throw err;
       }
-      if (cancel?.aborted) {
+      if (stopsOpening()) {
         peer.reset("the caller cancelled the call");
         throw cancelled();
       }
@@ -198,7 +202,7 @@ export class InvokeBlock {
       return peer;
     };
     try {
-      if (d.resiliency.policyFor({ app: target.appId })) return await bounded(d.resiliency.run({ app: target.appId }, open, { permanent: (err) => err instanceof DaprError }));
+      if (policy) return await bounded(d.resiliency.run({ app: target.appId }, open, { permanent: (err) => err instanceof DaprError }));
       const builtIn = d.resiliency.builtInRetry("DaprBuiltInServiceRetries");
       return await withBuiltInRetries(open, builtIn?.maxRetries ?? BUILT_IN_RETRIES, builtIn?.durationMs ?? BUILT_IN_BACKOFF_MS, cancel);
     } catch (err) {
