@@ -8,6 +8,7 @@ import { issueLeaf, loadOrCreateCa } from "../../src/security/ca.js";
 import { MtlsTransport, PEER_IDENTITY_HEADER } from "../../src/transport/mtls/index.js";
 import { TransportError, type ClientStreamEvents, type StreamEvents, type StreamHandler } from "../../src/transport/transport.js";
 import { waitFor } from "../support/ports.js";
+import { decodeMessage, MessageType } from "../../src/transport/wire.js";
 
 const root = mkdtempSync(join(tmpdir(), "rapr-streams-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -202,4 +203,31 @@ describe("transport streams: flow control with a backed-up connection", () => {
       await t.close();
     }
   }, 30_000);
+});
+
+describe("transport streams: peers of other versions", () => {
+  test("a message type this sidecar does not know is answered with a reset for its id, not silence", async () => {
+    const server = new MtlsTransport();
+    try {
+      const addr = await server.listen(async () => ({ status: 200, headers: {}, body: new Uint8Array() }), () => ({ data() {}, end() {}, reset() {}, drain() {} }));
+      const port = Number(addr.split(":").pop());
+      const got = await new Promise<Uint8Array>((resolve, reject) => {
+        Bun.connect({
+          hostname: "127.0.0.1",
+          port,
+          socket: {
+            open: (s) => void s.write(new Uint8Array([0, 0, 0, 5, 42, 0, 0, 0, 7])), // length 5: type 42, id 7
+            data: (_s, chunk) => resolve(new Uint8Array(chunk)),
+            error: (_s, err) => reject(err),
+          },
+        }).catch(reject);
+      });
+      const msg = decodeMessage(got, 4);
+      expect(msg.type).toBe(MessageType.StreamReset);
+      expect(msg.id).toBe(7);
+      expect("response" in msg && msg.response.headers.reason).toContain("message type 42");
+    } finally {
+      await server.close();
+    }
+  });
 });

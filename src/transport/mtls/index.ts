@@ -359,6 +359,11 @@ export class MtlsTransport implements Transport {
     try {
       msg = decodeMessage(frame);
     } catch {
+      // A kind of message from a newer peer: a reset for its id tells it at once that this sidecar cannot take it.
+      if (frame.length >= 5 && frame[0]! > MessageType.StreamResume) {
+        const id = ((frame[1]! << 24) | (frame[2]! << 16) | (frame[3]! << 8) | frame[4]!) >>> 0;
+        socket.data.resetStream?.(id, `message type ${frame[0]} is unknown to this sidecar`);
+      }
       return;
     }
     if (msg.type === MessageType.StreamOpen) return this.acceptStream(socket, msg.id, msg.request, streams);
