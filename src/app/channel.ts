@@ -205,12 +205,10 @@ export class AppChannel {
 
   /** gRPC proxying: one raw call to the app's own gRPC services (gRPC apps only), under --app-max-concurrency. */
   async grpcProxy(call: RawGrpcCall): Promise<RawGrpcResult> {
-    if (!this.baseUrl) throw new AppUnavailableError("no app port configured (--app-port)");
-    if (!this.isGrpc) throw new AppUnavailableError(`gRPC proxying needs --app-protocol grpc; the app speaks ${this.config.appProtocol}`);
-    this.proxyClient ??= new GrpcProxyClient(this.baseUrl, this.config.appApiToken);
+    const client = this.grpcProxyClient();
     return this.run(async () => {
       try {
-        return await this.proxyClient!.call(call);
+        return await client.call(call);
       } catch (err) {
         throw new AppUnavailableError(`app ${this.config.appId} at ${this.baseUrl} did not answer ${call.path}: ${(err as Error).message}`);
       }
@@ -219,10 +217,8 @@ export class AppChannel {
 
   /** gRPC proxying, streamed both ways (gRPC apps only); holds one --app-max-concurrency slot until the call ends. */
   grpcStream(path: string, headers: Record<string, string>, events: ClientStreamEvents, cancel?: AbortSignal): Promise<StreamPeer> {
-    if (!this.baseUrl) return Promise.reject(new AppUnavailableError("no app port configured (--app-port)"));
-    if (!this.isGrpc) return Promise.reject(new AppUnavailableError(`gRPC proxying needs --app-protocol grpc; the app speaks ${this.config.appProtocol}`));
-    const client = (this.proxyClient ??= new GrpcProxyClient(this.baseUrl, this.config.appApiToken));
     return new Promise<StreamPeer>((opened, failed) => {
+      const client = this.grpcProxyClient(); // a throw here rejects
       void this.run(
         () =>
           new Promise<void>((over) => {
@@ -241,6 +237,13 @@ export class AppChannel {
           }),
       );
     });
+  }
+
+  /** The HTTP/2 client for gRPC proxying; only a gRPC app with a port has one. */
+  private grpcProxyClient(): GrpcProxyClient {
+    if (!this.baseUrl) throw new AppUnavailableError("no app port configured (--app-port)");
+    if (!this.isGrpc) throw new AppUnavailableError(`gRPC proxying needs --app-protocol grpc; the app speaks ${this.config.appProtocol}`);
+    return (this.proxyClient ??= new GrpcProxyClient(this.baseUrl, this.config.appApiToken));
   }
 
   /** Resolves once the app's port accepts connections (Dapr waits for this before subscribing). */

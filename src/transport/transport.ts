@@ -29,6 +29,9 @@ export interface StreamEvents {
   drain(): void;
 }
 
+/** Events for a stream nobody follows any more (refused, or not yet handed to its owner). */
+export const IGNORED_STREAM: StreamEvents = { data() {}, end() {}, reset() {}, drain() {} };
+
 /** The client's events: the server's head (status and headers) comes before its data and end. */
 export interface ClientStreamEvents extends StreamEvents {
   head(head: { status: number; headers: Record<string, string> }): void;

@@ -6,11 +6,12 @@ import type { RawGrpcCall, RawGrpcResult } from "../../app/grpc-proxy.js";
 import type { NameResolver } from "../../components/contracts/nameresolution.js";
 import { DaprError, errors } from "../../errors.js";
 import type { Logger } from "../../observability/logger.js";
-import { CircuitOpenError, PolicyTimeoutError, statusIsFailure, type Resiliency, type RetryPolicy } from "../../resiliency/index.js";
+import { CircuitOpenError, PolicyTimeoutError, statusIsFailure, type Resiliency, type RetryPolicy, type RunOptions } from "../../resiliency/index.js";
 import { decide, type AccessControlSpec, type Caller } from "../../security/access-control.js";
 import { parseSpiffeId } from "../../security/spiffe.js";
 import { PEER_IDENTITY_HEADER } from "../../transport/mtls/index.js";
 import {
+  IGNORED_STREAM,
   TransportError,
   type ClientStreamEvents,
   type ServerStreamPeer,
@@ -98,7 +99,7 @@ export class InvokeBlock {
     const target = parseTarget(req.appId, this.d.namespace, this.d.appId);
     const headers = cleanHeaders(req.headers);
     headers.traceparent = nextTraceparent(req.headers.traceparent);
-    if (target.appId === this.d.appId && target.namespace === this.d.namespace) {
+    if (this.isOwn(target)) {
       headers["dapr-caller-app-id"] = this.d.appId;
       headers["dapr-callee-app-id"] = this.d.appId;
       return this.deliver({ ...req, headers });
@@ -112,7 +113,7 @@ export class InvokeBlock {
     const target = parseTarget(appId, this.d.namespace, this.d.appId);
     const headers = cleanHeaders(call.headers);
     headers.traceparent = nextTraceparent(call.headers.traceparent);
-    if (target.appId === this.d.appId && target.namespace === this.d.namespace) return this.deliverGrpc({ ...call, headers });
+    if (this.isOwn(target)) return this.deliverGrpc({ ...call, headers });
     const res = await this.remote(target, call.path, "POST", "", headers, call.body, "grpc-proxy");
     return splitTrailers(res);
   }
@@ -169,7 +170,7 @@ export class InvokeBlock {
       opened = peer;
       return { ...peer, reset: (reason) => (clearTimeout(timer), peer.reset(reason)) };
     };
-    if (target.appId === this.d.appId && target.namespace === this.d.namespace) return bounded(this.deliverGrpcStream(path, headers, events, cancel));
+    if (this.isOwn(target)) return bounded(this.deliverGrpcStream(path, headers, events, cancel));
     this.addRouting(target, "POST", "", headers);
     // Under a policy a caller's leaving must not count as the target failing (its circuit breaker would see it):
     // the attempt runs on and the front resets the stream. Without one, leaving stops the opening.
@@ -193,30 +194,25 @@ export class InvokeBlock {
         peer.reset("the caller gave up while the stream opened");
         throw new TransportError(`opening a stream to ${address} took too long`, "timeout");
       }
-      const id = d.mtls ? (peer.identity ? this.identity(peer.identity) : undefined) : undefined;
-      if (d.mtls && (!id || id.appId !== target.appId || id.namespace !== target.namespace)) {
-        peer.reset("wrong sidecar");
-        d.resolver.forget?.(target.appId, target.namespace);
-        throw errors.directInvoke(`the sidecar at ${address} is ${peer.identity ?? "unidentified"}, not app ${target.appId} in namespace ${target.namespace}; refusing its answer`);
+      if (d.mtls) {
+        try {
+          this.verifySidecar(target, peer.identity, address);
+        } catch (err) {
+          peer.reset("wrong sidecar");
+          throw err;
+        }
       }
       return peer;
     };
     try {
-      if (policy) return await bounded(d.resiliency.run({ app: target.appId }, open, { permanent: (err) => err instanceof DaprError }));
-      const builtIn = d.resiliency.builtInRetry("DaprBuiltInServiceRetries");
-      return await withBuiltInRetries(open, builtIn?.maxRetries ?? BUILT_IN_RETRIES, builtIn?.durationMs ?? BUILT_IN_BACKOFF_MS, cancel);
+      return await bounded(this.retried(target, open, { permanent: (err) => err instanceof DaprError }, cancel));
     } catch (err) {
       throw this.outboundError(target, err);
     }
   }
 
   private deliverGrpcStream(path: string, headers: Record<string, string>, events: ClientStreamEvents, cancel?: AbortSignal): Promise<StreamPeer> {
-    const ch = this.d.appChannel;
-    if (!ch.configured) return Promise.reject(errors.directInvoke(`app channel is not initialized: app ${this.d.appId} has no --app-port`));
-    if (!ch.isHealthy()) return Promise.reject(errors.directInvoke(`app ${this.d.appId} is unhealthy (app health checks are failing); not delivering ${path}`));
-    return ch.grpcStream(path, headers, events, cancel).catch((err: unknown) => {
-      throw err instanceof AppUnavailableError ? errors.directInvoke(err.message) : err;
-    });
+    return this.toApp(path, (ch) => ch.grpcStream(path, headers, events, cancel));
   }
 
   /** Inbound: a streamed gRPC call from another sidecar. Refusals and an app that cannot be reached end the
@@ -294,6 +290,19 @@ export class InvokeBlock {
     };
   }
 
+  private isOwn(target: InvokeTarget): boolean {
+    return target.appId === this.d.appId && target.namespace === this.d.namespace;
+  }
+
+  /** `fn` under the target's resiliency policy, or else Dapr's built-in retries for an unreachable sidecar;
+   * `stop` ends the built-in retries early (the caller left). */
+  private retried<T>(target: InvokeTarget, fn: (signal: AbortSignal | undefined) => Promise<T>, opts: RunOptions<T>, stop?: AbortSignal): Promise<T> {
+    const r = this.d.resiliency;
+    if (r.policyFor({ app: target.appId })) return r.run({ app: target.appId }, fn, opts);
+    const builtIn = r.builtInRetry("DaprBuiltInServiceRetries");
+    return withBuiltInRetries(fn, builtIn?.maxRetries ?? BUILT_IN_RETRIES, builtIn?.durationMs ?? BUILT_IN_BACKOFF_MS, stop);
+  }
+
   /** The address of a sidecar serving the target; several for one app id (scaled out) take turns. */
   private async sidecarOf(target: InvokeTarget): Promise<string> {
     const addresses = await this.d.resolver.resolve(target.appId, target.namespace);
@@ -317,8 +326,6 @@ export class InvokeBlock {
     const d = this.d;
     this.addRouting(target, verb, query, headers);
     const treq: TransportRequest = { kind, path: method, headers, body };
-    const rtarget = { app: target.appId };
-    const policy = d.resiliency.policyFor(rtarget);
     const attempt = async (signal: AbortSignal | undefined): Promise<TransportResponse> => {
       const address = await this.sidecarOf(target);
       let res: TransportResponse;
@@ -333,15 +340,10 @@ export class InvokeBlock {
     };
     let res: TransportResponse;
     try {
-      if (policy) {
-        res = await d.resiliency.run(rtarget, attempt, {
-          failedResult: (r, retry) => r.headers[H.error] === undefined && (kind === "grpc-proxy" ? grpcFailed(r, retry) : statusIsFailure(r.status, retry)),
-          permanent: (err) => err instanceof DaprError,
-        });
-      } else {
-        const builtIn = d.resiliency.builtInRetry("DaprBuiltInServiceRetries");
-        res = await withBuiltInRetries(attempt, builtIn?.maxRetries ?? BUILT_IN_RETRIES, builtIn?.durationMs ?? BUILT_IN_BACKOFF_MS);
-      }
+      res = await this.retried(target, attempt, {
+        failedResult: (r, retry) => r.headers[H.error] === undefined && (kind === "grpc-proxy" ? grpcFailed(r, retry) : statusIsFailure(r.status, retry)),
+        permanent: (err) => err instanceof DaprError,
+      });
     } catch (err) {
       throw this.outboundError(target, err);
     }
@@ -374,8 +376,12 @@ export class InvokeBlock {
    * name-resolution entry cannot redirect calls to another app's sidecar. */
   private checkServerIdentity(target: InvokeTarget, res: TransportResponse, address: string): void {
     const uri = res.headers[PEER_IDENTITY_HEADER];
-    const id = uri ? this.identity(uri) : undefined;
     delete res.headers[PEER_IDENTITY_HEADER];
+    this.verifySidecar(target, uri, address);
+  }
+
+  private verifySidecar(target: InvokeTarget, uri: string | undefined, address: string): void {
+    const id = uri ? this.identity(uri) : undefined;
     if (id && id.appId === target.appId && id.namespace === target.namespace) return;
     this.d.resolver.forget?.(target.appId, target.namespace);
     throw errors.directInvoke(`the sidecar at ${address} is ${uri ?? "unidentified"}, not app ${target.appId} in namespace ${target.namespace}; refusing its answer`);
@@ -449,28 +455,24 @@ export class InvokeBlock {
   }
 
   /** Hands a call to this sidecar's own app. */
-  private async deliver(req: InvokeRequest): Promise<InvokeResponse> {
+  private deliver(req: InvokeRequest): Promise<InvokeResponse> {
+    return this.toApp(`${req.verb} /${req.method}`, (ch) => ch.invoke({ method: req.verb, path: req.method, query: req.query, headers: req.headers, body: req.body }));
+  }
+
+  /** `send` to this sidecar's own app once its channel can take the call (`what`, for the errors). */
+  private async toApp<T>(what: string, send: (ch: AppChannel) => Promise<T>): Promise<T> {
     const ch = this.d.appChannel;
     if (!ch.configured) throw errors.directInvoke(`app channel is not initialized: app ${this.d.appId} has no --app-port, so it cannot receive invocations`);
-    if (!ch.isHealthy()) throw errors.directInvoke(`app ${this.d.appId} is unhealthy (app health checks are failing); not delivering ${req.verb} /${req.method}`);
+    if (!ch.isHealthy()) throw errors.directInvoke(`app ${this.d.appId} is unhealthy (app health checks are failing); not delivering ${what}`);
     try {
-      return await ch.invoke({ method: req.verb, path: req.method, query: req.query, headers: req.headers, body: req.body });
+      return await send(ch);
     } catch (err) {
-      if (err instanceof AppUnavailableError) throw errors.directInvoke(err.message);
-      throw err;
+      throw err instanceof AppUnavailableError ? errors.directInvoke(err.message) : err;
     }
   }
 
-  private async deliverGrpc(call: RawGrpcCall): Promise<RawGrpcResult> {
-    const ch = this.d.appChannel;
-    if (!ch.configured) throw errors.directInvoke(`app channel is not initialized: app ${this.d.appId} has no --app-port`);
-    if (!ch.isHealthy()) throw errors.directInvoke(`app ${this.d.appId} is unhealthy (app health checks are failing); not delivering ${call.path}`);
-    try {
-      return await ch.grpcProxy(call);
-    } catch (err) {
-      if (err instanceof AppUnavailableError) throw errors.directInvoke(err.message);
-      throw err;
-    }
+  private deliverGrpc(call: RawGrpcCall): Promise<RawGrpcResult> {
+    return this.toApp(call.path, (ch) => ch.grpcProxy(call));
   }
 }
 
@@ -502,7 +504,6 @@ const GRPC_STREAM = "grpc-stream";
 /** What a stream may send before the app's side is open, before the caller is asked to pause. */
 const EARLY_BYTES = 256 * 1024;
 const EMPTY = new Uint8Array(0);
-const IGNORED_STREAM: StreamEvents = { data() {}, end() {}, reset() {}, drain() {} };
 
 class AppNotFound extends Error {
   constructor(readonly target: InvokeTarget) {
@@ -534,8 +535,7 @@ function remoteDaprError(res: TransportResponse): DaprError {
 }
 
 /** Retries only sidecar-unreachable errors; a Resiliency policy named DaprBuiltInServiceRetries may widen them
- * (Dapr does not let it go below the defaults). */
-/** `stop`: no more attempts once it fires (the caller left). */
+ * (Dapr does not let it go below the defaults). `stop`: no more attempts once it fires (the caller left). */
 async function withBuiltInRetries<T>(fn: (signal: AbortSignal | undefined) => Promise<T>, maxRetries: number, backoffMs: number, stop?: AbortSignal): Promise<T> {
   const limit = maxRetries === -1 ? Infinity : Math.max(BUILT_IN_RETRIES, maxRetries);
   const wait = Math.max(BUILT_IN_BACKOFF_MS, backoffMs);

@@ -10,6 +10,7 @@
 import type { Socket, TCPSocketListener } from "bun";
 import { FrameReader, frameBytes } from "../kernel/frames.js";
 import {
+  IGNORED_STREAM,
   TransportError,
   type ClientStreamEvents,
   type RequestOptions,
@@ -321,20 +322,16 @@ export class MtlsTransport implements Transport {
     } catch {
       return;
     }
-    const peer = socket.data.peer;
     if (msg.type === MessageType.Response) {
-      const headers = msg.response.headers;
-      delete headers[PEER_IDENTITY_HEADER];
-      if (peer) headers[PEER_IDENTITY_HEADER] = peer;
+      stamp(msg.response.headers, socket.data.peer);
       this.pending.get(msg.id)?.settle(msg.response);
       return;
     }
     if (msg.type === MessageType.StreamHead) {
       const stream = socket.data.streams.get(msg.id);
-      const headers = msg.response.headers;
-      delete headers[PEER_IDENTITY_HEADER];
-      if (peer) headers[PEER_IDENTITY_HEADER] = peer;
-      if (stream && !stream.closed) deliver(socket.data, msg.id, stream, (e) => (e as ClientStreamEvents).head({ status: msg.response.status, headers }));
+      const { status, headers } = msg.response;
+      stamp(headers, socket.data.peer);
+      if (stream && !stream.closed) deliver(socket.data, msg.id, stream, (e) => (e as ClientStreamEvents).head({ status, headers }));
       return;
     }
     if ("response" in msg) onStreamMessage(socket.data, msg.type, msg.id, msg.response);
@@ -348,7 +345,7 @@ export class MtlsTransport implements Transport {
     const id = (this.nextId = (this.nextId + 1) >>> 0);
     const encoded = encodeStreamOpen(id, open);
     if (encoded.length > this.maxMessageBytes) throw new TransportError(`stream opening of ${encoded.length} bytes exceeds ${this.maxMessageBytes}`, "too-large");
-    const stream: Stream = { events, held: false, blocked: false, sentEnd: false, gotEnd: false, closed: false };
+    const stream = newStream(events);
     socket.data.streams.set(id, stream);
     enqueue(socket, frameBytes(encoded));
     return { ...streamPeer(socket, id, stream, this.maxMessageBytes), identity: socket.data.peer };
@@ -373,8 +370,7 @@ export class MtlsTransport implements Transport {
     }
     const id = msg.id;
     const req = msg.request;
-    delete req.headers[PEER_IDENTITY_HEADER];
-    if (socket.data.peer) req.headers[PEER_IDENTITY_HEADER] = socket.data.peer;
+    stamp(req.headers, socket.data.peer);
     let result: Promise<TransportResponse>;
     try {
       result = handler(req);
@@ -391,9 +387,8 @@ export class MtlsTransport implements Transport {
   private acceptStream(socket: ConnSocket, id: number, open: TransportRequest, handler: StreamHandler | undefined): void {
     const c = socket.data;
     if (c.streams.has(id)) return;
-    delete open.headers[PEER_IDENTITY_HEADER];
-    if (c.peer) open.headers[PEER_IDENTITY_HEADER] = c.peer;
-    const stream: Stream = { events: IGNORED, held: false, blocked: false, sentEnd: false, gotEnd: false, closed: false };
+    stamp(open.headers, c.peer);
+    const stream = newStream(IGNORED_STREAM);
     c.streams.set(id, stream);
     const peer = streamPeer(socket, id, stream, this.maxMessageBytes) as ServerStreamPeer;
     peer.head = (status, headers) => {
@@ -408,7 +403,15 @@ export class MtlsTransport implements Transport {
   }
 }
 
-const IGNORED: StreamEvents = { data() {}, end() {}, reset() {}, drain() {} };
+/** The other side's verified identity replaces whatever it claimed in the header. */
+function stamp(headers: Record<string, string>, peer: string | undefined): void {
+  delete headers[PEER_IDENTITY_HEADER];
+  if (peer) headers[PEER_IDENTITY_HEADER] = peer;
+}
+
+function newStream(events: StreamEvents): Stream {
+  return { events, held: false, blocked: false, sentEnd: false, gotEnd: false, closed: false };
+}
 
 /** A stream message after the opening, from the other side, for a stream open on this connection. */
 function onStreamMessage(c: Conn, type: MessageType, id: number, msg: TransportResponse): void {
@@ -498,7 +501,7 @@ function streamPeer(socket: ConnSocket, id: number, stream: Stream, maxMessageBy
     reset(reason) {
       if (stream.closed) return;
       close(c, id, stream);
-      send(MessageType.StreamReset, { reason });
+      c.resetStream!(id, reason);
     },
     pause() {
       if (!stream.closed) send(MessageType.StreamPause);

@@ -116,8 +116,7 @@ async function proxy(ctx: ApiContext, req: NodeReq, res: NodeRes): Promise<void>
     if (err instanceof DaprError) return grpcError(res, err.grpcCode, err.message);
     throw err;
   }
-  const resHeaders: Record<string, string> = { ":status": "200" };
-  for (const [k, v] of Object.entries(out.headers)) if (!PROXY_DROPPED.test(k)) resHeaders[k] = v;
+  const resHeaders: Record<string, string> = { ":status": "200", ...visible(out.headers) };
   const stream = h2stream(res);
   if (!stream) return grpcError(res, Code.Internal, "gRPC proxying needs HTTP/2");
   const hasTrailers = Object.keys(out.trailers).length > 0;
@@ -147,8 +146,7 @@ async function streamedProxy(invoke: InvokeBlock, appId: string, req: NodeReq, r
   const gone = () => stream.destroyed || stream.closed;
   const sendHead = (from: Record<string, string>) => {
     if (headSent) return;
-    const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(from)) if (!PROXY_DROPPED.test(k) && !INTERNAL_HEADER.test(k)) out[k] = v;
+    const out = visible(from);
     out["content-type"] ??= "application/grpc";
     r.writeHead(200, out);
     headSent = true;
@@ -159,8 +157,7 @@ async function streamedProxy(invoke: InvokeBlock, appId: string, req: NodeReq, r
     // The call is over once the status is out; messages the caller still sends are not wanted any more.
     if (!sentAll) peer?.reset("the call is over");
     if (gone()) return;
-    const t: Record<string, string> = {};
-    for (const [k, v] of Object.entries(trailers)) if (!PROXY_DROPPED.test(k) && !INTERNAL_HEADER.test(k)) t[k] = v;
+    const t = visible(trailers);
     t["grpc-status"] ??= "0";
     try {
       if (!headSent) return void stream.respond({ ":status": 200, "content-type": "application/grpc", ...t }, { endStream: true }); // trailers-only
@@ -217,6 +214,13 @@ async function streamedProxy(invoke: InvokeBlock, appId: string, req: NodeReq, r
     sentAll = true;
     opened.end();
   });
+}
+
+/** The app's metadata as the caller may see it: no HTTP framing, no sidecar-to-sidecar headers. */
+function visible(from: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(from)) if (!PROXY_DROPPED.test(k) && !INTERNAL_HEADER.test(k)) out[k] = v;
+  return out;
 }
 
 function h2stream(res: NodeRes): ServerHttp2Stream | undefined {
