@@ -1,6 +1,7 @@
 // Runs an operation under a target's resiliency policy: per-attempt timeout, retries (constant or
 // exponential back-off), and a circuit breaker around each attempt. Reused by invocation and components.
 import { CircuitBreaker, CircuitOpenError } from "./circuit-breaker.js";
+import { sleepUnless } from "./sleep.js";
 import type { ResiliencySpec, RetryPolicy, TargetPolicy } from "./spec.js";
 
 export type ResiliencyTarget =
@@ -22,7 +23,10 @@ export interface RunOptions<T> {
   permanent?(err: unknown): boolean;
   /** Called before each retry, e.g. to re-resolve an address. */
   onRetry?(attempt: number, reason: unknown): void;
-  sleep?(ms: number): Promise<void>;
+  sleep?(ms: number, stop?: AbortSignal): Promise<void>;
+  /** The caller left: no further attempt starts and a backoff ends at once with the last attempt's outcome. The
+   * attempt already running is not interrupted, so the circuit breaker counts only what the target did. */
+  stop?: AbortSignal;
 }
 
 export function describeTarget(t: ResiliencyTarget): string {
@@ -46,7 +50,7 @@ export async function runWithPolicy<T>(
 ): Promise<T> {
   if (!policy) return fn(undefined);
   const retry = policy.retry;
-  const sleep = opts.sleep ?? ((ms: number) => Bun.sleep(ms));
+  const sleep = opts.sleep ?? sleepUnless;
   let attempt = 0;
   for (;;) {
     let outcome: { ok: true; value: T } | { ok: false; error: unknown };
@@ -66,13 +70,15 @@ export async function runWithPolicy<T>(
       if (err instanceof CircuitOpenError || opts.permanent?.(err)) throw err;
       outcome = { ok: false, error: err };
     }
-    if (!retry || (retry.maxRetries !== -1 && attempt >= retry.maxRetries)) {
+    const last = () => {
       if (outcome.ok) return outcome.value;
       throw outcome.error;
-    }
+    };
+    if (!retry || (retry.maxRetries !== -1 && attempt >= retry.maxRetries) || opts.stop?.aborted) return last();
     attempt++;
+    await sleep(backoffMs(retry, attempt), opts.stop);
+    if (opts.stop?.aborted) return last();
     opts.onRetry?.(attempt, outcome.ok ? outcome.value : outcome.error);
-    await sleep(backoffMs(retry, attempt));
   }
 }
 

@@ -96,6 +96,38 @@ describe("runWithPolicy", () => {
     await expect(fail()).rejects.toBeInstanceOf(CircuitOpenError);
     await expect(r.run({ app: "b" }, async () => "ok")).resolves.toBe("ok");
   });
+
+  test("a caller who leaves during a backoff ends it at once with the last outcome, and no attempt follows", async () => {
+    const r = policyOf({ a: { retry: "slow", circuitBreaker: "cb" } }, {
+      retries: { slow: { duration: "30s", maxRetries: 5 } },
+      circuitBreakers: { cb: { trip: "consecutiveFailures > 10", timeout: "30s" } },
+    });
+    const stop = new AbortController();
+    let calls = 0;
+    const started = performance.now();
+    const run = r.run({ app: "a" }, async () => {
+      calls++;
+      setTimeout(() => stop.abort(), 20);
+      throw new Error(`down ${calls}`);
+    }, { stop: stop.signal });
+    await expect(run).rejects.toThrow("down 1");
+    expect(calls).toBe(1);
+    expect(performance.now() - started).toBeLessThan(10_000); // far below the 30 s backoff
+  });
+
+  test("a caller who already left starts no retry, but the attempt running when it left finishes", async () => {
+    const r = policyOf({ a: { retry: "q" } }, { retries: { q: { duration: "1ms", maxRetries: 3 } } });
+    const stop = new AbortController();
+    let calls = 0;
+    const out = await r.run({ app: "a" }, async () => {
+      calls++;
+      stop.abort();
+      await Bun.sleep(5);
+      return { status: 503 };
+    }, { ...noSleep, stop: stop.signal, failedResult: (x) => x.status >= 500 });
+    expect(out.status).toBe(503);
+    expect(calls).toBe(1);
+  });
 });
 
 describe("circuit breaker states", () => {

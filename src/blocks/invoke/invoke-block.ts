@@ -7,6 +7,7 @@ import type { NameResolver } from "../../components/contracts/nameresolution.js"
 import { DaprError, errors } from "../../errors.js";
 import type { Logger } from "../../observability/logger.js";
 import { CircuitOpenError, PolicyTimeoutError, statusIsFailure, type Resiliency, type RetryPolicy, type RunOptions } from "../../resiliency/index.js";
+import { sleepUnless } from "../../resiliency/sleep.js";
 import { decide, type AccessControlSpec, type Caller } from "../../security/access-control.js";
 import { parseSpiffeId } from "../../security/spiffe.js";
 import { PEER_IDENTITY_HEADER } from "../../transport/mtls/index.js";
@@ -298,7 +299,7 @@ export class InvokeBlock {
    * `stop` ends the built-in retries early (the caller left). */
   private retried<T>(target: InvokeTarget, fn: (signal: AbortSignal | undefined) => Promise<T>, opts: RunOptions<T>, stop?: AbortSignal): Promise<T> {
     const r = this.d.resiliency;
-    if (r.policyFor({ app: target.appId })) return r.run({ app: target.appId }, fn, opts);
+    if (r.policyFor({ app: target.appId })) return r.run({ app: target.appId }, fn, { ...opts, stop });
     const builtIn = r.builtInRetry("DaprBuiltInServiceRetries");
     return withBuiltInRetries(fn, builtIn?.maxRetries ?? BUILT_IN_RETRIES, builtIn?.durationMs ?? BUILT_IN_BACKOFF_MS, stop);
   }
@@ -545,15 +546,7 @@ async function withBuiltInRetries<T>(fn: (signal: AbortSignal | undefined) => Pr
     } catch (err) {
       const retriable = err instanceof TransportError && err.code === "unreachable";
       if (!retriable || attempt >= limit || stop?.aborted) throw err;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          stop?.removeEventListener("abort", done);
-          resolve();
-        };
-        const timer = setTimeout(done, wait);
-        stop?.addEventListener("abort", done, { once: true });
-      });
+      await sleepUnless(wait, stop);
     }
   }
 }

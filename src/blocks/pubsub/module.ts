@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import type { Runtime, RuntimeModule } from "../../runtime/runtime.js";
 import { DaprError, messageOf } from "../../errors.js";
+import { sleepUnless } from "../../resiliency/sleep.js";
 import { OutsideHub } from "./outside/hub.js";
 import { PubsubBlock } from "./pubsub-block.js";
 import { alphaCallback } from "./delivery.js";
@@ -71,11 +72,7 @@ export function pubsubModule(): RuntimeModule {
             }
             const retryInMs = Math.min(10_000, 250 * 2 ** Math.min(attempt, 6));
             log.error("subscription failed; retrying", { pubsub: s.pubsubName, topic: s.topic, attempt, retry_in_ms: retryInMs, error: messageOf(err) });
-            await new Promise<void>((resolve) => {
-              const onAbort = () => (clearTimeout(t), resolve());
-              const t = setTimeout(() => (stopped.signal.removeEventListener("abort", onAbort), resolve()), retryInMs);
-              stopped.signal.addEventListener("abort", onAbort, { once: true });
-            });
+            await sleepUnless(retryInMs, stopped.signal);
           }
         }
       };
