@@ -71,11 +71,12 @@ export class ComponentRegistry {
         throw err;
       }
       const timeout = spec.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS;
-      const instance = await withTimeout(
-        plugin.create(metadata, { name: spec.name, appId: this.ctx.appId, dataDir: this.ctx.dataDir, logger: log.child(spec.type) }),
-        timeout,
-        () => new ComponentInitError(spec, `init did not finish within ${timeout}ms (spec.initTimeout)`),
-      );
+      const creating = plugin.create(metadata, { name: spec.name, appId: this.ctx.appId, dataDir: this.ctx.dataDir, logger: log.child(spec.type) });
+      const instance = await withTimeout(creating, timeout, () => {
+        // An instance that arrives after the registry gave up would hold its connections forever: close it then.
+        creating.then((late: Component) => late.close()).catch(() => {});
+        return new ComponentInitError(spec, `init did not finish within ${timeout}ms (spec.initTimeout)`);
+      });
       this.loaded.set(key, { spec, family, instance, plugin });
       log.info("component loaded", { name: spec.name, type: spec.type, version: spec.version });
     } catch (err) {

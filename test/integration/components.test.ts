@@ -7,6 +7,10 @@ import { join } from "node:path";
 import { parseFlags, UsageError, type FlagSpec } from "../../src/cli/flags.js";
 import { allRunFlags, toRuntimeConfig } from "../../src/cli/run-flags.js";
 import { loadResourcePaths, parseResourceFile, ResourceError } from "../../src/components/loader.js";
+import { definePlugin } from "../../src/components/plugin.js";
+import { ComponentRegistry } from "../../src/components/registry.js";
+import { silentLogger } from "../../src/observability/logger.js";
+import { waitFor } from "../support/ports.js";
 import { runRapr } from "../support/rapr-cli.js";
 import { startSidecar } from "../support/sidecar.js";
 import { componentYaml } from "../support/components.js";
@@ -293,6 +297,22 @@ spec: {topic: orders}
     expect(loaded.components.map((c) => c.name)).toEqual(["first", "second", "third"]);
     expect(loaded.components[0].source).toBe(join(a, "a.yaml"));
     expect(() => loadResourcePaths([join(scratch, "missing")])).toThrow(/resources path does not exist/);
+  });
+
+  test("a component whose init finishes after spec.initTimeout is refused, and closed once it arrives", async () => {
+    let closed = false;
+    let finishInit!: () => void;
+    const registry = new ComponentRegistry({ appId: "app", dataDir: scratch, logger: silentLogger });
+    registry.registerPlugin(definePlugin({
+      type: "state.slow",
+      metadata: {},
+      create: () => new Promise((resolve) => (finishInit = () => resolve({ close: async () => void (closed = true) }))),
+    }));
+    const spec = { name: "slow", type: "state.slow", version: "v1", metadata: [], ignoreErrors: false, initTimeoutMs: 20, scopes: [], source: "test.yaml" };
+    await expect(registry.load(spec)).rejects.toThrow(/component "slow" \(state.slow\/v1\): init did not finish within 20ms/);
+    expect(registry.list()).toEqual([]);
+    finishInit();
+    await waitFor(() => closed, "the late instance to be closed", 2_000);
   });
 });
 
