@@ -222,12 +222,16 @@ class Conn {
     p?.reject(err);
   }
 
+  /** Closes the connection; a request still waiting on it is rejected (nobody would settle it otherwise). */
   destroy(): void {
     if (!this.closed) {
       this.closed = true;
       this.onGone(this);
     }
+    const p = this.pending;
+    this.pending = undefined;
     this.socket?.end();
+    p?.reject(new Http1Error("the connection to the app was closed before it answered", !this.gotBytes));
   }
 }
 
@@ -282,7 +286,10 @@ export class Http1Pool {
 
   constructor(private readonly host: string, private readonly port: number, private readonly maxIdle = 128) {}
 
+  private closed = false;
+
   async request(req: Http1Request): Promise<Http1Response> {
+    if (this.closed) throw new Http1Error(`the connection pool to ${this.host}:${this.port} is closed (the sidecar is stopping)`, false);
     if (!/^[A-Za-z]+$/.test(req.method)) throw new Http1Error(`invalid HTTP method ${JSON.stringify(req.method).slice(0, 40)}`, false);
     // Whitespace or control characters would break the request line: percent-encode them, as fetch() does.
     if (/[\s\0]/.test(req.target)) req = { ...req, target: req.target.replace(/[\s\0]/g, (c) => encodeURIComponent(c)) };
@@ -298,11 +305,18 @@ export class Http1Pool {
   }
 
   private async once(req: Http1Request, conn: Conn | undefined): Promise<Http1Response> {
+    if (req.signal?.aborted) {
+      if (conn) this.idle.push(conn);
+      throw new Http1Error("request aborted", false);
+    }
     const c = conn ?? (await this.connect());
     return new Promise<Http1Response>((resolve, reject) => {
       const onAbort = () => c.fail(new Http1Error("request aborted", false));
       if (req.signal) {
-        if (req.signal.aborted) return reject(new Http1Error("request aborted", false));
+        if (req.signal.aborted) {
+          c.destroy(); // aborted while connecting: the fresh connection would otherwise be left open
+          return reject(new Http1Error("request aborted", false));
+        }
         req.signal.addEventListener("abort", onAbort, { once: true });
       }
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -345,6 +359,10 @@ export class Http1Pool {
         },
       });
       c.socket.setNoDelay?.(true);
+      if (this.closed) {
+        c.destroy();
+        throw new Error("the pool was closed while connecting");
+      }
     } catch (err) {
       this.all.delete(c);
       throw new Http1Error(`cannot connect to ${this.host}:${this.port}: ${(err as Error).message}`, false);
@@ -353,6 +371,7 @@ export class Http1Pool {
   }
 
   close(): void {
+    this.closed = true;
     for (const c of [...this.all]) c.destroy();
     this.idle.length = 0;
   }

@@ -58,6 +58,13 @@ export class CircuitBreaker {
     }
   }
 
+  /** Ends a call that says nothing about the target (the caller left, a request that can never succeed): frees
+   * its half-open slot and takes it out of the counts. */
+  release(): void {
+    if (this.state === "half-open") this.halfOpenInFlight = Math.max(0, this.halfOpenInFlight - 1);
+    this.counts.requests = Math.max(0, this.counts.requests - 1);
+  }
+
   private advance(): void {
     const t = this.now();
     if (this.state === "open" && t - this.openedAt >= this.policy.timeoutMs) this.toState("half-open");

@@ -19,7 +19,7 @@ export class PolicyTimeoutError extends Error {
 export interface RunOptions<T> {
   /** A result that counts as a failure: retried and counted by the breaker, returned as is when retries run out. */
   failedResult?(result: T, retry: RetryPolicy | undefined): boolean;
-  /** Errors never retried (bad input, access denied…). */
+  /** Errors never retried (bad input, access denied, the caller left…); the circuit breaker does not count them. */
   permanent?(err: unknown): boolean;
   /** Called before each retry, e.g. to re-resolve an address. */
   onRetry?(attempt: number, reason: unknown): void;
@@ -66,8 +66,11 @@ export async function runWithPolicy<T>(
       if (!failed) return value;
       outcome = { ok: true, value };
     } catch (err) {
+      if (err instanceof CircuitOpenError || opts.permanent?.(err)) {
+        breaker?.release(); // not the target's failure: the breaker does not count it
+        throw err;
+      }
       breaker?.after(false);
-      if (err instanceof CircuitOpenError || opts.permanent?.(err)) throw err;
       outcome = { ok: false, error: err };
     }
     const last = () => {

@@ -115,4 +115,16 @@ describe("Http1Pool", () => {
     p.close();
     slow.stop(true);
   });
+  test("closing the pool rejects a request waiting for its answer, and refuses new ones", async () => {
+    let started!: () => void;
+    const arrived = new Promise<void>((r) => (started = r));
+    const slow = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => (started(), Bun.sleep(2000).then(() => new Response("late"))) });
+    const p = new Http1Pool("127.0.0.1", slow.port!);
+    const waiting = p.request({ method: "GET", target: "/", headers: [] });
+    await arrived;
+    p.close();
+    await expect(waiting).rejects.toThrow(/closed before it answered/);
+    await expect(p.request({ method: "GET", target: "/", headers: [] })).rejects.toThrow(/pool to 127\.0\.0\.1:\d+ is closed/);
+    slow.stop(true);
+  });
 });

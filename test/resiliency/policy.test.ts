@@ -178,3 +178,35 @@ describe("circuit breaker states", () => {
     expect(b.currentState).toBe("closed");
   });
 });
+
+describe("what the circuit breaker counts", () => {
+  const withBreaker = () => new Resiliency([parseResiliency("r", spec(
+    { circuitBreakers: { cb: { trip: "consecutiveFailures >= 2", timeout: "30s", maxRequests: 1 } } },
+    { apps: { a: { circuitBreaker: "cb" } } },
+  ), "f")]);
+
+  test("permanent errors (bad input, a caller who left) never open it; the target's own failures do", async () => {
+    const r = withBreaker();
+    const refused = () => r.run({ app: "a" }, async () => { throw new Error("bad request"); }, { permanent: () => true });
+    for (let i = 0; i < 5; i++) await expect(refused()).rejects.toThrow("bad request");
+    expect(await r.run({ app: "a" }, async () => "ok")).toBe("ok");
+    const down = () => r.run({ app: "a" }, async () => { throw new Error("down"); });
+    await expect(down()).rejects.toThrow("down");
+    await expect(down()).rejects.toThrow("down");
+    await expect(down()).rejects.toBeInstanceOf(CircuitOpenError);
+  });
+
+  test("a permanent error during half-open frees the trial slot", () => {
+    let now = 0;
+    const b = new CircuitBreaker({ name: "cb", maxRequests: 1, timeoutMs: 10, intervalMs: 0, trip: (c) => c.consecutiveFailures >= 1, tripText: "consecutiveFailures >= 1" }, "app a", () => now);
+    b.before();
+    b.after(false);
+    now = 20;
+    expect(b.currentState).toBe("half-open");
+    b.before();
+    b.release();
+    b.before(); // the slot is free again
+    b.after(true);
+    expect(b.currentState).toBe("closed");
+  });
+});
