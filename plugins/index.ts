@@ -10,6 +10,10 @@ import stateSqlite from "./state.sqlite/index.js";
 import nameresolutionLocal from "./nameresolution.local/index.js";
 import nameresolutionStatic from "./nameresolution.static/index.js";
 import nameresolutionMdns from "./nameresolution.mdns/index.js";
+import bindingsCron from "./bindings.cron/index.js";
+import bindingsHttp from "./bindings.http/index.js";
+import bindingsLocalstorage from "./bindings.localstorage/index.js";
+import bindingsPostgresql, { bindingsPostgresAlias } from "./bindings.postgresql/index.js";
 
 export const builtinPlugins: ComponentPlugin<any, any>[] = [
   stateInMemory,
@@ -22,4 +26,9 @@ export const builtinPlugins: ComponentPlugin<any, any>[] = [
   nameresolutionLocal,
   nameresolutionStatic,
   nameresolutionMdns,
+  bindingsCron,
+  bindingsHttp,
+  bindingsLocalstorage,
+  bindingsPostgresql,
+  bindingsPostgresAlias,
 ];

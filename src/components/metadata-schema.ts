@@ -102,3 +102,11 @@ export function parseDuration(text: string): number | undefined {
   }
   return consumed === s.length && consumed > 0 ? total : undefined;
 }
+
+/**
+ * Whether a per-request metadata value means "yes", as Dapr's utils.IsTruthy reads it ("true", "t", "1", "yes",
+ * "y", "on", any case, spaces around ignored). Anything else, including "", is false.
+ */
+export function isTruthy(value: string | undefined): boolean {
+  return value !== undefined && ["true", "t", "1", "yes", "y", "on"].includes(value.trim().toLowerCase());
+}
