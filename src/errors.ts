@@ -52,6 +52,9 @@ export const errors = {
   pubsubCloudEventsSer: make("ERR_PUBSUB_CLOUD_EVENTS_SER", 400, Code.InvalidArgument),
   pubsubEventsSer: make("ERR_PUBSUB_EVENTS_SER", 400, Code.InvalidArgument),
   pubsubForbidden: make("ERR_PUBSUB_FORBIDDEN", 403, Code.PermissionDenied),
+  /** Every failure of an output binding call (unknown binding, unsupported operation, the binding's own error), as Dapr. */
+  invokeOutputBinding: (name: string, detail: string) =>
+    new DaprError("ERR_INVOKE_OUTPUT_BINDING", `error invoking output binding ${name}: ${detail}`, 500, Code.Internal),
   etagMismatch: (op: "save" | "delete" | "transaction", message: string) =>
     new DaprError(etagCodes[op], message, 409, Code.Aborted),
   etagInvalid: (op: "save" | "delete" | "transaction", message: string) =>

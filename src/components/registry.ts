@@ -10,6 +10,9 @@ export interface LoadedComponent {
   family: string;
   instance: Component;
   plugin: ComponentPlugin<any, any>;
+  /** The metadata items' values as the plugin got them, names as the YAML spells them. secretKeyRefs are resolved:
+   * it holds secrets, never show it (GET /v1.0/metadata lists names and types only). */
+  metadata: Record<string, string>;
 }
 
 export class ComponentInitError extends Error {
@@ -77,7 +80,7 @@ export class ComponentRegistry {
         creating.then((late: Component) => late.close()).catch(() => {});
         return new ComponentInitError(spec, `init did not finish within ${timeout}ms (spec.initTimeout)`);
       });
-      this.loaded.set(key, { spec, family, instance, plugin });
+      this.loaded.set(key, { spec, family, instance, plugin, metadata: raw });
       log.info("component loaded", { name: spec.name, type: spec.type, version: spec.version });
     } catch (err) {
       const wrapped = err instanceof ComponentInitError ? err : new ComponentInitError(spec, err instanceof Error ? err.message : String(err));

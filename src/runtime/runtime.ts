@@ -9,6 +9,7 @@ import { AppProcess } from "../app/launcher.js";
 import { HealthBlock } from "../blocks/health/health-block.js";
 import { MetadataBlock } from "../blocks/metadata/metadata-block.js";
 import { pubsubModule } from "../blocks/pubsub/module.js";
+import { bindingsModule } from "../blocks/bindings/module.js";
 import { invokeModule } from "../blocks/invoke/module.js";
 import { clusterModule } from "../cluster/runtime-module.js";
 import { SecretsBlock } from "../blocks/secrets/secrets-block.js";
@@ -26,11 +27,16 @@ import { embeddedDefaults } from "./defaults.js";
 export interface RuntimeModule {
   name: string;
   start(rt: Runtime): Promise<void>;
+  /**
+   * The first step of stopping, run for every module before the app and its channel stop: stop taking input (input
+   * bindings, subscriptions) so nothing new reaches the app, and let deliveries in flight finish (within the grace).
+   */
+  drain?(): Promise<void>;
   stop(): Promise<void>;
 }
 
 // cluster first: invocation resolves app ids through membership when clustering is on
-export const runtimeModules: ((rt: Runtime) => RuntimeModule | undefined)[] = [clusterModule, invokeModule, pubsubModule];
+export const runtimeModules: ((rt: Runtime) => RuntimeModule | undefined)[] = [clusterModule, invokeModule, pubsubModule, bindingsModule];
 
 export class Runtime {
   readonly registry: ComponentRegistry;
@@ -44,6 +50,9 @@ export class Runtime {
   resiliency = new Resiliency();
   readonly finished: Promise<number>;
   private resolveFinished!: (code: number) => void;
+  /** Resolves once the API servers listen and /healthz says ready: input deliveries to the app wait for it. */
+  readonly ready: Promise<void>;
+  private resolveReady!: () => void;
   private http?: HttpServerHandle;
   private grpc?: GrpcServerHandle;
   private app?: AppProcess;
@@ -52,6 +61,7 @@ export class Runtime {
 
   constructor(readonly config: RuntimeConfig, readonly logger: Logger) {
     this.finished = new Promise((r) => (this.resolveFinished = r));
+    this.ready = new Promise((r) => (this.resolveReady = r));
     this.appChannel = new AppChannel(config, logger.child("app-channel"));
     this.registry = new ComponentRegistry({ appId: config.appId, dataDir: config.dataDir, logger: logger.child("components") });
     this.metrics = new Metrics(config.appId, config.enableMetrics);
@@ -114,6 +124,7 @@ export class Runtime {
       components: this.registry.list().length,
       startup_ms: Math.round(performance.now() - started),
     });
+    this.resolveReady();
     if (c.appCommand.length) this.launchApp();
     this.appChannel.startHealthChecks();
   }
@@ -137,10 +148,14 @@ export class Runtime {
     });
   }
 
-  /** Stops the app, the servers and the components; resolves `finished` with the exit code. */
+  /**
+   * Drains the modules (input bindings and subscriptions stop taking events, deliveries in flight finish), then stops
+   * the app, the servers, the modules and the components; resolves `finished` with the exit code.
+   */
   stop(reason: string, exitCode = 0): Promise<void> {
     this.stopping ??= (async () => {
       this.logger.info("shutting down", { reason });
+      await Promise.all(this.modules.map((m) => m.drain?.().catch((err) => this.logger.warn("module drain failed", { module: m.name, error: err }))));
       let code = exitCode;
       if (this.app) code = reason === "app exited" ? exitCode : await this.app.stop(this.config.gracefulShutdownMs).then(() => exitCode);
       this.appChannel.stop();

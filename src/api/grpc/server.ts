@@ -13,6 +13,7 @@ import type { CallGuard, UnaryRoute } from "./unary-grpc.js";
 import type { DescMethodUnary, DescService } from "@bufbuild/protobuf";
 import { DaprError } from "../../errors.js";
 import { pubsubHandlers } from "./handlers/pubsub.js";
+import { bindingsHandlers } from "./handlers/bindings.js";
 import { grpcProxyFallback, invokeHandlers } from "./handlers/invoke.js";
 import { subscribersRouter } from "./handlers/pubsub-outside.js";
 import { secretsHandlers } from "./handlers/secrets.js";
@@ -24,7 +25,7 @@ export type DaprHandlerModule = (ctx: ApiContext) => Partial<ServiceImpl<typeof 
 /** Registers services other than Dapr's own (rapr.v1.Cluster, AppCallback proxies, …). */
 export type RouterModule = (router: ConnectRouter, ctx: ApiContext) => void;
 
-export const daprHandlerModules: DaprHandlerModule[] = [systemHandlers, stateHandlers, secretsHandlers, pubsubHandlers, invokeHandlers];
+export const daprHandlerModules: DaprHandlerModule[] = [systemHandlers, stateHandlers, secretsHandlers, pubsubHandlers, bindingsHandlers, invokeHandlers];
 export const routerModules: RouterModule[] = [subscribersRouter, clusterRouter];
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0");

@@ -4,6 +4,7 @@ import type { ApiContext } from "../context.js";
 import { DaprError, errors } from "../../errors.js";
 import { errorResponse, json } from "./respond.js";
 import { pubsubRoutes } from "./routes/pubsub.js";
+import { bindingsRoutes } from "./routes/bindings.js";
 import { outsideWebSocket } from "./routes/pubsub-outside.js";
 import { invokeRoutes } from "./routes/invoke.js";
 import { secretsRoutes } from "./routes/secrets.js";
@@ -15,7 +16,7 @@ import { hotRoutes } from "./hot-routes.js";
 export type HttpRouteModule = (app: Elysia, ctx: ApiContext) => Elysia<any, any, any, any, any, any, any>;
 
 /** Every building block's HTTP routes; other blocks append theirs here. */
-export const httpRouteModules: HttpRouteModule[] = [systemRoutes, stateRoutes, secretsRoutes, pubsubRoutes, invokeRoutes, clusterRoutes];
+export const httpRouteModules: HttpRouteModule[] = [systemRoutes, stateRoutes, secretsRoutes, pubsubRoutes, bindingsRoutes, invokeRoutes, clusterRoutes];
 
 const UNAUTHENTICATED_PATHS = new Set(["/v1.0/healthz", "/v1.0/healthz/outbound"]);
 
