@@ -5,7 +5,8 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { CommunicationProtocolEnum, DaprClient, DaprServer, LogLevel } from "@dapr/dapr";
+import { CommunicationProtocolEnum } from "@dapr/dapr";
+import { sdkClient, sdkServer } from "../support/dapr-sdk.js";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { startSidecar, type Sidecar } from "../support/sidecar.js";
@@ -19,7 +20,6 @@ setDefaultTimeout(60_000);
 const NATS_URL = process.env.RAPR_TEST_NATS ?? "127.0.0.1:4222";
 const RUN = uniq();
 const STREAM_PREFIX = `raprit-${RUN}-`;
-const quiet = { error() {}, warn() {}, info() {}, verbose() {}, debug() {} };
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 
 afterAll(async () => {
@@ -60,7 +60,7 @@ describe("pubsub.nats through rapr", () => {
     const w2 = await sidecarWithApp(`workers-${RUN}`, res, subs);
     const audit = await sidecarWithApp(`audit-${RUN}`, res, subs);
     await Promise.all([w1, w2, audit].map((x) => subscribed(x.sc, 1)));
-    const client = new DaprClient({ daprHost: "127.0.0.1", daprPort: String(w1.sc.httpPort), communicationProtocol: CommunicationProtocolEnum.HTTP, logger: { level: LogLevel.Error, service: quiet } });
+    const client = sdkClient(w1.sc, CommunicationProtocolEnum.HTTP);
     const N = 40;
     for (let i = 0; i < N; i++) expect((await client.pubsub.publish("pubsub", topic, { seq: i })).error).toBeUndefined();
     const seqs = async (port: number) => (await received(port)).filter((r) => r.path === "/work").map((r) => r.event.data.seq as number);
@@ -76,13 +76,7 @@ describe("pubsub.nats through rapr", () => {
     const appPort = await freePort();
     const sc = await startSidecar({ appId: `grpcapp-${RUN}`, args: ["--app-port", String(appPort), "--app-protocol", "grpc", "--resources-path", res] });
     cleanups.push(() => sc.stop());
-    const server = new DaprServer({
-      serverHost: "127.0.0.1",
-      serverPort: String(appPort),
-      communicationProtocol: CommunicationProtocolEnum.GRPC,
-      clientOptions: { daprHost: "127.0.0.1", daprPort: String(sc.grpcPort) },
-      logger: { level: LogLevel.Error, service: quiet },
-    });
+    const server = sdkServer(sc, appPort, CommunicationProtocolEnum.GRPC);
     const got: any[] = [];
     const topic = `grpc-${RUN}`;
     await server.pubsub.subscribe("pubsub", topic, async (data: any) => {
@@ -95,7 +89,7 @@ describe("pubsub.nats through rapr", () => {
     await server.start();
     cleanups.push(() => server.stop());
     await subscribed(sc, 2);
-    const client = new DaprClient({ daprHost: "127.0.0.1", daprPort: String(sc.grpcPort), communicationProtocol: CommunicationProtocolEnum.GRPC, logger: { level: LogLevel.Error, service: quiet } });
+    const client = sdkClient(sc, CommunicationProtocolEnum.GRPC);
     await client.pubsub.publish("pubsub", topic, { hello: "grpc" });
     await waitFor(() => got.length >= 1, "OnTopicEvent delivery");
     expect(got[0]).toEqual({ hello: "grpc" });
@@ -111,13 +105,7 @@ describe("pubsub.nats through rapr", () => {
     const appPort = await freePort();
     const sc = await startSidecar({ appId: `httpsdk-${RUN}`, args: ["--app-port", String(appPort), "--resources-path", res] });
     cleanups.push(() => sc.stop());
-    const server = new DaprServer({
-      serverHost: "127.0.0.1",
-      serverPort: String(appPort),
-      communicationProtocol: CommunicationProtocolEnum.HTTP,
-      clientOptions: { daprHost: "127.0.0.1", daprPort: String(sc.httpPort), communicationProtocol: CommunicationProtocolEnum.HTTP },
-      logger: { level: LogLevel.Error, service: quiet },
-    });
+    const server = sdkServer(sc, appPort, CommunicationProtocolEnum.HTTP);
     const topic = `httpsdk-${RUN}`;
     const single: any[] = [];
     const bulk: any[] = [];
@@ -140,7 +128,7 @@ describe("pubsub.nats through rapr", () => {
     await subscribed(sc, 3);
     const meta = (await (await sc.http("/v1.0/metadata")).json()) as any;
     expect(meta.subscriptions.find((x: any) => x.topic === `${topic}-routed`)).toMatchObject({ deadLetterTopic: `${topic}-dead`, rules: [{ match: 'event.data.kind == "vip"', path: expect.stringContaining("vip") }, { match: "", path: expect.stringContaining("std") }] });
-    const client = new DaprClient({ daprHost: "127.0.0.1", daprPort: String(sc.httpPort), communicationProtocol: CommunicationProtocolEnum.HTTP, logger: { level: LogLevel.Error, service: quiet } });
+    const client = sdkClient(sc, CommunicationProtocolEnum.HTTP);
     await client.pubsub.publish("pubsub", `${topic}-routed`, { kind: "vip", n: 1 });
     await client.pubsub.publish("pubsub", `${topic}-routed`, { kind: "plain", n: 2 });
     await waitFor(() => routed.length >= 2, "routed SDK deliveries");
