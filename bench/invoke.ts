@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { freePort, waitFor } from "../test/support/ports.js";
 import { startSidecar, type Sidecar } from "../test/support/sidecar.js";
 import { flagNumber, hasFlag } from "./flags.js";
-import { cpuSeconds, percentile, rssMb } from "./measure.js";
+import { cpuSeconds, machineTicks, percentile, rssMb, stealShare } from "./measure.js";
 import { paced } from "./pacer.js";
 
 const seconds = flagNumber("seconds", 10);
@@ -133,10 +133,12 @@ try {
   const relayed = `http://127.0.0.1:${relay1Port}/echo`;
   await openLoop([direct, via, relayed], Math.min(2, seconds)); // warm-up (JIT)
   const t0 = performance.now();
+  const machine0 = machineTicks();
   const ca0 = cpuSeconds(a.proc.pid);
   const cb0 = cpuSeconds(b.proc.pid);
   const [d, s] = (await openLoop([direct, via], seconds)) as [Lat, Lat];
   const elapsed = (performance.now() - t0) / 1000;
+  const stolen = stealShare(machine0, machineTicks());
   const cpuA = (cpuSeconds(a.proc.pid) - ca0) / elapsed;
   const cpuB = (cpuSeconds(b.proc.pid) - cb0) / elapsed;
   const rssA = rssMb(a.proc.pid);
@@ -154,6 +156,7 @@ try {
   const row = (name: string, r: { lat: number[]; errors: number }) =>
     `${name.padEnd(28)}${f(percentile(r.lat, 50))}${f(percentile(r.lat, 90))}${f(percentile(r.lat, 99))}   n=${r.lat.length} errors=${r.errors}`;
   console.log(`\nrapr invoke bench: ${payloadBytes} B POST at ${rate} req/s on each path for ${seconds} s (paths interleaved${coarsePacing ? ", 1 ms timer pacing" : ""}), mTLS ${mtls ? "on" : "off"}, Bun ${Bun.version}, load average ${loadavg().map((x) => x.toFixed(1)).join(" ")}`);
+  console.log(`CPU time stolen by the hypervisor during the sidecar phase: ${(stolen * 100).toFixed(1)}%${stolen > 0.02 ? " (a busy host: the latencies below are inflated; compare only runs with little steal)" : ""}`);
   console.log(`${"path".padEnd(28)}${"p50 ms".padStart(9)}${"p90 ms".padStart(9)}${"p99 ms".padStart(9)}`);
   console.log(row("A -> B direct", d));
   console.log(row("A -> sidecar -> sidecar -> B", s));

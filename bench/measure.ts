@@ -23,3 +23,16 @@ export function rssMb(pid: number): number {
   if (!m) throw new Error(`no VmRSS for process ${pid}`);
   return Number(m[1]) / 1024;
 }
+
+/** The machine's CPU time so far, from /proc/stat: all of it, and the part a hypervisor gave to other guests (steal). */
+export function machineTicks(): { total: number; steal: number } {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already inside user and nice)
+  return { total: fields.slice(0, 8).reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
+}
+
+/** Which share of the machine's CPU time between two readings was stolen by the hypervisor (0–1). */
+export function stealShare(from: { total: number; steal: number }, to: { total: number; steal: number }): number {
+  const total = to.total - from.total;
+  return total > 0 ? (to.steal - from.steal) / total : 0;
+}
