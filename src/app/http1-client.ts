@@ -299,7 +299,7 @@ export class Http1Pool {
       return await this.once(req, reused);
     } catch (err) {
       // A kept-alive connection the app closed just as we wrote to it: try once more on a fresh one.
-      if (reused && err instanceof Http1Error && err.beforeResponse && !req.signal?.aborted) return this.once(req, undefined);
+      if (reused && err instanceof Http1Error && err.beforeResponse && !req.signal?.aborted && !this.closed) return this.once(req, undefined);
       throw err;
     }
   }
@@ -333,6 +333,7 @@ export class Http1Pool {
   }
 
   private async connect(): Promise<Conn> {
+    if (this.closed) throw new Http1Error(`the connection pool to ${this.host}:${this.port} is closed (the sidecar is stopping)`, false);
     const c = new Conn(
       (conn) => {
         if (this.idle.length < this.maxIdle) this.idle.push(conn);

@@ -1,6 +1,6 @@
 // rapr's command line: `rapr run`, `rapr version`, `rapr --help`.
 import { createLogger } from "../observability/logger.js";
-import { Runtime } from "../runtime/runtime.js";
+import { Runtime, StartAbortedError } from "../runtime/runtime.js";
 import { RAPR_VERSION } from "../version.js";
 import { formatHelp, parseFlags, UsageError } from "./flags.js";
 import { allRunFlags, toRuntimeConfig } from "./run-flags.js";
@@ -73,6 +73,7 @@ async function run(args: string[]): Promise<number> {
   try {
     await runtime.start();
   } catch (err) {
+    if (err instanceof StartAbortedError) return await runtime.finished; // a signal during start-up
     logger.error("start-up failed", { error: err });
     process.stderr.write(`rapr: ${err instanceof Error ? err.message : String(err)}\n`);
     await runtime.stop("start-up failed");

@@ -41,14 +41,18 @@ export class ComponentRegistry {
   }
 
   /** Loads secret stores first (other components' secretKeyRefs read from them), then the rest, in file order. */
-  async loadAll(specs: ComponentSpec[]): Promise<void> {
+  /** `cancel`: the sidecar is stopping; a component still initializing is given up on at once. */
+  async loadAll(specs: ComponentSpec[], cancel?: AbortSignal): Promise<void> {
     const inScope = specs.filter((s) => s.scopes.length === 0 || s.scopes.includes(this.ctx.appId));
     const secretStores = inScope.filter((s) => familyOf(s.type) === "secretstores");
     const rest = inScope.filter((s) => familyOf(s.type) !== "secretstores");
-    for (const spec of [...secretStores, ...rest]) await this.load(spec);
+    for (const spec of [...secretStores, ...rest]) {
+      if (cancel?.aborted) return;
+      await this.load(spec, cancel);
+    }
   }
 
-  async load(spec: ComponentSpec): Promise<void> {
+  async load(spec: ComponentSpec, cancel?: AbortSignal): Promise<void> {
     const log = this.ctx.logger;
     try {
       const family = familyOf(spec.type);
@@ -75,11 +79,14 @@ export class ComponentRegistry {
       }
       const timeout = spec.initTimeoutMs ?? DEFAULT_INIT_TIMEOUT_MS;
       const creating = plugin.create(metadata, { name: spec.name, appId: this.ctx.appId, dataDir: this.ctx.dataDir, logger: log.child(spec.type) });
-      const instance = await withTimeout(creating, timeout, () => {
-        // An instance that arrives after the registry gave up would hold its connections forever: close it then.
+      // An instance that arrives after the registry gave up would hold its connections forever: close it then.
+      const giveUp = (why: string) => {
         creating.then((late: Component) => late.close()).catch(() => {});
-        return new ComponentInitError(spec, `init did not finish within ${timeout}ms (spec.initTimeout)`);
-      });
+        return new ComponentInitError(spec, why);
+      };
+      const instance = await withTimeout(creating, timeout, () => giveUp(`init did not finish within ${timeout}ms (spec.initTimeout)`), cancel, () =>
+        giveUp("init given up: the sidecar is stopping"),
+      );
       this.loaded.set(key, { spec, family, instance, plugin, metadata: raw });
       log.info("component loaded", { name: spec.name, type: spec.type, version: spec.version });
     } catch (err) {
@@ -120,6 +127,14 @@ export class ComponentRegistry {
     return this.loaded.get(`${family}/${name}`)?.instance as C | undefined;
   }
 
+  /** Takes a loaded component out (the caller closes it): nothing lists, pings or closes it any more. */
+  remove(family: string, name: string): LoadedComponent | undefined {
+    const key = `${family}/${name}`;
+    const lc = this.loaded.get(key);
+    this.loaded.delete(key);
+    return lc;
+  }
+
   list(family?: string): LoadedComponent[] {
     return [...this.loaded.values()].filter((c) => !family || c.family === family);
   }
@@ -131,16 +146,22 @@ export class ComponentRegistry {
   }
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+async function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error, cancel?: AbortSignal, onCancel?: () => Error): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
   try {
     return await Promise.race([
       p,
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(onTimeout()), ms);
+        if (!cancel) return;
+        onAbort = () => reject(onCancel!());
+        if (cancel.aborted) onAbort();
+        else cancel.addEventListener("abort", onAbort, { once: true });
       }),
     ]);
   } finally {
     clearTimeout(timer);
+    if (onAbort) cancel?.removeEventListener("abort", onAbort);
   }
 }

@@ -20,6 +20,9 @@ export class CircuitBreaker {
   private openedAt = 0;
   private windowStart: number;
   private halfOpenInFlight = 0;
+  /** Bumped whenever the counts start afresh (a new state, a new interval): a call that began in an earlier
+   * generation no longer counts, nor frees a half-open slot it never held (gobreaker's rule). */
+  private generation = 0;
 
   constructor(readonly policy: CircuitBreakerPolicy, readonly target: string, private readonly now: () => number = Date.now) {
     this.windowStart = now();
@@ -30,8 +33,9 @@ export class CircuitBreaker {
     return this.state;
   }
 
-  /** Throws CircuitOpenError when no call may pass now; otherwise reserves a slot. */
-  before(): void {
+  /** Throws CircuitOpenError when no call may pass now; otherwise reserves a slot and returns the generation to
+   * hand to after() or release(). */
+  before(): number {
     this.advance();
     if (this.state === "open") throw new CircuitOpenError(this.policy.name, this.target);
     if (this.state === "half-open") {
@@ -39,9 +43,12 @@ export class CircuitBreaker {
       this.halfOpenInFlight++;
     }
     this.counts.requests++;
+    return this.generation;
   }
 
-  after(success: boolean): void {
+  after(success: boolean, generation = this.generation): void {
+    this.advance();
+    if (generation !== this.generation) return;
     const wasHalfOpen = this.state === "half-open";
     if (wasHalfOpen) this.halfOpenInFlight = Math.max(0, this.halfOpenInFlight - 1);
     const c = this.counts;
@@ -60,7 +67,9 @@ export class CircuitBreaker {
 
   /** Ends a call that says nothing about the target (the caller left, a request that can never succeed): frees
    * its half-open slot and takes it out of the counts. */
-  release(): void {
+  release(generation = this.generation): void {
+    this.advance();
+    if (generation !== this.generation) return;
     if (this.state === "half-open") this.halfOpenInFlight = Math.max(0, this.halfOpenInFlight - 1);
     this.counts.requests = Math.max(0, this.counts.requests - 1);
   }
@@ -71,6 +80,7 @@ export class CircuitBreaker {
     else if (this.state === "closed" && this.policy.intervalMs > 0 && t - this.windowStart >= this.policy.intervalMs) {
       this.counts = zero();
       this.windowStart = t;
+      this.generation++;
     }
   }
 
@@ -79,6 +89,7 @@ export class CircuitBreaker {
     this.counts = zero();
     this.windowStart = this.now();
     this.halfOpenInFlight = 0;
+    this.generation++;
     if (s === "open") this.openedAt = this.now();
   }
 }

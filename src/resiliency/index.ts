@@ -3,7 +3,7 @@ import type { RawResource } from "../components/loader.js";
 import { parseResiliency } from "./spec.js";
 import { Resiliency } from "./policy.js";
 
-export { Resiliency, runWithPolicy, statusIsFailure, PolicyTimeoutError, describeTarget, type ResiliencyTarget, type RunOptions } from "./policy.js";
+export { Resiliency, runWithPolicy, statusIsFailure, PolicyTimeoutError, CallerLeftError, describeTarget, type ResiliencyTarget, type RunOptions } from "./policy.js";
 export { CircuitBreaker, CircuitOpenError } from "./circuit-breaker.js";
 export { parseResiliency, ResiliencyError, type ResiliencySpec, type TargetPolicy, type RetryPolicy } from "./spec.js";
 

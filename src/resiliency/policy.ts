@@ -16,6 +16,14 @@ export class PolicyTimeoutError extends Error {
   }
 }
 
+/** RunOptions.stop had fired before the first attempt: nothing was tried. */
+export class CallerLeftError extends Error {
+  constructor(target: string) {
+    super(`${target}: given up before the first attempt (the caller left, or the sidecar is stopping)`);
+    this.name = "CallerLeftError";
+  }
+}
+
 export interface RunOptions<T> {
   /** A result that counts as a failure: retried and counted by the breaker, returned as is when retries run out. */
   failedResult?(result: T, retry: RetryPolicy | undefined): boolean;
@@ -54,23 +62,20 @@ export async function runWithPolicy<T>(
   let attempt = 0;
   for (;;) {
     let outcome: { ok: true; value: T } | { ok: false; error: unknown };
-    try {
-      breaker?.before();
-    } catch (err) {
-      throw err; // open circuit: fail fast, never retried
-    }
+    if (opts.stop?.aborted && attempt === 0) throw new CallerLeftError(target);
+    const generation = breaker?.before(); // an open circuit throws: fail fast, never retried
     try {
       const value = await withTimeout(policy.timeoutMs, target, fn);
       const failed = opts.failedResult?.(value, retry) ?? false;
-      breaker?.after(!failed);
+      breaker?.after(!failed, generation);
       if (!failed) return value;
       outcome = { ok: true, value };
     } catch (err) {
       if (err instanceof CircuitOpenError || opts.permanent?.(err)) {
-        breaker?.release(); // not the target's failure: the breaker does not count it
+        breaker?.release(generation); // not the target's failure: the breaker does not count it
         throw err;
       }
-      breaker?.after(false);
+      breaker?.after(false, generation);
       outcome = { ok: false, error: err };
     }
     const last = () => {

@@ -12,3 +12,14 @@ export function sleepUnless(ms: number, stop?: AbortSignal): Promise<void> {
     stop.addEventListener("abort", done, { once: true });
   });
 }
+
+/** True when `p` settles within `ms`, false when the time runs out first (p is left running either way). */
+export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

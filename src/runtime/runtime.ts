@@ -22,6 +22,7 @@ import { Metrics } from "../observability/metrics.js";
 import { Resiliency, resiliencyFromResources } from "../resiliency/index.js";
 import type { RuntimeConfig } from "./config.js";
 import { embeddedDefaults } from "./defaults.js";
+import { settlesWithin } from "../resiliency/sleep.js";
 
 /** A building block with a lifecycle of its own (pub/sub subscriptions, cluster membership, …). */
 export interface RuntimeModule {
@@ -29,14 +30,28 @@ export interface RuntimeModule {
   start(rt: Runtime): Promise<void>;
   /**
    * The first step of stopping, run for every module before the app and its channel stop: stop taking input (input
-   * bindings, subscriptions) so nothing new reaches the app, and let deliveries in flight finish (within the grace).
+   * bindings) so nothing new reaches the app, and let deliveries in flight finish within `graceMs` (0 when the app
+   * has already exited: nothing in flight can finish).
    */
-  drain?(): Promise<void>;
+  drain?(graceMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
 // cluster first: invocation resolves app ids through membership when clustering is on
 export const runtimeModules: ((rt: Runtime) => RuntimeModule | undefined)[] = [clusterModule, invokeModule, pubsubModule, bindingsModule];
+
+/** How much longer than its grace a module's drain may take before stop() goes on without it. */
+const DRAIN_SLACK_MS = 2_000;
+/** The app always gets at least this long to exit after SIGTERM, whatever draining used up. */
+const MIN_APP_GRACE_MS = 1_000;
+
+/** start() was cut short by a stop (a signal during start-up): not a failure. */
+export class StartAbortedError extends Error {
+  constructor() {
+    super("start-up was cut short: the sidecar is stopping");
+    this.name = "StartAbortedError";
+  }
+}
 
 export class Runtime {
   readonly registry: ComponentRegistry;
@@ -58,6 +73,10 @@ export class Runtime {
   private app?: AppProcess;
   private modules: RuntimeModule[] = [];
   private stopping?: Promise<void>;
+  private starting?: Promise<void>;
+  private stopRequested = false;
+  /** Aborted by stop(): a component init still running is given up on instead of waited for. */
+  private readonly startCancelled = new AbortController();
 
   constructor(readonly config: RuntimeConfig, readonly logger: Logger) {
     this.finished = new Promise((r) => (this.resolveFinished = r));
@@ -86,12 +105,24 @@ export class Runtime {
     return this.grpc?.port;
   }
 
-  async start(): Promise<void> {
+  /** Starts everything; rejects with StartAbortedError when a stop arrives first (stop() then tears down what started). */
+  start(): Promise<void> {
+    return (this.starting ??= this.startSteps());
+  }
+
+  /** Between the steps of start-up: a stop that arrived meanwhile ends it there. */
+  private checkpoint(): void {
+    if (this.stopRequested) throw new StartAbortedError();
+  }
+
+  private async startSteps(): Promise<void> {
     const c = this.config;
     const started = performance.now();
     mkdirSync(c.dataDir, { recursive: true });
     for (const p of builtinPlugins) this.registry.registerPlugin(p);
-    for (const p of await loadExternalPlugins(c.pluginsPaths)) {
+    const external = await loadExternalPlugins(c.pluginsPaths);
+    this.checkpoint();
+    for (const p of external) {
       this.registry.registerPlugin(p);
       this.logger.info("plugin registered", { type: p.type });
     }
@@ -103,20 +134,28 @@ export class Runtime {
     } else {
       components = embeddedDefaults(new Set(this.registry.pluginTypes()));
     }
-    await this.registry.loadAll(components);
+    try {
+      await this.registry.loadAll(components, this.startCancelled.signal);
+    } catch (err) {
+      this.checkpoint(); // a component given up on because of the stop is not a start-up failure
+      throw err;
+    }
+    this.checkpoint();
     this.resiliency = resiliencyFromResources(this.resources, c.appId);
     this.api.resiliency = this.resiliency;
     this.api.state.useResiliency(this.resiliency); // state store calls run under targets.components policies
     for (const make of runtimeModules) {
       const m = make(this);
       if (!m) continue;
+      this.modules.push(m); // pushed first: a module whose start fails half way is still stopped
       await m.start(this);
-      this.modules.push(m);
+      this.checkpoint();
     }
     this.metrics.componentsLoaded.set({ app_id: c.appId }, this.registry.list().length);
     if (c.enableMetrics) this.metrics.serve(c.listenAddress, c.metricsPort, this.logger);
     this.http = startHttpServer(this.api);
     this.grpc = await startGrpcServer(this.api);
+    this.checkpoint();
     this.api.health.markReady();
     this.logger.info("rapr is ready", {
       http_port: this.http.port,
@@ -153,11 +192,20 @@ export class Runtime {
    * the app, the servers, the modules and the components; resolves `finished` with the exit code.
    */
   stop(reason: string, exitCode = 0): Promise<void> {
+    this.stopRequested = true;
+    this.startCancelled.abort();
     this.stopping ??= (async () => {
       this.logger.info("shutting down", { reason });
-      await Promise.all(this.modules.map((m) => m.drain?.().catch((err) => this.logger.warn("module drain failed", { module: m.name, error: err }))));
+      await this.starting?.catch(() => {}); // start-up ends at its next step
+      // One graceful-shutdown budget for draining and the app together.
+      const grace = this.config.gracefulShutdownMs;
+      const deadline = performance.now() + grace;
+      const drainMs = reason === "app exited" ? 0 : grace;
+      const drains = Promise.all(this.modules.map((m) => m.drain?.(drainMs).catch((err) => this.logger.warn("module drain failed", { module: m.name, error: err }))));
+      if (!(await settlesWithin(drains, drainMs + DRAIN_SLACK_MS))) this.logger.warn("draining did not finish within the graceful-shutdown time; stopping anyway");
       let code = exitCode;
-      if (this.app) code = reason === "app exited" ? exitCode : await this.app.stop(this.config.gracefulShutdownMs).then(() => exitCode);
+      const appGraceMs = Math.max(MIN_APP_GRACE_MS, deadline - performance.now());
+      if (this.app) code = reason === "app exited" ? exitCode : await this.app.stop(appGraceMs).then(() => exitCode);
       this.appChannel.stop();
       await Promise.allSettled([this.http?.stop(), this.grpc?.stop(), this.metrics.stop()]);
       for (const m of this.modules.reverse()) await m.stop().catch((err) => this.logger.warn("module stop failed", { module: m.name, error: err }));

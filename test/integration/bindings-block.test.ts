@@ -30,7 +30,8 @@ function registry(...components: ([ComponentSpec, object] | [ComponentSpec, obje
     const metadata = resolved ?? Object.fromEntries(s.metadata.map((m) => [m.name, m.value ?? ""]));
     return { spec: s, family: "bindings", instance, plugin: {}, metadata } as unknown as LoadedComponent;
   });
-  return { list: () => loaded } as unknown as ComponentRegistry;
+  const remove = (_family: string, name: string) => loaded.splice(loaded.findIndex((l) => l.spec.name === name), 1)[0];
+  return { list: () => [...loaded], remove } as unknown as ComponentRegistry;
 }
 
 /** An output binding whose invoke runs `fn` and counts its calls. */
@@ -259,12 +260,14 @@ describe("direction and route", () => {
     });
   }
 
-  test("with spec.ignoreErrors the binding is left out instead, and closed", async () => {
+  test("with spec.ignoreErrors the binding is left out instead: closed, and taken out of the registry", async () => {
     let closed = false;
     const plugin = { ...output(), close: async () => void (closed = true) };
-    const block = new BindingsBlock(registry([spec("b", "bindings.fake", { direction: "sideways" }, true), plugin]), silentLogger);
+    const reg = registry([spec("b", "bindings.fake", { direction: "sideways" }, true), plugin]);
+    const block = new BindingsBlock(reg, silentLogger);
     expect(block.capabilities("b")).toBeUndefined();
     await waitFor(() => closed, "the ignored binding to be closed", 1_000);
+    expect(reg.list("bindings")).toEqual([]); // no longer listed, pinged by /healthz/outbound, or closed twice
   });
 
   test("direction and route are read from the resolved metadata: a secretKeyRef counts", () => {

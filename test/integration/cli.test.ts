@@ -1,11 +1,12 @@
 // The rapr command line: help, version, usage errors, launching the app, signals, and the binary standing alone.
 import { afterAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, waitFor } from "../support/ports.js";
 import { runRapr } from "../support/rapr-cli.js";
 import { RAPR_BIN, startSidecar } from "../support/sidecar.js";
+import { componentYaml } from "../support/components.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "rapr-cli-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -90,6 +91,29 @@ describe("rapr run -- <app>", () => {
       await sidecar.stop();
     });
   }
+
+  test("SIGTERM while components still load: start-up stops there, and rapr exits 0 without ever listening", async () => {
+    // A "PostgreSQL" that accepts connections and never answers holds the state store's init for its 5 s timeout.
+    let connected = false;
+    const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open: () => void (connected = true), data() {} } });
+    const res = join(scratch, "slow-init");
+    mkdirSync(res, { recursive: true });
+    writeFileSync(join(res, "pg.yaml"), componentYaml("slow", "state.postgresql", { connectionString: `postgres://postgres@127.0.0.1:${silent.port}/test`, timeout: "30s" }, { extra: "  initTimeout: 20s" }));
+    const sidecar = await startSidecar({ args: ["--resources-path", res, "--log-level", "info"], waitReady: false });
+    try {
+      await waitFor(() => connected, "the state store's init to connect");
+      sidecar.proc.kill("SIGTERM");
+      const code = await Promise.race([sidecar.proc.exited, Bun.sleep(15_000).then(() => "still running")]);
+      expect(code).toBe(0);
+      const log = await sidecar.output();
+      expect(log).toContain("shutting down");
+      expect(log).not.toContain("rapr is ready");
+      await expect(fetch(`http://127.0.0.1:${sidecar.httpPort}/v1.0/healthz`)).rejects.toThrow();
+    } finally {
+      sidecar.proc.kill("SIGKILL");
+      silent.stop(true);
+    }
+  }, 30_000);
 });
 
 function isAlive(pid: number): boolean {

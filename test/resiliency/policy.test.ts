@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { CircuitBreaker, CircuitOpenError, parseResiliency, PolicyTimeoutError, Resiliency, ResiliencyError, runWithPolicy } from "../../src/resiliency/index.js";
+import { CallerLeftError, CircuitBreaker, CircuitOpenError, parseResiliency, PolicyTimeoutError, Resiliency, ResiliencyError, runWithPolicy } from "../../src/resiliency/index.js";
 import { compileTrip } from "../../src/resiliency/trip.js";
 
 const spec = (policies: object, targets: object) => ({ spec: { policies, targets } });
@@ -208,5 +208,28 @@ describe("what the circuit breaker counts", () => {
     b.before(); // the slot is free again
     b.after(true);
     expect(b.currentState).toBe("closed");
+  });
+
+  test("a call that began before the counts started afresh neither counts nor frees a half-open slot it never held", () => {
+    let now = 0;
+    const b = new CircuitBreaker({ name: "cb", maxRequests: 1, timeoutMs: 10, intervalMs: 0, trip: (c) => c.consecutiveFailures >= 1, tripText: "consecutiveFailures >= 1" }, "app a", () => now);
+    const early = b.before(); // call A, while closed
+    b.after(false, b.before()); // call B fails: open
+    now = 20;
+    const trial = b.before(); // call C: the half-open trial
+    b.release(early); // A ends (its caller left): must not free C's slot
+    expect(() => b.before()).toThrow(CircuitOpenError);
+    b.after(false, early); // nor count as a failure of the new generation
+    expect(b.currentState).toBe("half-open");
+    b.after(true, trial);
+    expect(b.currentState).toBe("closed");
+  });
+
+  test("a stop that fired before the first attempt tries nothing", async () => {
+    const r = new Resiliency([parseResiliency("r", spec({ retries: { q: { duration: "1ms", maxRetries: 3 } } }, { apps: { a: { retry: "q" } } }), "f")]);
+    let calls = 0;
+    const stop = AbortSignal.abort();
+    await expect(r.run({ app: "a" }, async () => void calls++, { stop })).rejects.toBeInstanceOf(CallerLeftError);
+    expect(calls).toBe(0);
   });
 });

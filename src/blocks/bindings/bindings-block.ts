@@ -6,7 +6,7 @@ import type { ComponentRegistry } from "../../components/registry.js";
 import { errors, messageOf } from "../../errors.js";
 import type { Logger } from "../../observability/logger.js";
 import { Resiliency } from "../../resiliency/index.js";
-import { sleepUnless } from "../../resiliency/sleep.js";
+import { settlesWithin, sleepUnless } from "../../resiliency/sleep.js";
 import { bindingInfo, type BindingInfo } from "./binding-spec.js";
 import { appListens, deliverEvent } from "./delivery.js";
 
@@ -44,17 +44,6 @@ export function withCallerMetadata(metadata: Record<string, string>, headers: He
   return out;
 }
 
-/** Whether `p` settled within `ms`. */
-async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([p.then(() => true), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export class BindingsBlock {
   private readonly bindings = new Map<string, BindingInfo>();
   private readonly readers: { name: string; reader: InputReader }[] = [];
@@ -82,6 +71,7 @@ export class BindingsBlock {
         if (!lc.spec.ignoreErrors) throw err;
         // Left out as if it had failed to load: nothing calls or reads it, so nothing it opened stays open.
         logger.warn("binding ignored and closed (spec.ignoreErrors)", { binding: lc.spec.name, error: messageOf(err) });
+        registry.remove(lc.family, lc.spec.name);
         lc.instance.close().catch((e: unknown) => logger.warn("ignored binding did not close cleanly", { binding: lc.spec.name, error: messageOf(e) }));
         continue;
       }
@@ -144,23 +134,17 @@ export class BindingsBlock {
   async startInputs(app: AppChannel, signal: AbortSignal): Promise<void> {
     const stop = either(signal, this.stopping.signal)!;
     app.onHealthChange((healthy) => healthy && this.wakeHealthWaiters());
-    const grpcNames: { cached?: Set<string> } = {};
-    for (const b of this.inputBindings()) {
-      if (stop.aborted) break;
-      // The first attempt is awaited (bindings start in order); retries go on in the background.
-      await new Promise<void>((firstAttemptDone) => {
-        this.starts.push(this.startUntilStopped(app, b, stop, grpcNames, firstAttemptDone).finally(firstAttemptDone));
-      });
-    }
+    const grpcNames: { cached?: Promise<Set<string>> } = {};
+    // All at once: a binding whose read() hangs must not hold the others back.
+    for (const b of this.inputBindings()) if (!stop.aborted) this.starts.push(this.startUntilStopped(app, b, stop, grpcNames));
     await Promise.allSettled(this.starts);
   }
 
-  private async startUntilStopped(app: AppChannel, b: BindingInfo, stop: AbortSignal, grpcNames: { cached?: Set<string> }, firstAttemptDone: () => void): Promise<void> {
+  private async startUntilStopped(app: AppChannel, b: BindingInfo, stop: AbortSignal, grpcNames: { cached?: Promise<Set<string>> }): Promise<void> {
     for (let attempt = 1; !stop.aborted; attempt++) {
       try {
         return await this.startOnce(app, b, stop, grpcNames);
       } catch (err) {
-        firstAttemptDone();
         if (stop.aborted) return;
         const retryInMs = startRetryMs(attempt);
         this.logger.error("input binding not started; retrying", { binding: b.name, attempt, retry_in_ms: retryInMs, error: messageOf(err) });
@@ -169,7 +153,7 @@ export class BindingsBlock {
     }
   }
 
-  private async startOnce(app: AppChannel, b: BindingInfo, stop: AbortSignal, grpcNames: { cached?: Set<string> }): Promise<void> {
+  private async startOnce(app: AppChannel, b: BindingInfo, stop: AbortSignal, grpcNames: { cached?: Promise<Set<string>> }): Promise<void> {
     if (!b.inputDeclared && !(await appListens(app, b, stop, grpcNames))) {
       this.logger.info("the app does not listen to this input binding; its events are not delivered", { binding: b.name, route: `/${b.route}` });
       return;

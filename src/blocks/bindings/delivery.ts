@@ -58,11 +58,13 @@ export async function grpcInputBindings(app: AppChannel, signal: AbortSignal): P
  * Asks the app once whether it listens to `b`; a gRPC app is asked once for all its bindings (cached). Rejects with
  * AppUnavailableError when the app could not be asked (not up yet, too slow): the caller tries again later.
  */
-export async function appListens(app: AppChannel, b: BindingInfo, signal: AbortSignal, grpcNames: { cached?: Set<string> }): Promise<boolean> {
+export async function appListens(app: AppChannel, b: BindingInfo, signal: AbortSignal, grpcNames: { cached?: Promise<Set<string>> }): Promise<boolean> {
   try {
     if (app.protocol === "http") return await httpAppListens(app, b, signal);
-    grpcNames.cached ??= await grpcInputBindings(app, signal);
-    return grpcNames.cached.has(b.name);
+    // One question for all bindings starting at once; a failed answer is asked again by the next attempt.
+    const asking = (grpcNames.cached ??= grpcInputBindings(app, signal));
+    asking.catch(() => grpcNames.cached === asking && (grpcNames.cached = undefined));
+    return (await asking).has(b.name);
   } catch (err) {
     const how = app.protocol === "http" ? `OPTIONS /${b.route}` : "ListInputBindings";
     throw new AppUnavailableError(`could not ask the app whether it listens to input binding ${b.name} (${how}): ${messageOf(err)}`);

@@ -17,9 +17,8 @@ function unlessStopped(p: Promise<unknown>, stop: AbortSignal): Promise<boolean>
 export function bindingsModule(): RuntimeModule {
   const stopped = new AbortController();
   let block: BindingsBlock | undefined;
-  let graceMs: number | undefined;
   let draining: Promise<void> | undefined;
-  const drain = () =>
+  const drain = (graceMs?: number) =>
     (draining ??= (async () => {
       stopped.abort();
       await block?.stop(graceMs);
@@ -29,7 +28,6 @@ export function bindingsModule(): RuntimeModule {
     async start(rt: Runtime) {
       const log = rt.logger.child("bindings");
       const b = (block = new BindingsBlock(rt.registry, log, rt.resiliency));
-      graceMs = rt.config.gracefulShutdownMs;
       rt.api.bindings = b;
       rt.api.metadata.contribute((snap) => {
         for (const c of snap.components) {
@@ -52,6 +50,6 @@ export function bindingsModule(): RuntimeModule {
       })().catch((err) => log.error("input bindings failed to start", { error: messageOf(err) }));
     },
     drain,
-    stop: drain,
+    stop: () => drain(),
   };
 }

@@ -1,6 +1,7 @@
 // Pub/sub's lifecycle in the runtime: the block on the API context, declarative subscriptions at start,
-// programmatic ones once the app's port opens, the outside-subscriber hub, and an orderly stop (subscriptions
-// closed before the app stops).
+// programmatic ones once the app's port opens, the outside-subscriber hub, and an orderly stop. Subscriptions close
+// after the app has stopped: closing one gives its unanswered messages back to the broker at once, so closing them
+// first would hand the events the app is still finishing to another replica.
 import { randomUUID } from "node:crypto";
 import type { Runtime, RuntimeModule } from "../../runtime/runtime.js";
 import { DaprError, messageOf } from "../../errors.js";
@@ -94,13 +95,6 @@ export function pubsubModule(): RuntimeModule {
         }
         await Promise.allSettled(running);
       })();
-    },
-    // Before the app stops: subscriptions close, so no new event reaches it (what a delivery in flight answers
-    // after that is not waited for: its event goes back to the broker, as at any unsubscribe).
-    async drain() {
-      stopped.abort();
-      await loading?.catch(() => {});
-      await block?.stop();
     },
     async stop() {
       stopped.abort();
