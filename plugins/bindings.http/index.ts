@@ -36,22 +36,36 @@ const JSON_UTF8 = "application/json; charset=utf-8";
 /** The url without user:password, for messages. */
 const shown = (url: string) => url.replace(/\/\/[^/@]*@/, "//");
 
-function joinUrl(base: string, path: string | undefined) {
-  if (!path) return base;
-  return `${base.replace(/\/+$/, "")}/${path.replace(/^\/+/, "")}`;
+/** The configured url with `path` appended to its path (before its query; a query in `path` is added to it). */
+function joinUrl(base: URL, path: string): string {
+  const at = path.indexOf("?");
+  const [pathPart, query] = at < 0 ? [path, undefined] : [path.slice(0, at), path.slice(at + 1)];
+  const u = new URL(base.href);
+  u.pathname = `${u.pathname.replace(/\/+$/, "")}/${pathPart.replace(/^\/+/, "")}`;
+  if (query) u.search = u.search ? `${u.search}&${query}` : `?${query}`;
+  return u.href;
+}
+
+/** A segment such as "..%2fadmin" is one segment to fetch, but a server that decodes before routing sees two. */
+function hidesSeparator(segment: string): boolean {
+  try {
+    return /[/\\]/.test(decodeURIComponent(segment));
+  } catch {
+    return true; // not valid percent-encoding: no telling what a server makes of it
+  }
 }
 
 /**
  * The url a request goes to. fetch normalises "..", "%2e%2e" and "\\" in a path, so the check is made on the url
- * as fetch will read it: same origin, and a path inside the configured url's path.
+ * as fetch will read it: same origin, and a path inside the configured url's path; a segment hiding a separator in
+ * percent-encoding is refused as well.
  */
 function targetUrl(baseText: string, base: URL, path: string | undefined, where: string): string {
-  const joined = joinUrl(baseText, path);
-  if (!path) return joined;
+  if (!path) return baseText;
   const basePath = base.pathname.replace(/\/+$/, "");
   let target: URL | undefined;
   try {
-    target = new URL(joined);
+    if (!path.split("?")[0]!.split("/").some(hidesSeparator)) target = new URL(joinUrl(base, path));
   } catch {
     // reported below
   }

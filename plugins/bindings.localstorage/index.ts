@@ -14,7 +14,7 @@
 // Failures a retry cannot mend (a missing file, a directory where a file was expected, …) are
 // BindingRequestErrors naming the binding and the file. close() stops requests in flight and refuses new ones.
 import { constants } from "node:fs";
-import { lstat, mkdir, readdir, rmdir, stat, unlink } from "node:fs/promises";
+import { lstat, readdir, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import {
   BindingRequestError, unsupportedOperation,
@@ -22,7 +22,7 @@ import {
 } from "../../src/components/contracts/bindings.js";
 import { field, isTruthy, MetadataError } from "../../src/components/metadata-schema.js";
 import { definePlugin, type Component } from "../../src/components/plugin.js";
-import { openInside, refusal, resolveFile, resolveRoot } from "./paths.js";
+import { mkdirInside, openInside, refusal, resolveFile, resolveRoot } from "./paths.js";
 
 const OPERATIONS = ["create", "get", "list", "delete"] as const;
 const EMPTY = new Uint8Array(0);
@@ -149,8 +149,9 @@ class LocalStorageBinding implements Component, OutputBinding {
     if (rel === ".") throw refusal(this.where, fileName, "must name a file, not rootPath itself");
     const data = this.content(req);
     try {
-      await mkdir(dirname(abs), { recursive: true });
+      await mkdirInside(this.root, dirname(abs), (why) => refusal(this.where, fileName, why));
     } catch (err) {
+      if (err instanceof BindingRequestError) throw err;
       const code = codeOf(err);
       if (code === "EEXIST" || code === "ENOTDIR") {
         throw new BindingRequestError(`${this.where}: cannot write file ${JSON.stringify(rel)}: a part of its path is a file, not a directory`);

@@ -6,7 +6,7 @@
 // - openInside opens that path with O_NOFOLLOW and then asks the kernel where the opened file really is
 //   (/proc/self/fd/N), so a link swapped in after the walk is caught before a byte is read or written.
 import { constants } from "node:fs";
-import { mkdir, open, readlink, realpath, lstat, type FileHandle } from "node:fs/promises";
+import { mkdir, open, readlink, realpath, lstat, unlink, type FileHandle } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { BindingRequestError } from "../../src/components/contracts/bindings.js";
 
@@ -91,7 +91,8 @@ export async function resolveFile(root: string, fileName: string, where: string,
     }
     if (++links > MAX_LINKS) throw refuse("passes through too many symbolic links");
     const target = await readlink(next);
-    if (!within(root, resolve(cur, target))) throw refuse("leads outside rootPath through a symbolic link");
+    // A target is followed wherever it points (an absolute one may be spelled through a link to the root, as
+    // rootPath itself may be): only where the whole name ends up counts, checked below.
     if (isAbsolute(target)) cur = "/";
     queue.unshift(...segments(target));
   }
@@ -110,15 +111,71 @@ async function openedPath(fh: FileHandle, path: string): Promise<string> {
 
 /**
  * Opens `abs` (from resolveFile) without following a final link and checks that the opened file is inside `root`;
- * O_NONBLOCK keeps a FIFO from blocking the open (callers refuse what is not a regular file).
+ * O_NONBLOCK keeps a FIFO from blocking the open (callers refuse what is not a regular file). With O_CREAT, a file
+ * this call created and then refuses is removed again, so a refused create leaves nothing outside the root.
  */
 export async function openInside(root: string, abs: string, flags: number, refuse: (why: string) => Error): Promise<FileHandle> {
-  const fh = await open(abs, flags | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o666);
+  const base = flags | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+  let fh: FileHandle;
+  let created = false;
+  if (flags & constants.O_CREAT) {
+    try {
+      fh = await open(abs, base | constants.O_EXCL, 0o666);
+      created = true;
+    } catch (err) {
+      if (codeOf(err) !== "EEXIST") throw err;
+      fh = await open(abs, base & ~constants.O_CREAT, 0o666); // it was there before: opened as it is
+    }
+  } else {
+    fh = await open(abs, base, 0o666);
+  }
   try {
-    if (!within(root, await openedPath(fh, abs))) throw refuse("leads outside rootPath through a symbolic link");
+    const opened = await openedPath(fh, abs);
+    if (!within(root, opened)) {
+      if (created) await removeIfSame(fh, opened);
+      throw refuse("leads outside rootPath through a symbolic link");
+    }
     return fh;
   } catch (err) {
     await fh.close().catch(() => {});
     throw err;
+  }
+}
+
+/** Unlinks `path` if it still names the file `fh` has open (best effort: a refused create cleans up after itself). */
+async function removeIfSame(fh: FileHandle, path: string): Promise<void> {
+  try {
+    const [open, there] = await Promise.all([fh.stat(), lstat(path)]);
+    if (open.dev === there.dev && open.ino === there.ino) await unlink(path);
+  } catch {
+    // gone already, or no longer reachable: nothing to remove
+  }
+}
+
+/**
+ * Creates the missing directories of `dir` (a real path under `root`, from resolveFile) one level at a time, each
+ * parent checked with lstat first, and refuses to go through a symbolic link. Best effort: a directory swapped for
+ * a link between the lstat and the mkdir below it can still get one empty directory made where the link points
+ * (Node has no mkdirat); openInside's check still keeps the file itself from being written there.
+ */
+export async function mkdirInside(root: string, dir: string, refuse: (why: string) => Error): Promise<void> {
+  if (!within(root, dir)) throw refuse("leads outside rootPath through a symbolic link");
+  let cur = root;
+  for (const part of relative(root, dir).split(sep).filter((s) => s !== "")) {
+    cur = join(cur, part);
+    let st;
+    try {
+      st = await lstat(cur);
+    } catch (err) {
+      if (codeOf(err) !== "ENOENT") throw err;
+      try {
+        await mkdir(cur);
+      } catch (e) {
+        if (codeOf(e) !== "EEXIST") throw e;
+      }
+      st = await lstat(cur);
+    }
+    if (st.isSymbolicLink()) throw refuse("leads through a symbolic link that was swapped in");
+    if (!st.isDirectory()) throw Object.assign(new Error(`not a directory: ${cur}`), { code: "ENOTDIR" });
   }
 }

@@ -1,7 +1,11 @@
 // Dapr's PostgreSQL components take either a URL ("postgres://user:pw@host:5432/db?sslmode=disable") or libpq's
 // keyword/value form ("host=localhost user=postgres password=example port=5432 database=my_db"). The `postgres`
 // package reads only URLs, so the keyword form is turned into its options here. pgx's pool settings (pool_*)
-// are not server parameters: pool_max_conns sizes the pool, the others are dropped.
+// are not server parameters: pool_max_conns sizes the pool, the others are dropped. In both forms libpq's ssl
+// settings (sslmode, sslrootcert, sslcert, sslkey, sslpassword) become postgres.js's `ssl` option, other libpq
+// client settings are dropped, DateStyle is dropped (the binding's parsers need the ISO style it sets), and any
+// other key (search_path, timezone, application_name, …) is sent to the server as a run-time parameter.
+import { readFileSync } from "node:fs";
 import type postgres from "postgres";
 
 export interface Connection {
@@ -34,12 +38,18 @@ function fromUrl(text: string): Connection {
   }
   const options: postgres.Options<{}> = {};
   const ignored: string[] = [];
-  for (const key of [...url.searchParams.keys()]) {
-    if (!key.startsWith("pool_")) continue;
-    if (key === "pool_max_conns") options.max = count(key, url.searchParams.get(key)!, 1);
-    else ignored.push(key);
+  const ssl: Record<string, string> = {};
+  for (const key of new Set(url.searchParams.keys())) {
+    const value = url.searchParams.getAll(key).at(-1)!;
+    const lower = key.toLowerCase();
+    if (lower === "pool_max_conns") options.max = count(key, value, 1);
+    else if (SSL_KEYS.has(lower)) ssl[lower] = value;
+    else if (lower === "datestyle") ignored.push(key);
+    else if (lower.startsWith("pool_") || CLIENT_ONLY.has(lower)) ignored.push(key);
+    else continue; // a run-time parameter postgres.js sends as it is, or one of its own (connect_timeout, …)
     url.searchParams.delete(key);
   }
+  if (Object.keys(ssl).length) options.ssl = sslOption(ssl, ignored);
   return { url: url.toString(), options, ignored };
 }
 
@@ -91,19 +101,56 @@ export function splitKeywords(text: string): Map<string, string> {
   return out;
 }
 
-const sslModes: Record<string, postgres.Options<{}>["ssl"]> = {
-  disable: false,
-  allow: "allow",
-  prefer: "prefer",
-  require: "require",
-  "verify-ca": { rejectUnauthorized: true, checkServerIdentity: () => undefined },
-  "verify-full": "verify-full",
-};
+const SSL_KEYS = new Set(["sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword"]);
+const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+/** libpq settings of the client itself: never sent to the server (it would refuse them as unknown parameters). */
+const CLIENT_ONLY = new Set([
+  "passfile", "channel_binding", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+  "tcp_user_timeout", "replication", "gssencmode", "sslcompression", "sslcrl", "sslcrldir", "sslsni", "sslcertmode",
+  "sslnegotiation", "requirepeer", "ssl_min_protocol_version", "ssl_max_protocol_version", "krbsrvname", "gsslib",
+  "gssdelegation", "service", "load_balance_hosts", "require_auth", "fallback_application_name", "client_encoding",
+  "hostaddr", "sslinline",
+]);
+
+function readSslFile(key: string, path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    throw new Error(`cannot read the ${key} file ${JSON.stringify(path)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/**
+ * libpq's ssl settings as postgres.js's `ssl` option. sslmode: disable → no TLS; allow/prefer → TLS if the server
+ * offers it, unverified (postgres.js cannot send a client certificate in these modes: sslcert/sslkey are then
+ * ignored); require → TLS, unverified, but verified as verify-ca when sslrootcert is given (as libpq does);
+ * verify-ca → the chain is checked, not the host name; verify-full → both. sslrootcert=system: the system's CAs,
+ * verify-full. With no sslmode: prefer, as libpq.
+ */
+function sslOption(ssl: Record<string, string>, ignored: string[]): postgres.Options<{}>["ssl"] {
+  let mode = ssl.sslmode ?? "prefer";
+  if (!SSL_MODES.includes(mode)) throw new Error(`sslmode must be one of ${SSL_MODES.join("|")}, got "${mode}"`);
+  const rootcert = ssl.sslrootcert;
+  if (rootcert === "system" && mode !== "disable") mode = "verify-full";
+  if (mode === "require" && rootcert) mode = "verify-ca";
+  if (mode === "disable" || mode === "allow" || mode === "prefer") {
+    for (const key of ["sslrootcert", "sslcert", "sslkey", "sslpassword"]) if (key in ssl) ignored.push(key);
+    return mode === "disable" ? false : mode;
+  }
+  const tls: Record<string, unknown> = { rejectUnauthorized: mode !== "require" };
+  if (rootcert && rootcert !== "system") tls.ca = readSslFile("sslrootcert", rootcert);
+  if (ssl.sslcert) tls.cert = readSslFile("sslcert", ssl.sslcert);
+  if (ssl.sslkey) tls.key = readSslFile("sslkey", ssl.sslkey);
+  if (ssl.sslpassword) tls.passphrase = ssl.sslpassword;
+  if (mode === "verify-ca") tls.checkServerIdentity = () => undefined;
+  return tls as postgres.Options<{}>["ssl"];
+}
 
 function fromKeywords(text: string): Connection {
   const options: postgres.Options<{}> = {};
   const connection: Record<string, string> = {};
   const ignored: string[] = [];
+  const ssl: Record<string, string> = {};
   for (const [key, value] of splitKeywords(text)) {
     switch (key) {
       case "host":
@@ -127,22 +174,24 @@ function fromKeywords(text: string): Connection {
         options.database = value;
         break;
       case "sslmode":
-        if (!(value in sslModes)) throw new Error(`sslmode must be one of ${Object.keys(sslModes).join("|")}, got "${value}"`);
-        options.ssl = sslModes[value];
+      case "sslrootcert":
+      case "sslcert":
+      case "sslkey":
+      case "sslpassword":
+        ssl[key] = value;
         break;
       case "connect_timeout":
         options.connect_timeout = count(key, value, 0);
-        break;
-      case "application_name":
-        connection.application_name = value;
         break;
       case "pool_max_conns":
         options.max = count(key, value, 1);
         break;
       default:
-        ignored.push(key);
+        if (key === "datestyle" || key.startsWith("pool_") || CLIENT_ONLY.has(key)) ignored.push(key);
+        else connection[key] = value; // a run-time parameter: search_path, timezone, application_name, …
     }
   }
+  if (Object.keys(ssl).length) options.ssl = sslOption(ssl, ignored);
   if (Object.keys(connection).length) options.connection = connection;
   return { options, ignored };
 }

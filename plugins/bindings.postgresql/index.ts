@@ -2,8 +2,11 @@
 // exec: metadata `sql` (+ optional `params`, a JSON array for $1..$n) → `rows-affected`; with no params it runs
 // as a simple query, so one exec may hold several statements. query: → a JSON array of rows, each row an array
 // of column values in column order (see types.ts for how values are written). close: closes the pool.
-// An aborted request that has not reached the server yet never will: queries queue in the pool, not behind a busy
-// connection (no pipelining), so cancelling one removes it. Connections carry application_name "rapr:{app id}".
+// Every request runs alone on a connection it reserves from the pool, so the app's SQL may hold BEGIN/COMMIT:
+// afterwards a ROLLBACK (a no-op outside a transaction) puts the connection back as it was found, so a transaction
+// the SQL left open or failed never reaches the next request. An aborted request still waiting for its connection
+// never reaches the server (the connection, once it comes, goes straight back); one already running is cancelled
+// on the server. Connections carry application_name "rapr:{app id}".
 import postgres from "postgres";
 import {
   BindingRequestError, unsupportedOperation,
@@ -40,6 +43,38 @@ function rowsJson(rows: unknown[][]): Uint8Array {
   );
 }
 
+type Pending = postgres.PendingQuery<any> | postgres.PendingValuesQuery<any>;
+
+/** How long close() lets running requests finish, and then the pool its connections. */
+const CLOSE_GRACE_MS = 2_000;
+
+/**
+ * Asks the server to cancel a running query; resolves once the cancel request has been answered (or after a
+ * bound). postgres.js's query.cancel() drops the promise of its canceller, which is what says when.
+ */
+function cancelOnServer(query: Pending): Promise<void> {
+  const q = query as unknown as { canceller?: ((q: unknown) => Promise<void>) | null; cancel(): unknown };
+  if (typeof q.canceller !== "function") {
+    q.cancel();
+    return Promise.resolve();
+  }
+  const canceller = q.canceller;
+  q.canceller = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    Promise.resolve(canceller(query)).catch(() => {}),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS))),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * An exec's rows-affected. pgx reports the last statement's command tag; postgres.js keeps the first count of a
+ * run of statements without rows (INSERT; UPDATE → the INSERT's), so a multi-statement exec may differ (known gap).
+ */
+function rowsAffected(result: postgres.RowList<postgres.Row[]>): number {
+  return result.count ?? 0;
+}
+
 function aborted(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : new DOMException("the operation was aborted", "AbortError");
 }
@@ -47,6 +82,8 @@ function aborted(signal: AbortSignal): Error {
 class PostgresBinding implements Component, OutputBinding {
   private closed = false;
   private closing: Promise<void> | undefined;
+  /** Requests holding or waiting for a connection; close() lets them finish before it ends the pool. */
+  private readonly inflight = new Set<Promise<unknown>>();
 
   constructor(private readonly sql: Sql, private readonly name: string) {}
 
@@ -76,11 +113,15 @@ class PostgresBinding implements Component, OutputBinding {
     const started = performance.now();
     const response: BindingResponse = { data: new Uint8Array(0), metadata: { operation: req.operation, sql: text, "start-time": rfc3339Nano(startTime) } };
     if (req.operation === "exec") {
-      const query = params.length ? this.sql.unsafe(text, params as postgres.ParameterOrJSON<never>[]) : this.sql.unsafe(text).simple();
-      const result = await this.run<postgres.RowList<postgres.Row[]>>(query, req);
-      response.metadata["rows-affected"] = String(result.count ?? 0);
+      const result = await this.run<postgres.RowList<postgres.Row[]>>(
+        req,
+        (conn) => (params.length ? conn.unsafe(text, params as postgres.ParameterOrJSON<never>[]) : conn.unsafe(text).simple()),
+        true,
+      );
+      response.metadata["rows-affected"] = String(rowsAffected(result));
     } else {
-      const rows = await this.run(this.sql.unsafe(text, params as postgres.ParameterOrJSON<never>[]).values(), req);
+      // Without params a query is a simple query too, which may hold a BEGIN: it is reset as an exec is.
+      const rows = await this.run(req, (conn) => conn.unsafe(text, params as postgres.ParameterOrJSON<never>[]).values(), params.length === 0);
       response.data = rowsJson(rows as unknown as unknown[][]);
       response.contentType = "application/json";
     }
@@ -101,34 +142,82 @@ class PostgresBinding implements Component, OutputBinding {
     return parsed;
   }
 
-  /** Runs a query; an abort cancels it on the server and rejects at once. SQL errors keep PostgreSQL's message. */
-  private async run<T>(query: postgres.PendingQuery<any> | postgres.PendingValuesQuery<any>, req: BindingRequest): Promise<T> {
+  /**
+   * Runs one statement (or one simple query) on a connection reserved for it; SQL errors keep PostgreSQL's message.
+   * An abort rejects at once: before the connection came, the connection goes back unused when it comes; while
+   * the statement runs, it is cancelled on the server. With `reset`, a ROLLBACK follows the statement whatever
+   * happened, so the connection goes back to the pool outside any transaction. The connection is released only
+   * once all that is done (and any cancel request has been answered), whether or not the caller still waits.
+   */
+  private async run<T>(req: BindingRequest, build: (conn: postgres.ReservedSql<{}>) => Pending, reset: boolean): Promise<T> {
     const signal = req.signal;
-    query.execute();
-    // postgres.js hands a query to its pool one microtask after execute(). A cancel() before that marks the query
-    // cancelled without taking it out of anything; the pool queues it all the same, and the connection that picks
-    // it up later stalls for good (postgres.js 3.4). So an abort is acted on once the pool has the query: cancel()
-    // then takes it out of the pool's queue, or stops it on the server.
-    if (signal) await Promise.resolve();
+    let gaveUp = false;
+    let query: Pending | undefined;
+    let handed = false;
+    let settled = false;
+    let cancelling: Promise<void> | undefined;
+    const cancel = () => {
+      if (query && handed && !settled && !cancelling) cancelling = cancelOnServer(query);
+    };
+    const work = (async () => {
+      const conn = await this.sql.reserve();
+      try {
+        if (gaveUp) return undefined as T; // nobody waits: nothing is run
+        query = build(conn);
+        query.execute();
+        // The query reaches the connection one microtask after execute(); a cancel before that would leave the
+        // reserved connection stalled, so an abort that came meanwhile is acted on now.
+        await null;
+        handed = true;
+        if (gaveUp) cancel();
+        try {
+          return (await query) as T;
+        } finally {
+          settled = true;
+          if (reset || cancelling) await this.reset(conn, cancelling);
+        }
+      } finally {
+        conn.release();
+      }
+    })();
+    this.inflight.add(work);
+    void work.catch(() => {}).finally(() => this.inflight.delete(work));
     let onAbort: (() => void) | undefined;
     const abort = new Promise<never>((_, reject) => {
       if (!signal) return;
       onAbort = () => {
-        query.cancel();
+        gaveUp = true;
+        cancel();
         reject(aborted(signal));
       };
       if (signal.aborted) onAbort();
       else signal.addEventListener("abort", onAbort, { once: true });
     });
     try {
-      return (await Promise.race([query, abort])) as T;
+      return await Promise.race([work, abort]);
     } catch (err) {
       if (signal?.aborted) throw aborted(signal);
       const pg = err as Error & { code?: string };
       throw new Error(`${this.where}: ${req.operation} failed: ${pg.message}${pg.code ? ` (SQLSTATE ${pg.code})` : ""}`, { cause: err });
     } finally {
       if (onAbort) signal!.removeEventListener("abort", onAbort);
-      query.catch(() => {}); // a query cancelled after an abort rejects later, unobserved
+    }
+  }
+
+  /**
+   * Ends any transaction the app's SQL left open or failed. A cancel request may still be on its way when the
+   * statement ends, and might stop the ROLLBACK instead (a cancel that finds the connection idle does nothing):
+   * wait for it to be answered, and roll back once more if the first ROLLBACK was cancelled.
+   */
+  private async reset(conn: postgres.ReservedSql<{}>, cancelling: Promise<void> | undefined) {
+    await cancelling;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await conn.unsafe("ROLLBACK").simple();
+        return;
+      } catch (err) {
+        if ((err as { code?: string }).code !== "57014") return; // e.g. the connection is gone: nothing to reset
+      }
     }
   }
 
@@ -136,19 +225,28 @@ class PostgresBinding implements Component, OutputBinding {
     await this.sql`SELECT 1`;
   }
 
-  /** Every caller, concurrent ones included, resolves once the pool is closed. */
+  /**
+   * Every caller, concurrent ones included, resolves once the pool is closed. Requests already accepted finish
+   * first (for up to 2 s): a reserved connection released after the pool began ending would go back to it.
+   */
   close(): Promise<void> {
-    return this.end(2);
+    this.closed = true;
+    this.closing ??= (async () => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.inflight]),
+        new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS))),
+      ]);
+      clearTimeout(timer);
+      await this.sql.end({ timeout: CLOSE_GRACE_MS / 1000 });
+    })();
+    return this.closing;
   }
 
   /** Closes at once, without waiting for connections still being opened (an init that gave up). */
   abandon(): Promise<void> {
-    return this.end(0);
-  }
-
-  private end(timeoutSeconds: number): Promise<void> {
     this.closed = true;
-    this.closing ??= this.sql.end({ timeout: timeoutSeconds });
+    this.closing ??= this.sql.end({ timeout: 0 });
     return this.closing;
   }
 }
@@ -166,10 +264,6 @@ export async function openPostgresBinding(md: Md, ctx: Pick<PluginContext, "name
     onnotice: () => {},
     ...conn.options,
     max: md.maxConns ?? conn.options.max ?? 10,
-    // A query waits in the pool's queue until a connection is free, where an abort can still take it back;
-    // pipelined behind a busy connection it would already be on its way to the server. (An option postgres.js's
-    // types do not declare.)
-    ...({ max_pipeline: 0 } as {}),
     idle_timeout: md.connectionMaxIdleTime / 1000,
     connect_timeout: conn.options.connect_timeout || timeout / 1000,
     connection: { application_name: `rapr:${ctx.appId}`, ...conn.options.connection, ...SESSION_PARAMETERS },

@@ -11,7 +11,7 @@ import bindingsCron, { CronBinding, type Clock } from "../../plugins/bindings.cr
 import { parseSchedule } from "../../plugins/bindings.cron/schedule.js";
 import bindingsHttp from "../../plugins/bindings.http/index.js";
 import bindingsLocalstorage from "../../plugins/bindings.localstorage/index.js";
-import { openInside } from "../../plugins/bindings.localstorage/paths.js";
+import { mkdirInside, openInside } from "../../plugins/bindings.localstorage/paths.js";
 import bindingsPostgresql, { bindingsPostgresAlias } from "../../plugins/bindings.postgresql/index.js";
 import { parseConnectionString } from "../../plugins/bindings.postgresql/connection.js";
 import { builtinPlugins } from "../../plugins/index.js";
@@ -358,9 +358,12 @@ describe.each(inputSubjects)("InputBinding contract: %s", (_name, subject) => {
     await waitFor(() => r.running() === 1, "a handler call in progress", 5000);
     let closed = false;
     const closing = reader.close().then(() => (closed = true));
-    await periodsPass(2); // another tick came meanwhile: close must still be waiting
-    expect(closed).toBe(false);
-    release();
+    try {
+      await periodsPass(2); // another tick came meanwhile: close must still be waiting
+      expect(closed).toBe(false);
+    } finally {
+      release(); // even when an assertion failed: a held handler would hang afterAll
+    }
     await closing;
     const count = r.events.length;
     await periodsPass(3);
@@ -566,7 +569,7 @@ describe("bindings.http", () => {
   });
 
   test("metadata path may not leave the url's path, however it is spelled; inside it, dots are fine", async () => {
-    for (const path of ["../admin", "%2e%2e/admin", "..\\admin", "a/../../admin", "/%2E%2E/%2e%2e/x", ".%2e/admin"]) {
+    for (const path of ["../admin", "%2e%2e/admin", "..\\admin", "a/../../admin", "/%2E%2E/%2e%2e/x", ".%2e/admin", "..%2fadmin", "x/..%5cadmin", "%zz"]) {
       const err = await rejection(b.invoke(req("get", { path })));
       expect(err).toBeInstanceOf(BindingRequestError);
       expect(err.message).toContain(`metadata "path" must stay under the url's path "/echo", got ${JSON.stringify(path)}`);
@@ -574,6 +577,14 @@ describe("bindings.http", () => {
     expect(json(await b.invoke(req("get", { path: "a/../b/./c" }))).path).toBe("/echo/b/c");
     const atRoot = await createOutput(bindingsHttp, { url: backendUrl });
     expect(json(await atRoot.invoke(req("get", { path: "echo/x" }))).path).toBe("/echo/x");
+    await atRoot.close();
+  });
+
+  test("with a query in the url, path goes before it, and a query in path is added to it", async () => {
+    const withQuery = await createOutput(bindingsHttp, { url: `${backendUrl}/echo?key=abc` });
+    expect(json(await withQuery.invoke(req("get", { path: "items" }))).path).toBe("/echo/items?key=abc");
+    expect(json(await withQuery.invoke(req("get", { path: "items?page=2" }))).path).toBe("/echo/items?key=abc&page=2");
+    await withQuery.close();
   });
 
   test("a Host header in the metadata is ignored, as Go ignores it", async () => {
@@ -691,8 +702,8 @@ describe("bindings.http", () => {
 describe("bindings.postgresql", () => {
   let b: Out;
   const tables: string[] = [];
-  /** A separate client that watches the server (pg_stat_activity). */
-  const admin = postgres(PG_URL, { max: 1, onnotice: () => {} });
+  /** A separate client that watches the server (pg_stat_activity); two connections: a test may reserve one. */
+  const admin = postgres(PG_URL, { max: 2, onnotice: () => {} });
   /** Connections and, when given, statements of one application_name. */
   const backends = async (applicationName: string, query?: string) => {
     const rows = await admin<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity
@@ -776,32 +787,101 @@ describe("bindings.postgresql", () => {
     const appId = uniqueApp();
     const single = await createOutput(bindingsPostgresql, { connectionString: PG_URL, maxConns: "1" }, undefined, { appId });
     await single.invoke(req("exec", { sql: `CREATE TABLE "${table}" (id int)` }));
-    const slowSql = "SELECT pg_sleep(0.5)";
+    // The binding's statement waits on an advisory lock the admin holds until the assertions are done: no timing.
+    const lockKey = Math.floor(Math.random() * 2 ** 31);
+    const holder = await admin.reserve();
+    await holder.unsafe(`SELECT pg_advisory_lock(${lockKey})`);
+    const slowSql = `SELECT pg_advisory_lock(${lockKey}), pg_advisory_unlock(${lockKey})`;
     const slow = single.invoke(req("query", { sql: slowSql }));
-    await waitFor(async () => (await backends(`rapr:${appId}`, slowSql)) === 1, "the slow statement to run");
-    const withParams = new AbortController();
-    const simple = new AbortController();
-    const queued = [
-      single.invoke({ ...req("exec", { sql: `INSERT INTO "${table}" VALUES ($1)`, params: "[1]" }), signal: withParams.signal }),
-      single.invoke({ ...req("exec", { sql: `INSERT INTO "${table}" VALUES (2)` }), signal: simple.signal }),
-    ];
-    withParams.abort();
-    simple.abort();
-    await expectAbort(queued[0], withParams.signal);
-    await expectAbort(queued[1], simple.signal);
+    try {
+      await waitFor(async () => (await backends(`rapr:${appId}`, slowSql)) === 1, "the slow statement to run");
+      const withParams = new AbortController();
+      const simple = new AbortController();
+      const queued = [
+        single.invoke({ ...req("exec", { sql: `INSERT INTO "${table}" VALUES ($1)`, params: "[1]" }), signal: withParams.signal }),
+        single.invoke({ ...req("exec", { sql: `INSERT INTO "${table}" VALUES (2)` }), signal: simple.signal }),
+      ];
+      withParams.abort();
+      simple.abort();
+      await expectAbort(queued[0], withParams.signal);
+      await expectAbort(queued[1], simple.signal);
+    } finally {
+      await holder.unsafe(`SELECT pg_advisory_unlock(${lockKey})`);
+      holder.release();
+    }
     await slow; // the statement that was running is not the one cancelled
     expect(json(await single.invoke(req("query", { sql: `SELECT count(*)::int FROM "${table}"` })))).toEqual([[0]]);
     await single.close();
+  });
+
+  test("SQL holding BEGIN runs on a pool of several connections, and never leaves a connection inside a transaction", async () => {
+    const table = uniqueTable("conf_bind_tx");
+    tables.push(table);
+    const count = async () => (await admin.unsafe(`SELECT count(*)::int AS n FROM "${table}"`))[0].n;
+    await b.invoke(req("exec", { sql: `CREATE TABLE "${table}" (id int)` }));
+    // A whole transaction in one exec (postgres.js refused it as UNSAFE_TRANSACTION after the server had run it).
+    const whole = await b.invoke(req("exec", { sql: `BEGIN; INSERT INTO "${table}" VALUES (1); COMMIT` }));
+    expect(whole.metadata["rows-affected"]).toBeDefined();
+    expect(await count()).toBe(1);
+    const single = await createOutput(bindingsPostgresql, { connectionString: PG_URL, maxConns: "1" });
+    try {
+      // A bare BEGIN is rolled back at the end of its request: the next INSERT commits on its own.
+      await single.invoke(req("exec", { sql: "BEGIN" }));
+      await single.invoke(req("exec", { sql: `INSERT INTO "${table}" VALUES (2)` }));
+      expect(await count()).toBe(2);
+      // A statement failing inside a transaction does not leave the connection in 25P02 for the next request.
+      await expect(single.invoke(req("exec", { sql: `BEGIN; INSERT INTO "${table}" VALUES (3); INSERT INTO no_such_table VALUES (1); COMMIT` })))
+        .rejects.toThrow("does not exist");
+      await single.invoke(req("exec", { sql: `INSERT INTO "${table}" VALUES (4)` }));
+      // A simple query may hold a BEGIN too.
+      await single.invoke(req("query", { sql: "BEGIN; SELECT 1" }));
+      await single.invoke(req("exec", { sql: `INSERT INTO "${table}" VALUES (5)` }));
+      expect(json(await single.invoke(req("query", { sql: `SELECT id FROM "${table}" ORDER BY id` })))).toEqual([[1], [2], [4], [5]]);
+      expect(await count()).toBe(4);
+    } finally {
+      await single.close();
+    }
+  });
+
+  test("an abort while the pool opens a connection does not lose the connection", async () => {
+    // maxConns 1: the idle connection closes, the next request makes the pool open one, and is aborted meanwhile.
+    const single = await createOutput(bindingsPostgresql, { connectionString: PG_URL, maxConns: "1", connectionMaxIdleTime: "300ms" });
+    try {
+      await Bun.sleep(800);
+      const controller = new AbortController();
+      const pending = single.invoke({ ...req("query", { sql: "SELECT 1" }), signal: controller.signal });
+      setTimeout(() => controller.abort(), 0);
+      await expectAbort(pending, controller.signal);
+      const next = single.invoke(req("query", { sql: "SELECT 2" }));
+      const answer = await Promise.race([next.then(json), Bun.sleep(3000).then(() => "no answer within 3 s")]);
+      expect(answer).toEqual([[2]]);
+    } finally {
+      await single.close();
+    }
   });
 
   test("close() called twice at once: both resolve only once the pool is closed", async () => {
     const appId = uniqueApp();
     const closing = await createOutput(bindingsPostgresql, { connectionString: PG_URL }, undefined, { appId });
     let running = true;
-    const slow = closing.invoke(req("query", { sql: "SELECT pg_sleep(0.3)" })).finally(() => (running = false));
-    await waitFor(async () => (await backends(`rapr:${appId}`, "SELECT pg_sleep(0.3)")) === 1, "the statement to run");
-    const first = closing.close();
-    await closing.close(); // the second call waits for the same closing: the pool drains the running statement
+    const lockKey = Math.floor(Math.random() * 2 ** 31);
+    const holder = await admin.reserve();
+    await holder.unsafe(`SELECT pg_advisory_lock(${lockKey})`);
+    const slowSql = `SELECT pg_advisory_lock(${lockKey}), pg_advisory_unlock(${lockKey})`;
+    const slow = closing.invoke(req("query", { sql: slowSql })).finally(() => (running = false));
+    let first: Promise<void> | undefined;
+    let second: Promise<void> | undefined;
+    try {
+      await waitFor(async () => (await backends(`rapr:${appId}`, slowSql)) === 1, "the statement to run");
+      first = closing.close();
+      second = closing.close(); // the second call waits for the same closing: the pool drains the running statement
+      await Bun.sleep(50);
+      expect(running).toBe(true);
+    } finally {
+      await holder.unsafe(`SELECT pg_advisory_unlock(${lockKey})`);
+      holder.release();
+    }
+    await second;
     expect(running).toBe(false);
     await first;
     await slow;
@@ -882,11 +962,38 @@ describe("bindings.postgresql", () => {
     } finally {
       await kv.close();
     }
-    expect(parseConnectionString("host=h port=1 user='o\\'brien' sslmode=disable pool_max_conns=3 foo=bar")).toEqual({
-      options: { host: "h", port: 1, username: "o'brien", ssl: false, max: 3 },
-      ignored: ["foo"],
+    expect(parseConnectionString("host=h port=1 user='o\\'brien' sslmode=disable pool_max_conns=3 keepalives=1 DateStyle=German search_path=s1")).toEqual({
+      options: { host: "h", port: 1, username: "o'brien", ssl: false, max: 3, connection: { search_path: "s1" } },
+      ignored: ["keepalives", "datestyle"],
     });
-    expect(parseConnectionString("postgres://u@h:5/db?sslmode=disable&pool_max_conns=4").url).toBe("postgres://u@h:5/db?sslmode=disable");
+    // libpq's ssl file settings become postgres.js's ssl option (files read at init), never server parameters.
+    const ca = join(scratch, `ca-${Math.random().toString(36).slice(2, 8)}.pem`);
+    writeFileSync(ca, "CA PEM");
+    const verifyCa = parseConnectionString(`postgres://u@h/db?sslmode=verify-ca&sslrootcert=${ca}&sslpassword=pw`);
+    expect(verifyCa.url).toBe("postgres://u@h/db");
+    expect(verifyCa.options.ssl).toMatchObject({ rejectUnauthorized: true, ca: "CA PEM", passphrase: "pw" });
+    expect(parseConnectionString(`host=h sslmode=require sslrootcert=${ca}`).options.ssl).toMatchObject({ rejectUnauthorized: true, ca: "CA PEM" });
+    expect(parseConnectionString("postgres://u@h/db?sslmode=require").options.ssl).toEqual({ rejectUnauthorized: false });
+    expect(parseConnectionString("postgres://u@h/db?sslmode=verify-full&sslrootcert=system").options.ssl).toEqual({ rejectUnauthorized: true });
+    expect(parseConnectionString(`postgres://u@h/db?sslmode=disable&sslrootcert=${ca}`)).toMatchObject({ options: { ssl: false }, ignored: ["sslrootcert"] });
+    expect(() => parseConnectionString("postgres://u@h/db?sslmode=verify-full&sslcert=/no/such/file.pem")).toThrow('cannot read the sslcert file "/no/such/file.pem"');
+    expect(parseConnectionString("postgres://u@h:5/db?sslmode=disable&pool_max_conns=4")).toEqual({ url: "postgres://u@h:5/db", options: { max: 4, ssl: false }, ignored: [] });
+  });
+
+  test("URL parameters reach the server as run-time parameters (search_path), except DateStyle: timestamps stay RFC3339", async () => {
+    const schema = uniqueTable("conf_schema");
+    await admin.unsafe(`CREATE SCHEMA "${schema}"; CREATE TABLE "${schema}".t (d date); INSERT INTO "${schema}".t VALUES ('2024-01-02')`);
+    const u = new URL(PG_URL);
+    u.searchParams.set("search_path", schema);
+    u.searchParams.set("DateStyle", "German");
+    const scoped = await createOutput(bindingsPostgresql, { connectionString: u.toString() });
+    try {
+      expect(json(await scoped.invoke(req("query", { sql: "SELECT d, '2024-01-02 03:04:05+00'::timestamptz FROM t" }))))
+        .toEqual([["2024-01-02T00:00:00Z", "2024-01-02T03:04:05Z"]]);
+    } finally {
+      await scoped.close();
+      await admin.unsafe(`DROP SCHEMA "${schema}" CASCADE`);
+    }
   });
 
   test("init fails when the server cannot be reached, and under Dapr's other type name it works", async () => {
@@ -964,6 +1071,19 @@ describe("bindings.localstorage", () => {
     await expect(strict.invoke(req("create", { fileName: "b64" }, "not base64!"))).rejects.toThrow("data is not base64 while decodeBase64 is true");
   });
 
+  test("an absolute link spelled through a symbolic link to rootPath is followed (only where it ends up counts)", async () => {
+    const real = mkdtempSync(join(dataDir, "real-"));
+    const aliased = join(dataDir, `alias-${Math.random().toString(36).slice(2, 8)}`);
+    symlinkSync(real, aliased);
+    writeFileSync(join(real, "target.txt"), "in");
+    symlinkSync(join(aliased, "target.txt"), join(real, "abs-link"));
+    symlinkSync(join(aliased, "..", "outside.txt"), join(real, "abs-out"));
+    writeFileSync(join(dataDir, "outside.txt"), "secret");
+    const viaAlias = await createOutput(bindingsLocalstorage, { rootPath: aliased });
+    expect(text(await viaAlias.invoke(req("get", { fileName: "abs-link" })))).toBe("in");
+    await expect(viaAlias.invoke(req("get", { fileName: "abs-out" }))).rejects.toThrow("leads outside rootPath through a symbolic link");
+  });
+
   test("a dangling symbolic link does not let create write outside rootPath", async () => {
     const root = join(dataDir, "root");
     const outside = mkdtempSync(join(dataDir, "outside-"));
@@ -997,6 +1117,13 @@ describe("bindings.localstorage", () => {
     expect(err).toBeInstanceOf(BindingRequestError);
     expect(err.message).toBe("leads outside rootPath through a symbolic link");
     await rejection(openInside(root, join(root, "swapped", "new.txt"), constants.O_WRONLY | constants.O_CREAT, refuse));
+    expect(existsSync(join(outside, "new.txt"))).toBe(false); // the file the refused open created is removed again
+    // a file that was there before is refused, and left alone
+    await rejection(openInside(root, join(root, "swapped", "secret.txt"), constants.O_WRONLY | constants.O_CREAT, refuse));
+    expect(readFileSync(join(outside, "secret.txt"), "utf8")).toBe("secret");
+    // the parents create makes are checked one by one: a link among them is refused, nothing is made through it
+    expect((await rejection(mkdirInside(root, join(root, "swapped", "deeper"), refuse))).message).toContain("symbolic link");
+    expect(existsSync(join(outside, "deeper"))).toBe(false);
     // and a final link is never followed
     symlinkSync(join(outside, "secret.txt"), join(root, "final-link"));
     expect(((await rejection(openInside(root, join(root, "final-link"), constants.O_RDONLY, refuse))) as NodeJS.ErrnoException).code).toBe("ELOOP");
