@@ -4,6 +4,7 @@ import { familyOf, type ComponentSpec, type MetadataItem } from "./component.js"
 import type { SecretStore } from "./contracts/secretstore.js";
 import { MetadataError, parseMetadata } from "./metadata-schema.js";
 import type { Component, ComponentPlugin } from "./plugin.js";
+import { settlesWithin } from "../resiliency/sleep.js";
 
 export interface LoadedComponent {
   spec: ComponentSpec;
@@ -23,6 +24,8 @@ export class ComponentInitError extends Error {
 }
 
 const DEFAULT_INIT_TIMEOUT_MS = 5000;
+/** How long stopping waits for components to close. */
+const CLOSE_LIMIT_MS = 5000;
 
 export class ComponentRegistry {
   private readonly plugins = new Map<string, ComponentPlugin<any, any>>();
@@ -139,10 +142,15 @@ export class ComponentRegistry {
     return [...this.loaded.values()].filter((c) => !family || c.family === family);
   }
 
-  async closeAll(): Promise<void> {
+  /** Closes every component; one whose close() has not finished within `limitMs` is given up on with a warning. */
+  async closeAll(limitMs = CLOSE_LIMIT_MS): Promise<void> {
     const all = [...this.loaded.values()].reverse();
     this.loaded.clear();
-    await Promise.allSettled(all.map((c) => c.instance.close()));
+    const open = new Set(all.map((c) => c.spec.name));
+    const closing = Promise.allSettled(all.map((c) => c.instance.close().finally(() => open.delete(c.spec.name))));
+    if (!(await settlesWithin(closing, limitMs))) {
+      this.ctx.logger.warn("components did not close in time; stopping without them", { components: [...open].join(", "), limit_ms: limitMs });
+    }
   }
 }
 

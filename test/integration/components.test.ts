@@ -299,6 +299,18 @@ spec: {topic: orders}
     expect(() => loadResourcePaths([join(scratch, "missing")])).toThrow(/resources path does not exist/);
   });
 
+  test("closing the components gives up on one whose close() never ends, and closes the others", async () => {
+    let closed = false;
+    const registry = new ComponentRegistry({ appId: "app", dataDir: scratch, logger: silentLogger });
+    registry.registerPlugin(definePlugin({ type: "state.stuck", metadata: {}, create: async () => ({ close: () => new Promise<void>(() => {}) }) }));
+    registry.registerPlugin(definePlugin({ type: "state.fine", metadata: {}, create: async () => ({ close: async () => void (closed = true) }) }));
+    const spec = (name: string, type: string) => ({ name, type, version: "v1", metadata: [], ignoreErrors: false, scopes: [], source: "test.yaml" });
+    await registry.loadAll([spec("stuck", "state.stuck"), spec("fine", "state.fine")]);
+    await registry.closeAll(50); // resolves although "stuck" never closes
+    expect(closed).toBe(true);
+    expect(registry.list()).toEqual([]);
+  });
+
   test("a component whose init finishes after spec.initTimeout is refused, and closed once it arrives", async () => {
     let closed = false;
     let finishInit!: () => void;
