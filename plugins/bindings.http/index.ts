@@ -37,7 +37,8 @@ const JSON_UTF8 = "application/json; charset=utf-8";
 const shown = (url: string) => url.replace(/\/\/[^/@]*@/, "//");
 
 /** The configured url with `path` appended to its path (before its query; a query in `path` is added to it). */
-function joinUrl(base: URL, path: string): string {
+function joinUrl(base: URL, pathWithFragment: string): string {
+  const path = pathWithFragment.split("#")[0]!; // a fragment is never sent (Go drops it too)
   const at = path.indexOf("?");
   const [pathPart, query] = at < 0 ? [path, undefined] : [path.slice(0, at), path.slice(at + 1)];
   const u = new URL(base.href);

@@ -16,7 +16,15 @@ import { goDuration, rfc3339Nano } from "../../src/components/go-format.js";
 import { field, MetadataError, type MetadataOf } from "../../src/components/metadata-schema.js";
 import { definePlugin, type Component, type PluginContext } from "../../src/components/plugin.js";
 import { parseConnectionString } from "./connection.js";
+
 import { columnTypes, SESSION_PARAMETERS } from "./types.js";
+import { settlesWithin } from "../../src/resiliency/sleep.js";
+
+/** How long the ROLLBACK after a request may take before the connection is treated as gone. */
+const ROLLBACK_LIMIT_MS = 5_000;
+/** postgres.js's and the socket's codes for a connection that is no longer there. */
+const GONE = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECTION_ENDED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "ECONNREFUSED"]);
+const connectionGone = (err: unknown) => GONE.has((err as { code?: string })?.code ?? "");
 
 const metadata = {
   connectionString: field.string({ required: true, sensitive: true, aliases: ["url"] }),
@@ -85,7 +93,22 @@ class PostgresBinding implements Component, OutputBinding {
   /** Requests holding or waiting for a connection; close() lets them finish before it ends the pool. */
   private readonly inflight = new Set<Promise<unknown>>();
 
-  constructor(private readonly sql: Sql, private readonly name: string) {}
+  private sql: Sql;
+
+  constructor(private readonly openPool: () => Sql, private readonly name: string) {
+    this.sql = openPool();
+  }
+
+  /**
+   * A connection died under a request (the server restarted, an administrator ended it): postgres.js's pool then
+   * hands the dead or half-reconnected connection to later reservations, which hang. A fresh pool replaces it; the
+   * old one is ended at once (requests still on it fail, as they would have on the dead server).
+   */
+  private renew(broken: Sql): void {
+    if (this.sql !== broken || this.closed) return;
+    this.sql = this.openPool();
+    void broken.end({ timeout: 0 }).catch(() => {});
+  }
 
   private get where() {
     return `bindings.postgresql "${this.name}"`;
@@ -160,7 +183,11 @@ class PostgresBinding implements Component, OutputBinding {
       if (query && handed && !settled && !cancelling) cancelling = cancelOnServer(query);
     };
     const work = (async () => {
-      const conn = await this.sql.reserve();
+      const pool = this.sql;
+      const conn = await pool.reserve();
+      // A connection that died under the request: no ROLLBACK (it would never settle), no release (the pool would
+      // hand the dead connection on); the pool is replaced instead.
+      let gone = false;
       try {
         if (gaveUp) return undefined as T; // nobody waits: nothing is run
         query = build(conn);
@@ -172,12 +199,16 @@ class PostgresBinding implements Component, OutputBinding {
         if (gaveUp) cancel();
         try {
           return (await query) as T;
+        } catch (err) {
+          gone = connectionGone(err);
+          throw err;
         } finally {
           settled = true;
-          if (reset || cancelling) await this.reset(conn, cancelling);
+          if (!gone && (reset || cancelling)) gone = !(await this.reset(conn, cancelling));
         }
       } finally {
-        conn.release();
+        if (gone) this.renew(pool);
+        else conn.release();
       }
     })();
     this.inflight.add(work);
@@ -198,7 +229,8 @@ class PostgresBinding implements Component, OutputBinding {
     } catch (err) {
       if (signal?.aborted) throw aborted(signal);
       const pg = err as Error & { code?: string };
-      throw new Error(`${this.where}: ${req.operation} failed: ${pg.message}${pg.code ? ` (SQLSTATE ${pg.code})` : ""}`, { cause: err });
+      const code = pg.code && /^[0-9A-Z]{5}$/.test(pg.code) ? ` (SQLSTATE ${pg.code})` : pg.code ? ` (${pg.code})` : "";
+      throw new Error(`${this.where}: ${req.operation} failed: ${pg.message}${code}`, { cause: err });
     } finally {
       if (onAbort) signal!.removeEventListener("abort", onAbort);
     }
@@ -209,16 +241,21 @@ class PostgresBinding implements Component, OutputBinding {
    * statement ends, and might stop the ROLLBACK instead (a cancel that finds the connection idle does nothing):
    * wait for it to be answered, and roll back once more if the first ROLLBACK was cancelled.
    */
-  private async reset(conn: postgres.ReservedSql<{}>, cancelling: Promise<void> | undefined) {
+  /** False when the connection turned out to be gone (or did not answer the ROLLBACK in time): not to be released. */
+  private async reset(conn: postgres.ReservedSql<{}>, cancelling: Promise<void> | undefined): Promise<boolean> {
     await cancelling;
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        await conn.unsafe("ROLLBACK").simple();
-        return;
+        const rolledBack = conn.unsafe("ROLLBACK").simple().then(() => true);
+        if (!(await settlesWithin(rolledBack, ROLLBACK_LIMIT_MS))) return false;
+        await rolledBack;
+        return true;
       } catch (err) {
-        if ((err as { code?: string }).code !== "57014") return; // e.g. the connection is gone: nothing to reset
+        if (connectionGone(err)) return false;
+        if ((err as { code?: string }).code !== "57014") return true; // answered: the connection is usable
       }
     }
+    return true;
   }
 
   async ping() {
@@ -269,8 +306,8 @@ export async function openPostgresBinding(md: Md, ctx: Pick<PluginContext, "name
     connection: { application_name: `rapr:${ctx.appId}`, ...conn.options.connection, ...SESSION_PARAMETERS },
     types: columnTypes,
   };
-  const sql = (conn.url ? postgres(conn.url, options) : postgres(options)) as unknown as Sql;
-  const binding = new PostgresBinding(sql, ctx.name);
+  const url = conn.url;
+  const binding = new PostgresBinding(() => (url ? postgres(url, options) : postgres(options)) as unknown as Sql, ctx.name);
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await Promise.race([

@@ -26,6 +26,11 @@ export class AppProcess {
     return new AppProcess(proc, exited);
   }
 
+  /** SIGKILL now (rapr is exiting at once and must not leave the app behind). */
+  kill(): void {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill("SIGKILL");
+  }
+
   /** SIGTERM, then SIGKILL after the grace period. */
   async stop(graceMs: number): Promise<number> {
     if (this.proc.exitCode !== null || this.proc.signalCode !== null) return this.exited;

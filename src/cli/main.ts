@@ -64,8 +64,16 @@ async function run(args: string[]): Promise<number> {
   const config = toRuntimeConfig(values, rest, process.env);
   const logger = createLogger({ level: (process.env.RAPR_LOG_LEVEL as any) ?? config.logLevel, json: config.logAsJson, appId: config.appId });
   const runtime = new Runtime(config, logger);
+  let signals = 0;
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
-    process.on(sig, () => runtime.stop(`signal ${sig}`));
+    process.on(sig, () => {
+      // A second signal while stopping: the operator wants out now.
+      if (++signals > 1) {
+        logger.warn("second signal while stopping: exiting at once", { signal: sig });
+        runtime.exitNow(1);
+      }
+      runtime.stop(`signal ${sig}`);
+    });
   }
   // A failure in one background task (a broker reconnect, a sweeper) must not take the sidecar down.
   process.on("unhandledRejection", (reason) => logger.error("unhandled rejection", { error: reason }));

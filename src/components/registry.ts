@@ -72,7 +72,9 @@ export class ComponentRegistry {
       if (!versions.includes(spec.version)) {
         throw new ComponentInitError(spec, `field "spec.version": ${spec.type} supports ${versions.join(", ")}, got "${spec.version}"`);
       }
+      if (cancel?.aborted) throw new ComponentInitError(spec, "init given up: the sidecar is stopping");
       const raw = await this.resolveMetadata(spec);
+      if (cancel?.aborted) throw new ComponentInitError(spec, "init given up: the sidecar is stopping");
       let metadata;
       try {
         metadata = parseMetadata(plugin.metadata, raw);
@@ -146,8 +148,9 @@ export class ComponentRegistry {
   async closeAll(limitMs = CLOSE_LIMIT_MS): Promise<void> {
     const all = [...this.loaded.values()].reverse();
     this.loaded.clear();
-    const open = new Set(all.map((c) => c.spec.name));
-    const closing = Promise.allSettled(all.map((c) => c.instance.close().finally(() => open.delete(c.spec.name))));
+    const open = new Set(all.map((c) => `${c.family}/${c.spec.name}`));
+    // Promise.resolve().then: a plugin's close() may return nothing or throw at once.
+    const closing = Promise.allSettled(all.map((c) => Promise.resolve().then(() => c.instance.close()).finally(() => open.delete(`${c.family}/${c.spec.name}`))));
     if (!(await settlesWithin(closing, limitMs))) {
       this.ctx.logger.warn("components did not close in time; stopping without them", { components: [...open].join(", "), limit_ms: limitMs });
     }

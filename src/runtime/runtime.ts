@@ -187,6 +187,12 @@ export class Runtime {
     });
   }
 
+  /** Exits the process now (a second signal while stopping), taking the app down with it. */
+  exitNow(code: number): never {
+    this.app?.kill();
+    process.exit(code);
+  }
+
   /**
    * Drains the modules (input bindings and subscriptions stop taking events, deliveries in flight finish), then stops
    * the app, the servers, the modules and the components; resolves `finished` with the exit code.
@@ -196,7 +202,11 @@ export class Runtime {
     this.startCancelled.abort();
     this.stopping ??= (async () => {
       this.logger.info("shutting down", { reason });
-      await this.starting?.catch(() => {}); // start-up ends at its next step
+      // Start-up ends at its next step; one that hangs (a cluster join, a secret store that never answers) is not
+      // waited for beyond the grace.
+      if (this.starting && !(await settlesWithin(this.starting, this.config.gracefulShutdownMs))) {
+        this.logger.warn("start-up did not reach a stopping point within the graceful-shutdown time; stopping anyway");
+      }
       // One graceful-shutdown budget for draining and the app together.
       const grace = this.config.gracefulShutdownMs;
       const deadline = performance.now() + grace;
@@ -209,9 +219,12 @@ export class Runtime {
       this.appChannel.stop();
       await Promise.allSettled([this.http?.stop(), this.grpc?.stop(), this.metrics.stop()]);
       for (const m of this.modules.reverse()) await m.stop().catch((err) => this.logger.warn("module stop failed", { module: m.name, error: err }));
-      await this.registry.closeAll();
-      this.logger.info("stopped");
-      this.resolveFinished(code);
+      try {
+        await this.registry.closeAll();
+      } finally {
+        this.logger.info("stopped");
+        this.resolveFinished(code);
+      }
     })();
     return this.stopping;
   }

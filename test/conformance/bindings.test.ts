@@ -781,6 +781,23 @@ describe("bindings.postgresql", () => {
     }
   });
 
+  for (const operation of ["exec", "query"] as const) {
+    test(`a connection killed under ${operation} fails that request, and the next ones are served at once (no dead connection handed on)`, async () => {
+      const appId = uniqueApp();
+      const single = await createOutput(bindingsPostgresql, { connectionString: PG_URL, maxConns: "1" }, undefined, { appId });
+      try {
+        const sql = "SELECT pg_sleep(10)";
+        const running = rejection(single.invoke(req(operation, { sql })));
+        await waitFor(async () => (await backends(`rapr:${appId}`, sql)) === 1, "the statement to run");
+        await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${`rapr:${appId}`} AND query = ${sql}`;
+        expect((await running).message).toContain(`${operation} failed`);
+        for (let i = 0; i < 3; i++) expect(json(await single.invoke(req("query", { sql: "SELECT 1" })))).toEqual([[1]]);
+      } finally {
+        await single.close();
+      }
+    });
+  }
+
   test("aborted requests queued behind a busy connection never reach the server", async () => {
     const table = uniqueTable("conf_bind_abort");
     tables.push(table);

@@ -92,6 +92,27 @@ describe("rapr run -- <app>", () => {
     });
   }
 
+  test("a second signal while rapr waits for a stubborn app exits at once (code 1), killing the app", async () => {
+    const dir = join(scratch, "stubborn");
+    mkdirSync(dir, { recursive: true });
+    // The app notes SIGTERM and carries on, so the first signal leaves rapr waiting out its 30 s grace.
+    const script = `trap 'echo term > ${dir}/app-got' TERM; echo $$ > ${dir}/app-pid; while true; do sleep 0.05; done`;
+    const sidecar = await startSidecar({ appCommand: ["sh", "-c", script], args: ["--dapr-graceful-shutdown-seconds", "30", "--log-level", "info"] });
+    const appPid = Number(await waitFor(() => existsSync(`${dir}/app-pid`) && readFileSync(`${dir}/app-pid`, "utf8").trim(), "the app to start"));
+    try {
+      sidecar.proc.kill("SIGTERM");
+      await waitFor(() => existsSync(`${dir}/app-got`), "rapr to pass SIGTERM on to the app");
+      sidecar.proc.kill("SIGTERM");
+      const code = await Promise.race([sidecar.proc.exited, Bun.sleep(10_000).then(() => "still running")]);
+      expect(code).toBe(1);
+      expect(await sidecar.output()).toContain("second signal while stopping");
+      await waitFor(() => !isAlive(appPid), "the app to be killed with rapr");
+    } finally {
+      sidecar.proc.kill("SIGKILL");
+      if (isAlive(appPid)) process.kill(appPid, "SIGKILL");
+    }
+  }, 30_000);
+
   test("SIGTERM while components still load: start-up stops there, and rapr exits 0 without ever listening", async () => {
     // A "PostgreSQL" that accepts connections and never answers holds the state store's init for its 5 s timeout.
     let connected = false;
