@@ -68,11 +68,7 @@ function cancelOnServer(query: Pending): Promise<void> {
   }
   const canceller = q.canceller;
   q.canceller = null;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    Promise.resolve(canceller(query)).catch(() => {}),
-    new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS))),
-  ]).finally(() => clearTimeout(timer));
+  return settlesWithin(Promise.resolve(canceller(query)), CLOSE_GRACE_MS).then(() => {});
 }
 
 /**
@@ -269,12 +265,7 @@ class PostgresBinding implements Component, OutputBinding {
   close(): Promise<void> {
     this.closed = true;
     this.closing ??= (async () => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        Promise.allSettled([...this.inflight]),
-        new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS))),
-      ]);
-      clearTimeout(timer);
+      await settlesWithin(Promise.allSettled([...this.inflight]), CLOSE_GRACE_MS);
       await this.sql.end({ timeout: CLOSE_GRACE_MS / 1000 });
     })();
     return this.closing;
@@ -308,19 +299,13 @@ export async function openPostgresBinding(md: Md, ctx: Pick<PluginContext, "name
   };
   const url = conn.url;
   const binding = new PostgresBinding(() => (url ? postgres(url, options) : postgres(options)) as unknown as Sql, ctx.name);
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    await Promise.race([
-      binding.ping(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeout}ms (timeout)`)), timeout);
-      }),
-    ]);
+    const pinging = binding.ping();
+    if (!(await settlesWithin(pinging, timeout))) throw new Error(`no answer within ${timeout}ms (timeout)`);
+    await pinging; // settled: its error, if any
   } catch (err) {
     await binding.abandon().catch(() => {});
     throw new Error(`cannot reach PostgreSQL: ${(err as Error).message}`);
-  } finally {
-    clearTimeout(timer);
   }
   return binding;
 }
