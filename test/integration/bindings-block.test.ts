@@ -1,7 +1,7 @@
 // The bindings block in process, with fake plugins: what it refuses before a plugin is called, which failures
 // its outbound policy retries and its circuit breaker counts, how `direction` and `route` are read, how input
 // bindings start (retried until the app answers), wait for an unhealthy app, and stop (a delivery in flight
-// finishes, one that hangs or backs off is cut off, and stop() never hangs).
+// finishes, one that hangs or backs off is cut off, and stop() never hangs), and how a gRPC app's answer is sent on.
 import { afterAll, describe, expect, test } from "bun:test";
 import { AppChannel } from "../../src/app/channel.js";
 import { BindingsBlock, withCallerMetadata } from "../../src/blocks/bindings/bindings-block.js";
@@ -12,6 +12,7 @@ import {
 } from "../../src/components/contracts/bindings.js";
 import type { ComponentRegistry, LoadedComponent } from "../../src/components/registry.js";
 import { DaprError } from "../../src/errors.js";
+import { BindingEventResponse_BindingEventConcurrency } from "../../src/gen/dapr/proto/runtime/v1/appcallback_pb.js";
 import { silentLogger } from "../../src/observability/logger.js";
 import { parseResiliency, Resiliency } from "../../src/resiliency/index.js";
 import type { RuntimeConfig } from "../../src/runtime/config.js";
@@ -378,6 +379,53 @@ describe("an unhealthy app", () => {
     await block.stop();
     expect(await held).toBe("rejected: input binding cron: the sidecar is stopping");
     expect(app.count("POST", "/cron")).toBe(1);
+  });
+});
+
+describe("a gRPC app's answer naming output bindings (to)", () => {
+  const data = new TextEncoder().encode('{"done":true}');
+
+  /** A gRPC app channel stand-in whose OnBindingEvent answers with `to` and `data`. */
+  function grpcApp(to: string[], concurrency: BindingEventResponse_BindingEventConcurrency) {
+    const callback = {
+      listInputBindings: async () => ({ bindings: [] }),
+      onBindingEvent: async () => ({ data, to, concurrency, storeName: "", states: [] }),
+    };
+    return { protocol: "grpc", configured: true, callback, isHealthy: () => true, onHealthChange() {}, run: <T>(fn: () => Promise<T>) => fn() } as unknown as AppChannel;
+  }
+
+  test("goes to each with operation create, one after the other, before the event is handled; a failure ends the chain", async () => {
+    const order: string[] = [];
+    const first = output(async (req) => (order.push(`first:${req.operation}:${new TextDecoder().decode(req.data)}`), { data: EMPTY, metadata: {} }));
+    const second = output(async () => (order.push("second"), { data: EMPTY, metadata: {} }));
+    const cron = input();
+    const block = new BindingsBlock(registry(
+      [spec("cron", "bindings.fake", { direction: "input" }), cron], [spec("first", "bindings.fake"), first], [spec("second", "bindings.fake"), second],
+    ), silentLogger);
+    await block.startInputs(grpcApp(["first", "missing", "second"], BindingEventResponse_BindingEventConcurrency.SEQUENTIAL), new AbortController().signal);
+    expect(new TextDecoder().decode(await cron.fire())).toBe('{"done":true}');
+    expect(order).toEqual(['first:create:{"done":true}']);
+    expect(second.calls).toBe(0);
+    await block.stop();
+  });
+
+  test("with concurrency PARALLEL the event is handled at once, and stop() waits for the sends", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const slow = output(async () => (await held, { data: EMPTY, metadata: {} }));
+    const fast = output();
+    const cron = input();
+    const block = new BindingsBlock(registry(
+      [spec("cron", "bindings.fake", { direction: "input" }), cron], [spec("slow", "bindings.fake"), slow], [spec("fast", "bindings.fake"), fast],
+    ), silentLogger);
+    await block.startInputs(grpcApp(["slow", "fast"], BindingEventResponse_BindingEventConcurrency.PARALLEL), new AbortController().signal);
+    await cron.fire();
+    expect(slow.calls).toBe(1);
+    await waitFor(() => fast.calls === 1, "the second send");
+    const stopping = outcome(block.stop(5_000));
+    expect(await Promise.race([stopping, Bun.sleep(100).then(() => "still waiting")])).toBe("still waiting");
+    release();
+    expect(await stopping).toBe("resolved");
   });
 });
 

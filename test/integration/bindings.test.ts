@@ -2,9 +2,10 @@
 // HTTP and gRPC; DaprServer apps (HTTP and gRPC) receive bindings.cron events; a plain app shows the OPTIONS probe,
 // `route`, `direction: input`, and an inbound retry; bad requests get Dapr's errors; outbound retries and timeouts
 // are counted at a local HTTP backend; DAPR_API_TOKEN guards the API and APP_API_TOKEN reaches the app; input events
-// start only once the sidecar's API answers; on SIGTERM input bindings close before the app channel does.
+// start only once the sidecar's API answers; on SIGTERM input bindings close before the app channel does; a gRPC
+// app's answer naming output bindings (`to`) is written through them.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CommunicationProtocolEnum, type DaprClient, type DaprServer } from "@dapr/dapr";
@@ -12,6 +13,9 @@ import { sdkClient, sdkServer } from "../support/dapr-sdk.js";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Dapr } from "../../src/gen/dapr/proto/runtime/v1/dapr_pb.js";
+import { BindingEventResponseSchema, ListInputBindingsResponseSchema } from "../../src/gen/dapr/proto/runtime/v1/appcallback_pb.js";
+import { create, toBinary } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
 import { componentYaml } from "../support/components.js";
 import { freePort, waitFor } from "../support/ports.js";
 import { dropTable, PG_URL, uniqueTable } from "../support/postgres.js";
@@ -26,6 +30,25 @@ const jsonOf = (r: Response): Promise<any> => r.json();
  * {data, metadata, operation} over gRPC. */
 const send = (c: DaprClient, ...args: Parameters<DaprClient["binding"]["send"]>): Promise<any> => c.binding.send(...args);
 const cleanups: (() => unknown)[] = [];
+
+/** A native gRPC app (grpc-js) that listens to `bindings` and answers each OnBindingEvent with `answer()`. */
+async function grpcBindingsApp(port: number, bindings: string[], answer: () => { to: string[]; data: Uint8Array }): Promise<grpc.Server> {
+  const raw = (path: string) => ({ path, requestStream: false, responseStream: false, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b });
+  const server = new grpc.Server();
+  server.addService(
+    { ListInputBindings: raw("/dapr.proto.runtime.v1.AppCallback/ListInputBindings"), OnBindingEvent: raw("/dapr.proto.runtime.v1.AppCallback/OnBindingEvent") } as grpc.ServiceDefinition,
+    {
+      ListInputBindings(_call: unknown, cb: grpc.sendUnaryData<Buffer>) {
+        cb(null, Buffer.from(toBinary(ListInputBindingsResponseSchema, create(ListInputBindingsResponseSchema, { bindings }))));
+      },
+      OnBindingEvent(_call: unknown, cb: grpc.sendUnaryData<Buffer>) {
+        cb(null, Buffer.from(toBinary(BindingEventResponseSchema, create(BindingEventResponseSchema, answer()))));
+      },
+    } as grpc.UntypedServiceImplementation,
+  );
+  await new Promise<void>((resolve, reject) => server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+  return server;
+}
 
 function resourcesDir(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), "rapr-bindings-res-"));
@@ -275,6 +298,26 @@ describe("a gRPC app built with DaprServer", () => {
     await server.start();
     cleanups.push(() => server.stop());
     await waitFor(() => got.length >= 2, "two cron events at the gRPC app");
+  });
+});
+
+describe("a gRPC app whose answer names output bindings", () => {
+  test("each event's answer data is written through bindings.localstorage (operation create)", async () => {
+    const root = mkdtempSync(join(tmpdir(), "rapr-bindings-to-"));
+    cleanups.push(() => rmSync(root, { recursive: true, force: true }));
+    const res = resourcesDir({
+      "ticks.yaml": componentYaml("ticks", "bindings.cron", { schedule: "@every 1s" }),
+      "files.yaml": componentYaml("files", "bindings.localstorage", { rootPath: root }),
+    });
+    const appPort = await freePort();
+    let events = 0;
+    const app = await grpcBindingsApp(appPort, ["ticks"], () => ({ to: ["files"], data: new TextEncoder().encode(JSON.stringify({ tick: ++events })) }));
+    cleanups.push(() => app.forceShutdown());
+    const sc = await startSidecar({ appId: "bindings-to-it", args: ["--app-port", String(appPort), "--app-protocol", "grpc", "--resources-path", res] });
+    cleanups.push(() => sc.stop());
+    await waitFor(() => readdirSync(root).length >= 2, "two answers written to the localstorage binding");
+    const written = readdirSync(root).map((f) => JSON.parse(readFileSync(join(root, f), "utf8")).tick).sort();
+    expect(written.slice(0, 2)).toEqual([1, 2]);
   });
 });
 

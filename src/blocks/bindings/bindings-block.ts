@@ -8,7 +8,7 @@ import type { Logger } from "../../observability/logger.js";
 import { Resiliency } from "../../resiliency/index.js";
 import { settlesWithin, sleepUnless } from "../../resiliency/sleep.js";
 import { bindingInfo, type BindingInfo } from "./binding-spec.js";
-import { appListens, deliverEvent } from "./delivery.js";
+import { appListens, deliverEvent, type AppAnswer, type Forward } from "./delivery.js";
 
 /** How long stop() lets deliveries in flight finish before it cuts them off (the runtime passes its own grace). */
 const STOP_GRACE_MS = 5_000;
@@ -55,6 +55,8 @@ export class BindingsBlock {
   private readonly cutOff = new AbortController();
   /** Events held back while the app is unhealthy, woken when it is healthy again or stop() begins. */
   private readonly healthWaiters = new Set<() => void>();
+  /** The app's answers being sent on to output bindings in parallel (`concurrency: PARALLEL`). */
+  private readonly sending = new Set<Promise<void>>();
   private stopped?: Promise<void>;
 
   constructor(
@@ -174,8 +176,9 @@ export class BindingsBlock {
     const cutOff = this.cutOff.signal;
     return async (event) => {
       await this.untilAppHealthy(app, b);
+      let answer: AppAnswer;
       try {
-        return await this.resiliency.run(target, (policySignal) => deliverEvent(app, b, event, either(cutOff, policySignal)!), {
+        answer = await this.resiliency.run(target, (policySignal) => deliverEvent(app, b, event, either(cutOff, policySignal)!), {
           permanent: () => cutOff.aborted,
           stop: cutOff,
         });
@@ -183,7 +186,37 @@ export class BindingsBlock {
         this.logger.debug("input binding event not accepted by the app", { binding: b.name, error: messageOf(err) });
         throw err;
       }
+      if (answer.forward) await this.forward(b.name, answer.forward);
+      return answer.body;
     };
+  }
+
+  /**
+   * Sends the app's answer on to the output bindings it named, as daprd does: operation `create`, each call under its
+   * binding's outbound policy. A failure is logged and never fails the event, which the app has handled already.
+   */
+  private async forward(from: string, f: Forward): Promise<void> {
+    const send = (to: string) =>
+      this.invoke(to, "create", f.data, {}, this.cutOff.signal).then(
+        () => true,
+        (err: unknown) => {
+          this.logger.error("the app's answer to an input event was not sent to the output binding it named", { binding: from, to, error: messageOf(err) });
+          return false;
+        },
+      );
+    if (f.parallel) {
+      for (const to of f.to) {
+        const sent: Promise<void> = send(to).then(() => void this.sending.delete(sent));
+        this.sending.add(sent);
+      }
+      return;
+    }
+    for (const to of f.to) if (!(await send(to))) return;
+  }
+
+  /** Resolves once no answer is being sent on in parallel, including any a delivery still finishing starts. */
+  private async allSent(): Promise<void> {
+    while (this.sending.size) await Promise.allSettled([...this.sending]);
   }
 
   /** Holds an event back (and so its reader) while the app is unhealthy; rejects once stop() began. */
@@ -203,8 +236,8 @@ export class BindingsBlock {
   }
 
   /**
-   * Stops taking events: no binding starts any more, every reader closes, and deliveries in flight get `graceMs` to
-   * finish before they are cut off (a retry backoff ends then too). Readers still not closed `afterCutOffMs` later
+   * Stops taking events: no binding starts any more, every reader closes, and deliveries in flight (with the app's
+   * answers being sent on) get `graceMs` to finish before they are cut off (a retry backoff ends then too). Readers still not closed `afterCutOffMs` later
    * are given up on with a warning, so stop() always returns. Calling it again returns the same promise.
    */
   stop(graceMs = STOP_GRACE_MS, afterCutOffMs = AFTER_CUT_OFF_MS): Promise<void> {
@@ -220,7 +253,7 @@ export class BindingsBlock {
       ...readers.map(({ name, reader }) => reader.close().catch((err: unknown) => {
         this.logger.warn("input binding did not close cleanly", { binding: name, error: messageOf(err) });
       })),
-    ]);
+    ]).then(() => this.allSent());
     if (await settlesWithin(closing, graceMs)) return;
     this.cutOff.abort(new Error("the sidecar is stopping"));
     if (await settlesWithin(closing, afterCutOffMs)) return;

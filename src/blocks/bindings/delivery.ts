@@ -1,6 +1,7 @@
 // Input bindings and the app: asking whether it listens (HTTP OPTIONS /{route}, gRPC ListInputBindings) and handing
 // it one event (HTTP POST /{route}, gRPC OnBindingEvent).
 import { Code, ConnectError } from "@connectrpc/connect";
+import { BindingEventResponse_BindingEventConcurrency as Concurrency } from "../../gen/dapr/proto/runtime/v1/appcallback_pb.js";
 import { AppUnavailableError, type AppChannel } from "../../app/channel.js";
 import { deadlineIn, msLeft } from "../../app/deadline.js";
 import type { BindingEvent } from "../../components/contracts/bindings.js";
@@ -71,19 +72,34 @@ export async function appListens(app: AppChannel, b: BindingInfo, signal: AbortS
   }
 }
 
-/** Hands one event to the app; resolves with the app's answer body, rejects unless the app accepted the event. */
-export async function deliverEvent(app: AppChannel, b: BindingInfo, event: BindingEvent, signal: AbortSignal): Promise<Uint8Array> {
+/** What the app asked for in its answer to an event: its data sent to these output bindings (gRPC apps only, as daprd). */
+export interface Forward {
+  to: string[];
+  data: Uint8Array;
+  /** All at once without waiting; otherwise one after the other, before the event counts as handled, up to the first failure. */
+  parallel: boolean;
+}
+
+export interface AppAnswer {
+  body: Uint8Array;
+  forward?: Forward;
+}
+
+/** Hands one event to the app; resolves with the app's answer, rejects unless the app accepted the event. */
+export async function deliverEvent(app: AppChannel, b: BindingInfo, event: BindingEvent, signal: AbortSignal): Promise<AppAnswer> {
   const deadline = deadlineIn(DELIVERY_TIMEOUT_MS);
   if (app.protocol === "grpc") {
     if (!app.callback) throw new AppUnavailableError("no app port configured (--app-port)");
     const req = { name: b.name, data: event.data, metadata: event.metadata };
     const res = await app.run(() => app.callback!.onBindingEvent(req, { signal, timeoutMs: msLeft(deadline, `OnBindingEvent(${b.name})`) }));
-    return res.data;
+    const to = res.to.filter((name) => name !== "");
+    const forward = to.length ? { to, data: res.data, parallel: res.concurrency === Concurrency.PARALLEL } : undefined;
+    return { body: res.data, forward };
   }
   const res = await app.invoke({ method: "POST", path: b.route, headers: eventHeaders(event), body: event.data, deadline, signal });
   if (res.status < 200 || res.status > 299) {
     const body = new TextDecoder().decode(res.body.subarray(0, 200));
     throw new AppRefusedEventError(b.name, `the app answered POST /${b.route} with ${res.status}${body ? `: ${body}` : ""}`);
   }
-  return res.body;
+  return { body: res.body };
 }
