@@ -237,8 +237,9 @@ export class BindingsBlock {
 
   /**
    * Stops taking events: no binding starts any more, every reader closes, and deliveries in flight (with the app's
-   * answers being sent on) get `graceMs` to finish before they are cut off (a retry backoff ends then too). Readers still not closed `afterCutOffMs` later
-   * are given up on with a warning, so stop() always returns. Calling it again returns the same promise.
+   * answers being sent on) get `graceMs` to finish before they are cut off (a retry backoff ends then too). Readers
+   * still not closed `afterCutOffMs` later are given up on with a warning, so stop() always returns. Calling it again
+   * returns the same promise.
    */
   stop(graceMs = STOP_GRACE_MS, afterCutOffMs = AFTER_CUT_OFF_MS): Promise<void> {
     return (this.stopped ??= this.stopNow(graceMs, afterCutOffMs));
