@@ -7,6 +7,7 @@ import {
   type BulkPublishResult, type MessageHandler, type PublishRequest, type PubSub, type PubSubFeature,
   type PubSubMessage, type SubscribeRequest, type Subscription,
 } from "../../src/components/contracts/pubsub.js";
+import { settledOrAborted } from "../../src/resiliency/sleep.js";
 
 interface Queued {
   topic: string;
@@ -18,11 +19,13 @@ interface Queued {
 
 interface Member {
   handler: MessageHandler;
-  inFlight: number;
   maxInFlight: number;
   /** Messages handed out and not answered yet: given back to the group if the member leaves first. */
   pending: Set<Queued>;
-  closed: boolean;
+  /** One per message handed out, until its answer is applied (acked, or queued for redelivery). */
+  settling: Set<Promise<void>>;
+  /** False once the member drains or leaves: it gets no more messages. */
+  taking: boolean;
 }
 
 interface Options {
@@ -57,7 +60,7 @@ class Group {
     const n = this.members.length;
     for (let i = 0; i < n; i++) {
       const m = this.members[(this.next + i) % n];
-      if (!m.closed && m.inFlight < m.maxInFlight) {
+      if (m.taking && m.settling.size < m.maxInFlight) {
         this.next = (this.next + i + 1) % n;
         return m;
       }
@@ -67,7 +70,7 @@ class Group {
 
   /** A member leaves: whatever it had not answered goes back to the group (at-least-once). */
   leave(member: Member) {
-    member.closed = true;
+    member.taking = false;
     const i = this.members.indexOf(member);
     if (i >= 0) this.members.splice(i, 1);
     this.queue.unshift(...member.pending);
@@ -75,16 +78,20 @@ class Group {
     this.pump();
   }
 
+  /** A member drains: it gets no more messages; resolves once those it has were answered (or `signal` aborts). */
+  drain(member: Member, signal?: AbortSignal): Promise<void> {
+    member.taking = false;
+    return settledOrAborted(Promise.all(member.settling), signal);
+  }
+
   private deliver(member: Member, q: Queued) {
-    member.inFlight++;
     member.pending.add(q);
     const maxAttempts = this.opts.maxDeliver > 0 ? this.opts.maxDeliver : Infinity;
     const msg: PubSubMessage = { topic: q.topic, data: q.data, contentType: q.contentType, metadata: q.metadata, deliveryAttempt: q.attempt, maxAttempts };
-    void Promise.resolve()
+    const settled: Promise<void> = Promise.resolve()
       .then(() => member.handler(msg))
       .catch(() => "retry" as const)
       .then((result) => {
-        member.inFlight--;
         if (!member.pending.delete(q)) return; // the member left; the message was handed back already
         if (result === "retry" && q.attempt < maxAttempts) {
           const t = setTimeout(() => {
@@ -93,8 +100,12 @@ class Group {
           }, redeliveryDelayMs(q.attempt, this.opts.redeliveryInitialMs, this.opts.redeliveryMaxMs));
           this.timers.add(t);
         }
+      })
+      .finally(() => {
+        member.settling.delete(settled);
         this.pump();
       });
+    member.settling.add(settled);
   }
 
   close() {
@@ -137,18 +148,31 @@ class InMemoryPubSub implements PubSub {
     if (req.mode === "ephemeral") {
       let set = this.ephemeral.get(req.topic);
       if (!set) this.ephemeral.set(req.topic, (set = new Set()));
-      const own = (m: PubSubMessage) => handler(m);
+      const calls = new Set<Promise<unknown>>();
+      const own = (m: PubSubMessage) => {
+        const call = handler(m);
+        const settled = call.catch(() => {}).finally(() => calls.delete(settled));
+        calls.add(settled);
+        return call;
+      };
       set.add(own);
-      return { close: async () => void set!.delete(own) };
+      return {
+        drain: (signal) => {
+          set!.delete(own);
+          return settledOrAborted(Promise.all(calls), signal);
+        },
+        close: async () => void set!.delete(own),
+      };
     }
     let byGroup = this.groups.get(req.topic);
     if (!byGroup) this.groups.set(req.topic, (byGroup = new Map()));
     let group = byGroup.get(req.group);
     if (!group) byGroup.set(req.group, (group = new Group(this.opts)));
-    const member: Member = { handler, inFlight: 0, maxInFlight: req.maxInFlight ?? 64, closed: false, pending: new Set() };
+    const member: Member = { handler, maxInFlight: req.maxInFlight ?? 64, pending: new Set(), settling: new Set(), taking: true };
     group.members.push(member);
     group.pump();
     return {
+      drain: (signal) => group!.drain(member, signal),
       close: async () => group!.leave(member),
     };
   }

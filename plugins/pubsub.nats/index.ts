@@ -15,8 +15,12 @@ import {
 } from "../../src/components/contracts/pubsub.js";
 import { natsName } from "./names.js";
 import { connectCoalesced } from "./connect.js";
+import { settledOrAborted } from "../../src/resiliency/sleep.js";
 
 const CLOUDEVENT_JSON = "application/cloudevents+json";
+
+/** Every subscription of this plugin drains. */
+type Sub = Required<Subscription>;
 
 const metadata = {
   natsURL: field.string({ required: true, aliases: ["url", "servers"] }),
@@ -41,7 +45,7 @@ class NatsPubSub implements PubSub {
   private readonly knownStreams = new Map<string, Promise<string>>();
   /** Topics whose stream is known to exist: publishing to them needs no wait. */
   private readonly readyTopics = new Set<string>();
-  private readonly subs = new Set<Subscription>();
+  private readonly subs = new Set<Sub>();
 
   constructor(private readonly nc: NatsConnection, private readonly jsm: JetStreamManager | undefined, private readonly md: Md) {
     if (jsm) this.js = jetstream(nc);
@@ -113,10 +117,11 @@ class NatsPubSub implements PubSub {
     return { failed };
   }
 
-  async subscribe(req: SubscribeRequest, handler: MessageHandler): Promise<Subscription> {
+  async subscribe(req: SubscribeRequest, handler: MessageHandler): Promise<Sub> {
     const sub = req.mode === "ephemeral" || !this.js ? this.coreSubscribe(req, handler) : await this.durableSubscribe(req, handler);
     this.subs.add(sub);
     return {
+      drain: (signal) => sub.drain(signal),
       close: async () => {
         this.subs.delete(sub);
         await sub.close();
@@ -124,21 +129,35 @@ class NatsPubSub implements PubSub {
     };
   }
 
-  /** Core NATS: ephemeral subscribers each see every message; durable-mode groups become queue groups. */
-  private coreSubscribe(req: SubscribeRequest, handler: MessageHandler): Subscription {
+  /**
+   * Core NATS: ephemeral subscribers each see every message; durable-mode groups become queue groups. Nothing can go
+   * back to the broker here, so a drain lets the messages already on their way in still reach the handler.
+   */
+  private coreSubscribe(req: SubscribeRequest, handler: MessageHandler): Sub {
     const queue = req.mode === "durable" ? natsName(req.group) : undefined;
+    const calls = new Set<Promise<unknown>>();
     const s: NatsSubscription = this.nc.subscribe(this.subject(req.topic), {
       queue,
       callback: (err, m) => {
         if (err) return;
         const contentType = m.headers?.get("Content-Type") || CLOUDEVENT_JSON;
-        void handler({ topic: req.topic, data: m.data, contentType, metadata: {}, deliveryAttempt: 1, maxAttempts: 1 }).catch(() => {});
+        const call = handler({ topic: req.topic, data: m.data, contentType, metadata: {}, deliveryAttempt: 1, maxAttempts: 1 }).catch(() => {});
+        calls.add(call);
+        void call.finally(() => calls.delete(call));
       },
     });
-    return { close: async () => s.unsubscribe() };
+    return {
+      drain: (signal) => settledOrAborted((async () => {
+        await s.drain().catch(() => {});
+        await Promise.all(calls);
+      })(), signal),
+      close: async () => {
+        if (!s.isClosed()) s.unsubscribe();
+      },
+    };
   }
 
-  private async durableSubscribe(req: SubscribeRequest, handler: MessageHandler): Promise<Subscription> {
+  private async durableSubscribe(req: SubscribeRequest, handler: MessageHandler): Promise<Sub> {
     const stream = await this.ensureStream(req.topic);
     const durable = natsName(req.group);
     const md = this.md;
@@ -161,10 +180,18 @@ class NatsPubSub implements PubSub {
     const consumer = await this.js!.consumers.get(stream, durable);
     const messages: ConsumerMessages = await consumer.consume({ max_messages: maxInFlight });
     const maxAttempts = md.maxDeliver > 0 ? md.maxDeliver : Infinity;
-    let inFlight = 0;
-    let closed = false;
+    /** Messages handed to the handler and not answered yet: close() hands them back. */
     const unanswered = new Set<JsMsg>();
+    /** One per message handed to the handler, until its answer went to the broker. */
+    const settling = new Set<Promise<void>>();
+    /** False once draining or closed: messages still arriving go straight back to the broker. */
+    let taking = true;
     let wake: (() => void) | undefined;
+    const wakeLoop = () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
     const settle = async (m: JsMsg) => {
       const attempt = m.info.deliveryCount;
       unanswered.add(m);
@@ -174,37 +201,56 @@ class NatsPubSub implements PubSub {
       } catch {
         result = "retry" as const;
       }
-      if (!unanswered.delete(m) || closed) return; // handed back at close
-      if (result === "success") m.ack();
-      else if (result === "drop") m.term("dropped by subscriber");
-      else m.nak(redeliveryDelayMs(attempt, md.redeliveryInitialDelay, md.redeliveryMaxDelay));
+      if (!unanswered.delete(m)) return; // handed back at close
+      try {
+        if (result === "success") m.ack();
+        else if (result === "drop") m.term("dropped by subscriber");
+        else m.nak(redeliveryDelayMs(attempt, md.redeliveryInitialDelay, md.redeliveryMaxDelay));
+      } catch {
+        // The connection is closed: the broker redelivers it after ackWait.
+      }
     };
     const loop = (async () => {
       for await (const m of messages) {
-        while (inFlight >= maxInFlight && !closed) await new Promise<void>((r) => (wake = r));
-        if (closed) {
+        while (settling.size >= maxInFlight && taking) await new Promise<void>((r) => (wake = r));
+        if (!taking) {
           m.nak();
           continue;
         }
-        inFlight++;
-        void settle(m).finally(() => {
-          inFlight--;
-          const w = wake;
-          wake = undefined;
-          w?.();
+        const settled = settle(m).finally(() => {
+          settling.delete(settled);
+          wakeLoop();
         });
+        settling.add(settled);
       }
     })().catch(() => {});
+    let pullsStopped: Promise<unknown> | undefined;
+    const stopPulling = () =>
+      (pullsStopped ??= (() => {
+        taking = false;
+        wakeLoop();
+        // Draining the iterator's own inbox subscription (a public field of nats.js' consume() iterator), rather than
+        // closing the iterator, also takes in the messages already on their way to us: they go back now, not after
+        // ackWait. The iterator ends once they are in.
+        const inbox = (messages as Partial<{ sub: NatsSubscription }>).sub;
+        const drained = inbox ? inbox.drain() : Promise.reject(new Error("no inbox subscription to drain"));
+        return drained.catch(() => messages.close()).catch(() => {});
+      })());
     return {
+      drain: (signal) =>
+        settledOrAborted((async () => {
+          await stopPulling();
+          await loop;
+          await Promise.all(settling);
+          await this.nc.flush(); // the answers are with the broker, not just in our write buffer
+        })(), signal),
       close: async () => {
-        closed = true;
+        taking = false;
         // Whatever the handler has not answered goes back to the group now rather than after ackWait.
         for (const m of unanswered) m.nak();
         unanswered.clear();
         await messages.close().catch(() => {});
-        const w = wake;
-        wake = undefined;
-        w?.();
+        wakeLoop();
         await loop;
       },
     };

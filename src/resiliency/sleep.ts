@@ -23,3 +23,18 @@ export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<bo
     clearTimeout(timer);
   }
 }
+
+/** Resolves once `work` settles, or as soon as `signal` aborts; never rejects. */
+export function settledOrAborted(work: Promise<unknown>, signal?: AbortSignal): Promise<void> {
+  const settled = work.then(() => {}, () => {});
+  if (!signal) return settled;
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    signal.addEventListener("abort", done, { once: true });
+    void settled.then(done);
+  });
+}

@@ -145,6 +145,108 @@ for (const [name, factory] of subjects) {
       await second.close();
     });
 
+    test("drain waits for the handler in flight and settles its answer: nothing is redelivered afterwards", async () => {
+      const ps = await make({});
+      const topic = topicName();
+      const answer = Promise.withResolvers<void>();
+      let calls = 0;
+      const first = await ps.subscribe({ topic, mode: "durable", group: "g1" }, async () => {
+        calls++;
+        await answer.promise;
+        return "success";
+      });
+      await ps.publish({ topic, data: enc.encode("in-flight") });
+      await waitFor(() => calls === 1, "the handler got it");
+      let drained = false;
+      const draining = first.drain!().then(() => (drained = true));
+      await Bun.sleep(100);
+      expect(drained).toBe(false); // the handler has not answered yet
+      answer.resolve();
+      await draining;
+      await first.close();
+      const got: string[] = [];
+      const second = await ps.subscribe({ topic, mode: "durable", group: "g1" }, async (m) => (got.push(body(m)), "success"));
+      await ps.publish({ topic, data: enc.encode("next") });
+      await waitFor(() => got.includes("next"), "the next message");
+      await Bun.sleep(200); // a message handed back at close would be redelivered by now
+      expect(got).toEqual(["next"]);
+      expect(calls).toBe(1);
+      await second.close();
+    });
+
+    test("once drain starts the member gets no new message: what is published meanwhile goes to another member", async () => {
+      const ps = await make({});
+      const topic = topicName();
+      const answer = Promise.withResolvers<void>();
+      const a: string[] = [];
+      const b: string[] = [];
+      const first = await ps.subscribe({ topic, mode: "durable", group: "g1" }, async (m) => {
+        a.push(body(m));
+        await answer.promise;
+        return "success";
+      });
+      await ps.publish({ topic, data: enc.encode("m0") });
+      await waitFor(() => a.length === 1, "the first member is busy");
+      const draining = first.drain!();
+      const second = await ps.subscribe({ topic, mode: "durable", group: "g1" }, async (m) => (b.push(body(m)), "success"));
+      const sent = ["m1", "m2", "m3", "m4", "m5"];
+      for (const s of sent) await ps.publish({ topic, data: enc.encode(s) });
+      await waitFor(() => sent.every((s) => b.includes(s)), "the other member got everything published during the drain");
+      expect(a).toEqual(["m0"]);
+      answer.resolve();
+      await draining;
+      await first.close();
+      await Bun.sleep(200);
+      expect(a).toEqual(["m0"]);
+      expect([...b].sort()).toEqual(sent);
+      await second.close();
+    });
+
+    test("a drain cut short by its signal returns, and close() hands the unanswered message back", async () => {
+      const ps = await make({});
+      const topic = topicName();
+      let hung = 0;
+      const first = await ps.subscribe({ topic, mode: "durable", group: "g1" }, () => (hung++, new Promise<HandlerResult>(() => {})));
+      await ps.publish({ topic, data: enc.encode("unanswered") });
+      await waitFor(() => hung === 1, "the handler got it");
+      const cutShort = new AbortController();
+      const draining = first.drain!(cutShort.signal);
+      cutShort.abort();
+      await draining;
+      await first.drain!(cutShort.signal); // already aborted: returns too
+      await first.close();
+      const got: string[] = [];
+      const second = await ps.subscribe({ topic, mode: "durable", group: "g1" }, async (m) => (got.push(body(m)), "success"));
+      await waitFor(() => got.length === 1, "redelivery to the next member", 15_000);
+      expect(got).toEqual(["unanswered"]);
+      await second.close();
+    });
+
+    test("an ephemeral subscriber's drain waits for its handler in flight, then it sees no more messages", async () => {
+      const ps = await make({});
+      const topic = topicName();
+      const answer = Promise.withResolvers<void>();
+      const seen: string[] = [];
+      const sub = await ps.subscribe({ topic, mode: "ephemeral", group: "n1" }, async (m) => {
+        seen.push(body(m));
+        await answer.promise;
+        return "success";
+      });
+      await Bun.sleep(50); // core subscriptions reach the server asynchronously
+      await ps.publish({ topic, data: enc.encode("e0") });
+      await waitFor(() => seen.length === 1, "the handler got it");
+      let drained = false;
+      const draining = sub.drain!().then(() => (drained = true));
+      await Bun.sleep(100);
+      expect(drained).toBe(false);
+      answer.resolve();
+      await draining;
+      await ps.publish({ topic, data: enc.encode("e1") });
+      await Bun.sleep(200);
+      expect(seen).toEqual(["e0"]);
+      await sub.close();
+    });
+
     test("every ephemeral subscriber sees every message", async () => {
       const ps = await make({});
       const topic = topicName();
@@ -188,5 +290,33 @@ describe("pubsub.nats core mode (jetstream=false)", () => {
     for (let i = 0; i < 20; i++) await ps.publish({ topic, data: enc.encode(`c${i}`) });
     await waitFor(() => a.length + b.length === 20, "core deliveries");
     expect(new Set([...a, ...b]).size).toBe(20);
+  });
+
+  test("drain unsubscribes the queue-group member and waits for its handler in flight; the other member gets the rest", async () => {
+    const ps = await create(pubsubNats, { natsURL: NATS_URL, jetstream: "false" });
+    opened.push(ps);
+    const topic = topicName();
+    const answer = Promise.withResolvers<void>();
+    const a: string[] = [];
+    const b: string[] = [];
+    const first = await ps.subscribe({ topic, mode: "durable", group: "q" }, async (m) => {
+      a.push(body(m));
+      await answer.promise;
+      return "success";
+    });
+    await ps.ping!();
+    await ps.publish({ topic, data: enc.encode("c0") });
+    await waitFor(() => a.length === 1, "the first member is busy");
+    await ps.subscribe({ topic, mode: "durable", group: "q" }, async (m) => (b.push(body(m)), "success"));
+    let drained = false;
+    const draining = first.drain!().then(() => (drained = true));
+    await Bun.sleep(100);
+    expect(drained).toBe(false);
+    answer.resolve();
+    await draining;
+    for (let i = 1; i <= 5; i++) await ps.publish({ topic, data: enc.encode(`c${i}`) });
+    await waitFor(() => b.length === 5, "the other member got the rest");
+    expect(a).toEqual(["c0"]);
+    await first.close();
   });
 });

@@ -1,5 +1,6 @@
 // Pub/sub on NATS JetStream through the compiled binary: competing consumers across sidecars, a gRPC app built with
-// the Dapr SDK's DaprServer, the at-least-once crash test (kill -9 the app mid-stream), and a broker outage.
+// the Dapr SDK's DaprServer, the at-least-once crash test (kill -9 the app mid-stream), a broker outage, and SIGTERM
+// with deliveries in flight (drained, acknowledged, not redelivered).
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,11 +9,12 @@ import type { Subprocess } from "bun";
 import { CommunicationProtocolEnum } from "@dapr/dapr";
 import { sdkClient, sdkServer } from "../support/dapr-sdk.js";
 import { connect } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, type ConsumerInfo } from "@nats-io/jetstream";
 import { startSidecar, type Sidecar } from "../support/sidecar.js";
 import { freePort, waitFor } from "../support/ports.js";
 import { BUN, FIXTURE_APP, received, resourcesDir, uniq } from "../pubsub/harness.js";
 import { PrivateNats } from "../support/private-nats.js";
+import { natsName } from "../../plugins/pubsub.nats/names.js";
 import { componentYaml } from "../support/components.js";
 
 setDefaultTimeout(60_000);
@@ -48,6 +50,44 @@ async function sidecarWithApp(appId: string, resDir: string, subs: unknown[], ex
 
 async function subscribed(sc: Sidecar, n: number) {
   await waitFor(async () => ((await (await sc.http("/v1.0/metadata")).json()) as any).subscriptions.length >= n, `${sc.appId} subscribed`, 15_000);
+}
+
+/** The durable consumer of `appId` on `topic`'s stream, as the broker sees it. */
+async function consumerInfo(topic: string, appId: string): Promise<ConsumerInfo> {
+  const nc = await connect({ servers: NATS_URL });
+  try {
+    return await (await jetstreamManager(nc)).consumers.info(natsName(STREAM_PREFIX + topic), natsName(appId));
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
+ * An HTTP app in this process: subscribes to `subs`, records the data of every event it is handed (each entry of a
+ * bulk delivery too), and answers SUCCESS once `answer` resolves; `aborted` counts deliveries the sidecar gave up on.
+ */
+async function recordingApp(subs: unknown[], answer: () => Promise<void> = async () => {}) {
+  const port = await freePort();
+  const got: any[] = [];
+  const stats = { answered: 0, aborted: 0 };
+  const server = Bun.serve({
+    port,
+    hostname: "127.0.0.1",
+    idleTimeout: 0,
+    async fetch(req) {
+      if (req.method === "GET" && new URL(req.url).pathname === "/dapr/subscribe") return Response.json(subs);
+      if (req.method !== "POST") return new Response(null, { status: 404 });
+      const body = (await req.json()) as any;
+      const entries: any[] | undefined = body.entries;
+      got.push(...(entries ? entries.map((e) => e.event.data) : [body.data]));
+      req.signal.addEventListener("abort", () => stats.aborted++, { once: true });
+      await answer();
+      stats.answered++;
+      return entries ? Response.json({ statuses: entries.map((e) => ({ entryId: e.entryId, status: "SUCCESS" })) }) : Response.json({ status: "SUCCESS" });
+    },
+  });
+  cleanups.push(() => server.stop(true));
+  return { port, got, stats };
 }
 
 describe("pubsub.nats through rapr", () => {
@@ -233,5 +273,72 @@ describe("pubsub.nats through rapr", () => {
     await subscribed(sc, 1);
     expect((await sc.http(`/v1.0/publish/pubsub/${topic}`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"late":true}' })).status).toBe(204);
     await waitFor(async () => (await received(appPort)).some((r) => r.event?.data?.late), "delivery to the late subscription", 20_000);
+  });
+
+  test("SIGTERM while a delivery is in flight: the app's answer is acknowledged, not redelivered to the group's other sidecar, and the sidecar exits 0", async () => {
+    // An ackWait far longer than the test: a redelivery could only come from a message handed back.
+    const res = resourcesDir({ "nats.yaml": natsComponent(NATS_URL, { ackWait: "60s" }) });
+    cleanups.push(() => rmSync(res, { recursive: true, force: true }));
+    const appId = `drain-${RUN}`;
+    const topic = `drain-${RUN}`;
+    const subs = [{ pubsubname: "pubsub", topic, route: "/drain" }];
+    const answer = Promise.withResolvers<void>();
+    const slow = await recordingApp(subs, () => answer.promise);
+    const other = await recordingApp(subs);
+    const first = await startSidecar({ appId, args: ["--app-port", String(slow.port), "--resources-path", res] });
+    cleanups.push(() => first.stop());
+    await subscribed(first, 1);
+    const publish = (sc: Sidecar, n: number) => sc.http(`/v1.0/publish/pubsub/${topic}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ n }) });
+    expect((await publish(first, 1)).status).toBe(204);
+    await waitFor(() => slow.got.length === 1, "the delivery at the slow app");
+    const second = await startSidecar({ appId, args: ["--app-port", String(other.port), "--resources-path", res] });
+    cleanups.push(() => second.stop());
+    await subscribed(second, 1);
+
+    const exiting = first.stop(); // SIGTERM
+    await Bun.sleep(300); // the sidecar is stopping while its app still works on the event
+    answer.resolve();
+    expect(await exiting).toBe(0);
+    expect(slow.stats).toEqual({ answered: 1, aborted: 0 });
+    // The broker has the acknowledgement: one delivery, acknowledged.
+    const info = await waitFor(async () => {
+      const ci = await consumerInfo(topic, appId);
+      return ci.ack_floor.consumer_seq >= 1 && ci;
+    }, "the acknowledgement at the broker");
+    expect(info.delivered.consumer_seq).toBe(1);
+    expect(info.num_ack_pending).toBe(0);
+    // The other sidecar of the group gets what comes next, and nothing before it.
+    expect((await publish(second, 2)).status).toBe(204);
+    await waitFor(() => other.got.length >= 1, "the next event at the other sidecar");
+    expect(other.got).toEqual([{ n: 2 }]);
+    expect(slow.got).toEqual([{ n: 1 }]);
+  });
+
+  test("SIGTERM while a bulk-subscribe batch is being collected: the batch goes to the app at once and is acknowledged", async () => {
+    // An ackWait far longer than the test: a redelivery could only come from a message handed back.
+    const res = resourcesDir({ "nats.yaml": natsComponent(NATS_URL, { ackWait: "60s" }) });
+    cleanups.push(() => rmSync(res, { recursive: true, force: true }));
+    const appId = `drainbulk-${RUN}`;
+    const topic = `drainbulk-${RUN}`;
+    // The batch would wait 60 s for more messages: far beyond the sidecar's graceful-shutdown time.
+    const subs = [{ pubsubname: "pubsub", topic, route: "/bulk", bulkSubscribe: { enabled: true, maxMessagesCount: 100, maxAwaitDurationMs: 60_000 } }];
+    const app = await recordingApp(subs);
+    const sc = await startSidecar({ appId, args: ["--app-port", String(app.port), "--resources-path", res] });
+    cleanups.push(() => sc.stop());
+    await subscribed(sc, 1);
+    for (const n of [1, 2, 3]) {
+      const r = await sc.http(`/v1.0/publish/pubsub/${topic}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ n }) });
+      expect(r.status).toBe(204);
+    }
+    await waitFor(async () => (await consumerInfo(topic, appId)).num_ack_pending === 3, "three messages handed to the batcher");
+    expect(app.got).toEqual([]);
+    expect(await sc.stop()).toBe(0);
+    expect(app.got.map((d) => d.n).sort()).toEqual([1, 2, 3]);
+    const info = await waitFor(async () => {
+      const ci = await consumerInfo(topic, appId);
+      return ci.ack_floor.consumer_seq >= 3 && ci;
+    }, "the acknowledgements at the broker");
+    expect(info.delivered.consumer_seq).toBe(3);
+    expect(info.num_ack_pending).toBe(0);
   });
 });

@@ -1,7 +1,7 @@
 // Pub/sub through the compiled binary on the in-memory broker: the Dapr JS SDK publishes over HTTP and gRPC, a Bun
 // HTTP app (test/fixtures/pubsub-app.ts) subscribes programmatically and declaratively.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CommunicationProtocolEnum, DaprClient, LogLevel } from "@dapr/dapr";
@@ -11,7 +11,8 @@ import { Dapr } from "../../src/gen/dapr/proto/runtime/v1/dapr_pb.js";
 import { TopicEventResponse_TopicEventResponseStatus as Status } from "../../src/gen/dapr/proto/runtime/v1/appcallback_pb.js";
 import type { SubscribeTopicEventsRequestAlpha1 } from "../../src/gen/dapr/proto/runtime/v1/pubsub_pb.js";
 import { startSidecar, type Sidecar } from "../support/sidecar.js";
-import { waitFor } from "../support/ports.js";
+import { freePort, waitFor } from "../support/ports.js";
+import { componentYaml } from "../support/components.js";
 import { appPort, BUN, FIXTURE_APP, received, resourcesDir, until } from "../pubsub/harness.js";
 
 setDefaultTimeout(30_000);
@@ -316,6 +317,77 @@ describe("app health", () => {
     } finally {
       await sc2.stop();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// A third-party pubsub written before Subscription.drain (a plain JS module for --plugins-path): in-process, and it
+// writes each answer its handler gives into the file named by its metadata.
+const LEGACY_PUBSUB_PLUGIN = `
+import { appendFileSync } from "node:fs";
+export default {
+  type: "pubsub.legacy",
+  metadata: { answersFile: { type: "string", required: true } },
+  async create(md) {
+    const handlers = new Map();
+    return {
+      features: () => ["DURABLE"],
+      async publish(req) {
+        for (const h of handlers.get(req.topic) ?? []) {
+          void h({ ...req, metadata: {}, deliveryAttempt: 1, maxAttempts: Infinity }).then((r) => appendFileSync(md.answersFile, r + "\\n"));
+        }
+      },
+      async bulkPublish(reqs) {
+        for (const r of reqs) await this.publish(r);
+        return { failed: [] };
+      },
+      async subscribe(req, handler) {
+        if (!handlers.has(req.topic)) handlers.set(req.topic, new Set());
+        handlers.get(req.topic).add(handler);
+        return { close: async () => void handlers.get(req.topic).delete(handler) };
+      },
+      async close() {},
+    };
+  },
+};
+`;
+
+describe("shutdown with a pubsub plugin that has no drain", () => {
+  test("SIGTERM while a delivery is in flight: the sidecar waits for the app's answer and hands it to the plugin", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rapr-legacy-pubsub-"));
+    const answers = join(dir, "answers.txt");
+    mkdirSync(join(dir, "plugins"));
+    writeFileSync(join(dir, "plugins", "legacy-pubsub.js"), LEGACY_PUBSUB_PLUGIN);
+    const res = resourcesDir({ "legacy.yaml": componentYaml("legacy", "pubsub.legacy", { answersFile: answers }) });
+    const answer = Promise.withResolvers<void>();
+    let posts = 0;
+    const hport = await freePort();
+    const app = Bun.serve({
+      port: hport,
+      hostname: "127.0.0.1",
+      async fetch(req) {
+        if (req.method === "GET") return Response.json([{ pubsubname: "legacy", topic: "jobs", route: "/jobs" }]);
+        posts++;
+        await answer.promise;
+        return Response.json({ status: "SUCCESS" });
+      },
+    });
+    const sc = await startSidecar({ appId: "pubsub-legacy", args: ["--app-port", String(hport), "--resources-path", res, "--plugins-path", join(dir, "plugins")] });
+    try {
+      await waitFor(async () => ((await (await sc.http("/v1.0/metadata")).json()) as any).subscriptions.length === 1, "subscribed");
+      const pub = await sc.http("/v1.0/publish/legacy/jobs", { method: "POST", headers: { "content-type": "application/json" }, body: '{"job":1}' });
+      expect(pub.status).toBe(204);
+      await waitFor(() => posts === 1, "the delivery at the app");
+      const exiting = sc.stop(); // SIGTERM
+      await Bun.sleep(300); // the sidecar is stopping while its app still works on the event
+      answer.resolve();
+      expect(await exiting).toBe(0);
+      expect(readFileSync(answers, "utf8")).toBe("success\n");
+    } finally {
+      await sc.stop();
+      app.stop(true);
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(res, { recursive: true, force: true });
     }
   });
 });

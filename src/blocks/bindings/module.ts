@@ -3,16 +3,8 @@
 // reader closed and deliveries in flight finished (drain) before the app and its channel are stopped.
 import type { Runtime, RuntimeModule } from "../../runtime/runtime.js";
 import { messageOf } from "../../errors.js";
+import { settledOrAborted } from "../../resiliency/sleep.js";
 import { BindingsBlock } from "./bindings-block.js";
-
-/** True once `p` resolved, false as soon as `stop` aborts. */
-function unlessStopped(p: Promise<unknown>, stop: AbortSignal): Promise<boolean> {
-  if (stop.aborted) return Promise.resolve(false);
-  return new Promise<boolean>((resolve) => {
-    stop.addEventListener("abort", () => resolve(false), { once: true });
-    p.then(() => resolve(true), () => resolve(false));
-  });
-}
 
 export function bindingsModule(): RuntimeModule {
   const stopped = new AbortController();
@@ -43,7 +35,8 @@ export function bindingsModule(): RuntimeModule {
       }
       void (async () => {
         // The app may call the sidecar while it handles an event: none goes out before the sidecar's API answers.
-        if (!(await unlessStopped(rt.ready, stopped.signal))) return;
+        await settledOrAborted(rt.ready, stopped.signal);
+        if (stopped.signal.aborted) return;
         // As Dapr, wait for the app's port as long as it takes (until the sidecar stops).
         if (!(await rt.appChannel.waitForPort(Number.POSITIVE_INFINITY, stopped.signal))) return;
         await b.startInputs(rt.appChannel, stopped.signal);

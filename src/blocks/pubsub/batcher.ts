@@ -5,6 +5,7 @@ import type { HandlerResult } from "../../components/contracts/pubsub.js";
 export class Batcher<T> {
   private batch: { item: T; resolve: (r: HandlerResult) => void }[] = [];
   private timer?: ReturnType<typeof setTimeout>;
+  private draining = false;
 
   constructor(
     private readonly maxCount: number,
@@ -15,7 +16,7 @@ export class Batcher<T> {
   add(item: T): Promise<HandlerResult> {
     return new Promise((resolve) => {
       this.batch.push({ item, resolve });
-      if (this.batch.length >= this.maxCount) this.flush();
+      if (this.draining || this.batch.length >= this.maxCount) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), this.maxWaitMs);
     });
   }
@@ -30,6 +31,12 @@ export class Batcher<T> {
       (results) => batch.forEach((b, i) => b.resolve(results[i] ?? "retry")),
       () => batch.forEach((b) => b.resolve("retry")),
     );
+  }
+
+  /** The subscription drains: what was collected goes out now, and so does anything added from here on. */
+  drain() {
+    this.draining = true;
+    this.flush();
   }
 
   close() {

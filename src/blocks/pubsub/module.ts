@@ -1,11 +1,13 @@
 // Pub/sub's lifecycle in the runtime: the block on the API context, declarative subscriptions at start,
-// programmatic ones once the app's port opens, the outside-subscriber hub, and an orderly stop. Subscriptions close
-// after the app has stopped: closing one gives its unanswered messages back to the broker at once, so closing them
-// first would hand the events the app is still finishing to another replica.
+// programmatic ones once the app's port opens, the outside-subscriber hub, and an orderly stop. Stopping begins with
+// a drain, before the app stops: subscriptions take no new messages and the deliveries in flight finish, their answers
+// settled with the broker, within the graceful-shutdown time. Subscriptions close only after the app has stopped:
+// closing one hands its unanswered messages back to the broker at once, i.e. to another replica.
 import { randomUUID } from "node:crypto";
 import type { Runtime, RuntimeModule } from "../../runtime/runtime.js";
 import { DaprError, messageOf } from "../../errors.js";
-import { sleepUnless } from "../../resiliency/sleep.js";
+import type { Logger } from "../../observability/logger.js";
+import { settlesWithin, sleepUnless } from "../../resiliency/sleep.js";
 import { OutsideHub } from "./outside/hub.js";
 import { PubsubBlock } from "./pubsub-block.js";
 import { alphaCallback } from "./delivery.js";
@@ -19,10 +21,22 @@ export function pubsubModule(): RuntimeModule {
   let block: PubsubBlock | undefined;
   let hub: OutsideHub | undefined;
   let loading: Promise<void> | undefined;
+  let logger: Logger | undefined;
+  let draining: Promise<void> | undefined;
+  const drain = (graceMs: number) =>
+    (draining ??= (async () => {
+      stopped.abort(); // no subscription starts from here on
+      if (!block) return;
+      const cutShort = new AbortController();
+      if (await settlesWithin(block.drain(cutShort.signal), graceMs)) return;
+      cutShort.abort();
+      // With no grace the app is gone already: nothing in flight could have finished.
+      if (graceMs > 0) logger?.warn("pub/sub did not drain within the graceful-shutdown time; unanswered deliveries go back to the broker", { grace_ms: graceMs });
+    })());
   return {
     name: "pubsub",
     async start(rt: Runtime) {
-      const log = rt.logger.child("pubsub");
+      const log = (logger = rt.logger.child("pubsub"));
       block = new PubsubBlock(rt.registry, rt.config.appId, rt.appChannel, log, alphaCallback(rt.config), rt.resiliency);
       const extra = rt.config.extra;
       hub = new OutsideHub(block, {
@@ -96,6 +110,7 @@ export function pubsubModule(): RuntimeModule {
         await Promise.allSettled(running);
       })();
     },
+    drain,
     async stop() {
       stopped.abort();
       await loading?.catch(() => {});

@@ -1,7 +1,9 @@
 // The pub/sub building block: publishing (CloudEvents envelopes), and subscriptions that route each event with
 // CEL rules and hand it to the app (or a stream), with dead-lettering after the broker's last attempt.
 import type { AppChannel } from "../../app/channel.js";
-import type { HandlerResult, MessageHandler, PublishRequest, PubSub, PubSubMessage, Subscription } from "../../components/contracts/pubsub.js";
+import {
+  type HandlerResult, type MessageHandler, type PublishRequest, type PubSub, type PubSubMessage, type SubscribeRequest, type Subscription,
+} from "../../components/contracts/pubsub.js";
 import type { ComponentRegistry } from "../../components/registry.js";
 import { errors, messageOf } from "../../errors.js";
 import type { Logger } from "../../observability/logger.js";
@@ -14,6 +16,7 @@ import {
 import { deliverBulk, deliverOne, type BulkEntry, type DeliveryOptions } from "./delivery.js";
 import { compileRouter } from "./routing.js";
 import type { SubscriptionSpec } from "./subscriptions.js";
+import { settledOrAborted } from "../../resiliency/sleep.js";
 
 export interface PublishInput {
   pubsubName: string;
@@ -39,16 +42,16 @@ export interface BulkPublishOutcome {
 /** Per-event sink of a streaming subscription: answers like an app would. */
 export type EventSink = (ce: CloudEvent) => Promise<HandlerResult>;
 
-interface Active {
+interface Active extends Required<Subscription> {
   spec: SubscriptionSpec;
-  sub: Subscription;
-  close(): Promise<void>;
 }
 
 const DEFAULT_DELIVERY_TIMEOUT_MS = 60_000;
 
 export class PubsubBlock {
   private readonly active = new Set<Active>();
+  /** Set once drain() began: a subscription that comes up afterwards drains at once. */
+  private draining?: { signal?: AbortSignal };
   /** Subscribers outside the cluster (set by the pub/sub runtime module). */
   outside?: OutsideHub;
 
@@ -135,6 +138,7 @@ export class PubsubBlock {
     const base = { pubsubName: spec.pubsubName, topic: spec.topic, rawPayload, timeoutMs, alpha: this.alpha };
     const inbound = this.inboundPolicy(spec.pubsubName);
     const batchers = new Map<string, Batcher<BulkEntry>>();
+    let draining = false;
     const batcherFor = (path: string) => {
       let b = batchers.get(path);
       if (!b) {
@@ -155,6 +159,7 @@ export class PubsubBlock {
           return items.map((i) => outcome.get(i.entryId) ?? "retry");
         });
         batchers.set(path, b);
+        if (draining) b.drain();
       }
       return b;
     };
@@ -168,16 +173,20 @@ export class PubsubBlock {
       return this.afterDelivery(ps, spec, msg, result);
     };
     const maxInFlight = spec.bulk ? Math.max(64, spec.bulk.maxMessagesCount * 2) : undefined;
-    const sub = await ps.subscribe({ topic: spec.topic, mode: "durable", group: this.appId, maxInFlight, metadata: spec.metadata }, handler);
-    const entry: Active = {
+    const sub = await this.open(ps, { topic: spec.topic, mode: "durable", group: this.appId, maxInFlight, metadata: spec.metadata }, handler);
+    this.track({
       spec,
-      sub,
+      drain: (signal) => {
+        // A batch being collected goes to the app now rather than after maxAwaitDurationMs.
+        draining = true;
+        for (const b of batchers.values()) b.drain();
+        return sub.drain(signal);
+      },
       close: async () => {
         for (const b of batchers.values()) b.close();
         await sub.close();
       },
-    };
-    this.active.add(entry);
+    });
     this.logger.info("subscribed", { pubsub: spec.pubsubName, topic: spec.topic, kind: spec.kind });
   }
 
@@ -188,13 +197,44 @@ export class PubsubBlock {
       const { ce } = eventFromBroker(msg.data, msg.contentType, spec);
       return this.afterDelivery(ps, spec, msg, await sink(ce).catch(() => "retry" as const));
     };
-    const sub = await ps.subscribe({ topic: spec.topic, mode: "durable", group: this.appId, metadata: spec.metadata }, handler);
-    const entry: Active = { spec, sub, close: () => sub.close() };
-    this.active.add(entry);
+    const sub = await this.open(ps, { topic: spec.topic, mode: "durable", group: this.appId, metadata: spec.metadata }, handler);
+    const entry: Active = { spec, drain: (signal) => sub.drain(signal), close: () => sub.close() };
+    this.track(entry);
     return async () => {
       this.active.delete(entry);
       await sub.close();
     };
+  }
+
+  /**
+   * Subscribes `handler`, with a drain even when the plugin has none (plugins from --plugins-path may predate it): the
+   * block then answers new messages "retry" without handing them on, and waits for the calls under way.
+   */
+  private async open(ps: PubSub, req: SubscribeRequest, handler: MessageHandler): Promise<Required<Subscription>> {
+    let pluginDrains = false;
+    let refusing = false;
+    const calls = new Set<Promise<unknown>>();
+    const sub = await ps.subscribe(req, (msg) => {
+      if (pluginDrains) return handler(msg);
+      if (refusing) return Promise.resolve("retry");
+      const call = handler(msg);
+      const settled: Promise<unknown> = call.catch(() => {}).finally(() => calls.delete(settled));
+      calls.add(settled);
+      return call;
+    });
+    pluginDrains = typeof sub.drain === "function";
+    const drain = (signal?: AbortSignal) => {
+      // A plugin's drain that throws or ignores the signal holds nothing up.
+      if (pluginDrains) return settledOrAborted((async () => sub.drain!(signal))(), signal);
+      refusing = true;
+      return settledOrAborted(Promise.all(calls), signal);
+    };
+    return { drain, close: () => sub.close() };
+  }
+
+  private track(entry: Active): void {
+    this.active.add(entry);
+    if (this.draining) void entry.drain(this.draining.signal); // it was being set up when the drain began
   }
 
   /**
@@ -230,6 +270,15 @@ export class PubsubBlock {
 
   subscriptions(): SubscriptionSpec[] {
     return [...this.active].map((a) => a.spec);
+  }
+
+  /**
+   * Every subscription stops taking messages; resolves once those already handed to the app (or a stream) were
+   * answered and settled with the broker, or as soon as `signal` aborts (stop() then hands back the unanswered ones).
+   */
+  async drain(signal?: AbortSignal): Promise<void> {
+    this.draining = { signal };
+    await Promise.allSettled([...this.active].map((a) => a.drain(signal)));
   }
 
   async stop(): Promise<void> {
