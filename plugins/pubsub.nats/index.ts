@@ -15,9 +15,11 @@ import {
 } from "../../src/components/contracts/pubsub.js";
 import { natsName } from "./names.js";
 import { connectCoalesced } from "./connect.js";
-import { settledOrAborted } from "../../src/resiliency/sleep.js";
+import { settledOrAborted, settlesWithin } from "../../src/resiliency/sleep.js";
 
 const CLOUDEVENT_JSON = "application/cloudevents+json";
+/** At close, how long each step (unsubscribing, the consume loop ending, a flush) may take before close goes on. */
+const CLOSE_STEP_MS = 1_000;
 
 /** Every subscription of this plugin drains. */
 type Sub = Required<Subscription>;
@@ -184,8 +186,25 @@ class NatsPubSub implements PubSub {
     const unanswered = new Set<JsMsg>();
     /** One per message handed to the handler, until its answer went to the broker. */
     const settling = new Set<Promise<void>>();
-    /** False once draining or closed: messages still arriving go straight back to the broker. */
+    /** False once draining or closed: messages still arriving are handed back instead of handled. */
     let taking = true;
+    /** Messages that arrived after `taking` ended. */
+    const handBack: JsMsg[] = [];
+    /**
+     * NAKs without delay what arrived after `taking` ended. Only after our unsubscribe reached the server: until then
+     * nats.js may still send pull requests for our inbox, and the server would hand these messages straight back to a
+     * request nobody reads any more, to wait out ackWait.
+     */
+    const handBackNow = async (...more: JsMsg[]) => {
+      await settlesWithin(this.nc.flush(), CLOSE_STEP_MS);
+      for (const m of [...handBack.splice(0), ...more]) {
+        try {
+          m.nak();
+        } catch {
+          // The connection is closed: the broker redelivers it after ackWait.
+        }
+      }
+    };
     let wake: (() => void) | undefined;
     const wakeLoop = () => {
       const w = wake;
@@ -214,7 +233,7 @@ class NatsPubSub implements PubSub {
       for await (const m of messages) {
         while (settling.size >= maxInFlight && taking) await new Promise<void>((r) => (wake = r));
         if (!taking) {
-          m.nak();
+          handBack.push(m);
           continue;
         }
         const settled = settle(m).finally(() => {
@@ -241,17 +260,20 @@ class NatsPubSub implements PubSub {
         settledOrAborted((async () => {
           await stopPulling();
           await loop;
+          await handBackNow();
           await Promise.all(settling);
           await this.nc.flush(); // the answers are with the broker, not just in our write buffer
         })(), signal),
       close: async () => {
         taking = false;
-        // Whatever the handler has not answered goes back to the group now rather than after ackWait.
-        for (const m of unanswered) m.nak();
-        unanswered.clear();
-        await messages.close().catch(() => {});
         wakeLoop();
-        await loop;
+        await settlesWithin(stopPulling(), CLOSE_STEP_MS);
+        await messages.close().catch(() => {});
+        await settlesWithin(loop, CLOSE_STEP_MS);
+        // Whatever the handler has not answered goes back to the group now rather than after ackWait.
+        const unansweredNow = [...unanswered];
+        unanswered.clear();
+        await handBackNow(...unansweredNow);
       },
     };
   }

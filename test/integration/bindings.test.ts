@@ -315,9 +315,10 @@ describe("a gRPC app whose answer names output bindings", () => {
     cleanups.push(() => app.forceShutdown());
     const sc = await startSidecar({ appId: "bindings-to-it", args: ["--app-port", String(appPort), "--app-protocol", "grpc", "--resources-path", res] });
     cleanups.push(() => sc.stop());
-    await waitFor(() => readdirSync(root).length >= 2, "two answers written to the localstorage binding");
-    const written = readdirSync(root).map((f) => JSON.parse(readFileSync(join(root, f), "utf8")).tick).sort();
-    expect(written.slice(0, 2)).toEqual([1, 2]);
+    // A file is created before it is written: an empty one throws in JSON.parse, and waitFor asks again.
+    const written = () => readdirSync(root).map((f) => JSON.parse(readFileSync(join(root, f), "utf8")).tick as number);
+    const got = await waitFor(() => (written().length >= 2 ? written() : undefined), "two answers written to the localstorage binding");
+    expect(got.sort().slice(0, 2)).toEqual([1, 2]);
   });
 });
 

@@ -92,8 +92,7 @@ export async function deliverEvent(app: AppChannel, b: BindingInfo, event: Bindi
     if (!app.callback) throw new AppUnavailableError("no app port configured (--app-port)");
     const req = { name: b.name, data: event.data, metadata: event.metadata };
     const res = await app.run(() => app.callback!.onBindingEvent(req, { signal, timeoutMs: msLeft(deadline, `OnBindingEvent(${b.name})`) }));
-    const to = res.to.filter((name) => name !== "");
-    const forward = to.length ? { to, data: res.data, parallel: res.concurrency === Concurrency.PARALLEL } : undefined;
+    const forward = res.to.length ? { to: res.to, data: res.data, parallel: res.concurrency === Concurrency.PARALLEL } : undefined;
     return { body: res.data, forward };
   }
   const res = await app.invoke({ method: "POST", path: b.route, headers: eventHeaders(event), body: event.data, deadline, signal });

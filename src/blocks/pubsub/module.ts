@@ -28,6 +28,7 @@ export function pubsubModule(): RuntimeModule {
       stopped.abort(); // no subscription starts from here on
       if (!block) return;
       const cutShort = new AbortController();
+      if (graceMs <= 0) cutShort.abort(); // the app is gone: stop taking messages, but wait for nothing
       if (await settlesWithin(block.drain(cutShort.signal), graceMs)) return;
       cutShort.abort();
       // With no grace the app is gone already: nothing in flight could have finished.

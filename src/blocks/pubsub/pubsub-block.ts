@@ -52,6 +52,8 @@ export class PubsubBlock {
   private readonly active = new Set<Active>();
   /** Set once drain() began: a subscription that comes up afterwards drains at once. */
   private draining?: { signal?: AbortSignal };
+  /** Drains of subscriptions that came up while drain() ran: drain() waits for them too. */
+  private readonly lateDrains = new Set<Promise<void>>();
   /** Subscribers outside the cluster (set by the pub/sub runtime module). */
   outside?: OutsideHub;
 
@@ -177,9 +179,12 @@ export class PubsubBlock {
     this.track({
       spec,
       drain: (signal) => {
-        // A batch being collected goes to the app now rather than after maxAwaitDurationMs.
-        draining = true;
-        for (const b of batchers.values()) b.drain();
+        // A batch being collected goes to the app now rather than after maxAwaitDurationMs; with no time left (the
+        // app is gone) it stays to be handed back by close().
+        if (!signal?.aborted) {
+          draining = true;
+          for (const b of batchers.values()) b.drain();
+        }
         return sub.drain(signal);
       },
       close: async () => {
@@ -208,15 +213,18 @@ export class PubsubBlock {
 
   /**
    * Subscribes `handler`, with a drain even when the plugin has none (plugins from --plugins-path may predate it): the
-   * block then answers new messages "retry" without handing them on, and waits for the calls under way.
+   * block then holds new messages back unanswered, without handing them on, and waits for the calls under way; close()
+   * answers the held ones "retry". (Answering "retry" at once would spin them through a plugin that redelivers at once,
+   * using up their delivery attempts.)
    */
   private async open(ps: PubSub, req: SubscribeRequest, handler: MessageHandler): Promise<Required<Subscription>> {
     let pluginDrains = false;
-    let refusing = false;
+    let holding = false;
+    const held = new Set<(r: HandlerResult) => void>();
     const calls = new Set<Promise<unknown>>();
     const sub = await ps.subscribe(req, (msg) => {
       if (pluginDrains) return handler(msg);
-      if (refusing) return Promise.resolve("retry");
+      if (holding) return new Promise<HandlerResult>((resolve) => held.add(resolve));
       const call = handler(msg);
       const settled: Promise<unknown> = call.catch(() => {}).finally(() => calls.delete(settled));
       calls.add(settled);
@@ -226,15 +234,23 @@ export class PubsubBlock {
     const drain = (signal?: AbortSignal) => {
       // A plugin's drain that throws or ignores the signal holds nothing up.
       if (pluginDrains) return settledOrAborted((async () => sub.drain!(signal))(), signal);
-      refusing = true;
+      holding = true;
       return settledOrAborted(Promise.all(calls), signal);
     };
-    return { drain, close: () => sub.close() };
+    const close = () => {
+      for (const answer of held) answer("retry");
+      held.clear();
+      return sub.close();
+    };
+    return { drain, close };
   }
 
   private track(entry: Active): void {
     this.active.add(entry);
-    if (this.draining) void entry.drain(this.draining.signal); // it was being set up when the drain began
+    if (!this.draining) return;
+    // It was being set up when the drain began.
+    const drained: Promise<void> = entry.drain(this.draining.signal).finally(() => this.lateDrains.delete(drained));
+    this.lateDrains.add(drained);
   }
 
   /**
@@ -279,6 +295,7 @@ export class PubsubBlock {
   async drain(signal?: AbortSignal): Promise<void> {
     this.draining = { signal };
     await Promise.allSettled([...this.active].map((a) => a.drain(signal)));
+    while (this.lateDrains.size) await Promise.allSettled([...this.lateDrains]);
   }
 
   async stop(): Promise<void> {
