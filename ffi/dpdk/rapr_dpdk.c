@@ -21,6 +21,7 @@
 #include <rte_log.h>
 #include <rte_mbuf.h>
 #include <rte_udp.h>
+#include <rte_version.h>
 
 #define MAX_PORTS 32
 #define MAX_NEIGH 64
@@ -41,6 +42,7 @@ struct port_state {
   uint16_t ip_id;
   uint32_t max_payload;
   int udp_cksum; /* 0 on shared-memory PMDs: nothing on the way can corrupt a frame */
+  rte_spinlock_t *burst_lock; /* see memif_burst_lock() */
   struct neigh neigh[MAX_NEIGH];
   uint64_t stats[RAPR_STAT_COUNT];
 };
@@ -103,6 +105,67 @@ static struct port_state *open_port(uint16_t port) {
   return &ports[port];
 }
 
+#if RTE_VER_YEAR == 22 && RTE_VER_MONTH == 11
+/* Heads of private structs of DPDK 22.11 (ethdev_driver.h, drivers/net/memif/rte_eth_memif.h). */
+struct rte_eth_dev *rte_eth_dev_get_by_name(const char *name);
+struct eth_dev_data_head {
+  char name[RTE_ETH_NAME_MAX_LEN];
+  void **rx_queues;
+  void **tx_queues;
+  uint16_t nb_rx_queues;
+  uint16_t nb_tx_queues;
+  struct rte_eth_dev_sriov sriov;
+  void *dev_private;
+};
+struct eth_dev_head {
+  void *burst_fns[6];
+  struct eth_dev_data_head *data;
+};
+struct memif_pmd_head {
+  uint32_t id;
+  uint32_t role;
+  uint32_t flags;
+  char *socket_filename;
+  char secret[24];
+  void *cc;
+  rte_spinlock_t cc_lock;
+};
+#endif
+
+/* net_memif drops a connection on EAL's interrupt thread when the peer goes away: memif_disconnect() clears
+ * the connected flag that its bursts check, takes pmd->cc_lock, and after releasing it unmaps the shared
+ * regions. A burst on our thread that passed the check just before touches unmapped memory and the process
+ * dies of SIGSEGV. Bursts that hold cc_lock finish before the unmap, or start after it and see the flag
+ * cleared. No public API reaches the lock, so this reads DPDK 22.11's private structs, checked against the
+ * port; elsewhere it returns NULL and bursts take no lock. */
+static rte_spinlock_t *memif_burst_lock(uint16_t port) {
+#if RTE_VER_YEAR == 22 && RTE_VER_MONTH == 11
+  char name[RTE_ETH_NAME_MAX_LEN];
+  if (rte_eth_dev_get_name_by_port(port, name) != 0) return NULL;
+  struct eth_dev_head *dev = (struct eth_dev_head *)rte_eth_dev_get_by_name(name);
+  if (!dev || !dev->data || strcmp(dev->data->name, name) != 0 || dev->data->rx_queues != rte_eth_fp_ops[port].rxq.data)
+    return NULL;
+  struct memif_pmd_head *pmd = dev->data->dev_private;
+  return pmd && pmd->role <= 1 ? &pmd->cc_lock : NULL;
+#else
+  return NULL;
+#endif
+}
+
+static uint16_t rx_burst(uint16_t port, struct port_state *ps, struct rte_mbuf **mbufs, uint16_t n) {
+  if (ps->burst_lock) rte_spinlock_lock(ps->burst_lock);
+  uint16_t got = rte_eth_rx_burst(port, 0, mbufs, n);
+  if (ps->burst_lock) rte_spinlock_unlock(ps->burst_lock);
+  return got;
+}
+
+static uint16_t tx_burst(uint16_t port, struct port_state *ps, struct rte_mbuf **mbufs, uint16_t n) {
+  if (ps->burst_lock) rte_spinlock_lock(ps->burst_lock);
+  uint16_t sent = rte_eth_tx_burst(port, 0, mbufs, n);
+  if (ps->burst_lock) rte_spinlock_unlock(ps->burst_lock);
+  return sent;
+}
+
 int rapr_dpdk_port_open(uint16_t port, uint16_t rx_desc, uint16_t tx_desc, uint32_t mbufs, uint16_t mtu) {
   if (eal_state != 1) return fail(RAPR_E_NOT_INIT, "EAL is not initialised");
   if (port >= MAX_PORTS || !rte_eth_dev_is_valid_port(port))
@@ -158,6 +221,7 @@ int rapr_dpdk_port_open(uint16_t port, uint16_t rx_desc, uint16_t tx_desc, uint3
   if (rc < 0) return fail(RAPR_E_PORT_START, "rte_eth_dev_start(port %u): %s", port, rte_strerror(-rc));
   rte_eth_promiscuous_enable(port); /* some PMDs do not support it; harmless */
   rte_eth_macaddr_get(port, &ps->mac);
+  if (is_memif) ps->burst_lock = memif_burst_lock(port);
   ps->open = 1;
   return RAPR_OK;
 }
@@ -276,7 +340,7 @@ int rapr_dpdk_tx(uint16_t port, const uint8_t *slots, uint32_t slot_size, const 
     }
     build_udp(ps, mbufs[i], slots + (size_t)i * slot_size, d[0], d[1], (uint16_t)d[2]);
   }
-  uint16_t sent = rte_eth_tx_burst(port, 0, mbufs, (uint16_t)n);
+  uint16_t sent = tx_burst(port, ps, mbufs, (uint16_t)n);
   if (sent < n) {
     ps->stats[RAPR_STAT_TX_RING_FULL]++;
     rte_pktmbuf_free_bulk(mbufs + sent, n - sent);
@@ -309,7 +373,7 @@ static void handle_arp(uint16_t port, struct port_state *ps, const uint8_t *fram
   rarp->arp_data.arp_sha = ps->mac;
   rarp->arp_data.arp_sip = ps->ip;
   reply->data_len = reply->pkt_len = sizeof *reth + sizeof *rarp;
-  if (rte_eth_tx_burst(port, 0, &reply, 1) == 1)
+  if (tx_burst(port, ps, &reply, 1) == 1)
     ps->stats[RAPR_STAT_ARP_REPLIES]++;
   else
     rte_pktmbuf_free(reply);
@@ -361,7 +425,7 @@ int rapr_dpdk_rx(uint16_t port, uint8_t *slots, uint32_t slot_size, uint32_t *de
   if (max > RAPR_MAX_BURST) max = RAPR_MAX_BURST;
   ps->stats[RAPR_STAT_RX_CALLS]++;
   struct rte_mbuf *mbufs[RAPR_MAX_BURST];
-  uint16_t got = rte_eth_rx_burst(port, 0, mbufs, (uint16_t)max);
+  uint16_t got = rx_burst(port, ps, mbufs, (uint16_t)max);
   if (got == 0) return 0;
   ps->stats[RAPR_STAT_RX_NONEMPTY_CALLS]++;
   ps->stats[RAPR_STAT_RX_PKTS] += got;
