@@ -195,8 +195,10 @@ class NatsPubSub implements PubSub {
      * nats.js may still send pull requests for our inbox, and the server would hand these messages straight back to a
      * request nobody reads any more, to wait out ackWait.
      */
-    const handBackNow = async (...more: JsMsg[]) => {
+    const handBackNow = async (alsoUnanswered = false) => {
       await settlesWithin(this.nc.flush(), CLOSE_STEP_MS);
+      const more = alsoUnanswered ? [...unanswered] : [];
+      if (alsoUnanswered) unanswered.clear(); // an answer that comes later is not sent: the message went back
       for (const m of [...handBack.splice(0), ...more]) {
         try {
           m.nak();
@@ -255,25 +257,26 @@ class NatsPubSub implements PubSub {
         const drained = inbox ? inbox.drain() : Promise.reject(new Error("no inbox subscription to drain"));
         return drained.catch(() => messages.close()).catch(() => {});
       })());
+    /** Resolved by close(): a drain still waiting has nothing left to wait for. */
+    const closed = Promise.withResolvers<void>();
+    const drainNow = async () => {
+      await stopPulling();
+      await loop;
+      await handBackNow();
+      await Promise.all(settling);
+      await this.nc.flush(); // the answers are with the broker, not just in our write buffer
+    };
     return {
-      drain: (signal) =>
-        settledOrAborted((async () => {
-          await stopPulling();
-          await loop;
-          await handBackNow();
-          await Promise.all(settling);
-          await this.nc.flush(); // the answers are with the broker, not just in our write buffer
-        })(), signal),
+      drain: (signal) => settledOrAborted(Promise.race([drainNow(), closed.promise]), signal),
       close: async () => {
         taking = false;
         wakeLoop();
         await settlesWithin(stopPulling(), CLOSE_STEP_MS);
-        await messages.close().catch(() => {});
+        await settlesWithin(messages.close(), CLOSE_STEP_MS);
         await settlesWithin(loop, CLOSE_STEP_MS);
         // Whatever the handler has not answered goes back to the group now rather than after ackWait.
-        const unansweredNow = [...unanswered];
-        unanswered.clear();
-        await handBackNow(...unansweredNow);
+        await handBackNow(true);
+        closed.resolve();
       },
     };
   }

@@ -237,10 +237,11 @@ export class PubsubBlock {
       holding = true;
       return settledOrAborted(Promise.all(calls), signal);
     };
-    const close = () => {
+    const close = async () => {
       for (const answer of held) answer("retry");
       held.clear();
-      return sub.close();
+      await Promise.resolve(); // the plugin sees the answers before its close begins
+      await sub.close();
     };
     return { drain, close };
   }
