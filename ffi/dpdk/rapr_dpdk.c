@@ -11,7 +11,9 @@
 #include <sys/prctl.h>
 #include <time.h>
 
+#include <rte_alarm.h>
 #include <rte_arp.h>
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -28,6 +30,35 @@
 #define MAX_ARGS 64
 #define HDR_LEN (sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr))
 
+#if RTE_VER_YEAR == 22 && RTE_VER_MONTH == 11
+/* Heads of private structs of DPDK 22.11 (ethdev_driver.h, drivers/net/memif/rte_eth_memif.h). */
+struct rte_eth_dev *rte_eth_dev_get_by_name(const char *name);
+struct eth_dev_data_head {
+  char name[RTE_ETH_NAME_MAX_LEN];
+  void **rx_queues;
+  void **tx_queues;
+  uint16_t nb_rx_queues;
+  uint16_t nb_tx_queues;
+  struct rte_eth_dev_sriov sriov;
+  void *dev_private;
+};
+struct eth_dev_head {
+  void *burst_fns[6];
+  struct eth_dev_data_head *data;
+};
+struct memif_pmd_head {
+  uint32_t id;
+  uint32_t role;
+  uint32_t flags;
+  char *socket_filename;
+  char secret[24];
+  void *cc;
+  rte_spinlock_t cc_lock;
+};
+#else
+struct memif_pmd_head;
+#endif
+
 struct neigh {
   uint32_t ip; /* network order, 0 = free */
   struct rte_ether_addr mac;
@@ -42,7 +73,16 @@ struct port_state {
   uint16_t ip_id;
   uint32_t max_payload;
   int udp_cksum; /* 0 on shared-memory PMDs: nothing on the way can corrupt a frame */
-  rte_spinlock_t *burst_lock; /* see memif_burst_lock() */
+  int is_memif;
+  rte_spinlock_t *burst_lock; /* pmd->cc_lock of a memif port, see memif_pmd() */
+  struct memif_pmd_head *memif_client; /* a memif client port the shim reconnects (see port_maintain()) */
+  int link_up;                /* as last seen by port_maintain() */
+  int link_lost;              /* the link went down after it was up, and is not back */
+  int stopped;                /* the shim stopped the port to reconnect it and could not start it yet */
+  int barrier;                /* reconnect handshake with EAL's interrupt thread: 0 idle, 1 posted, 2 passed */
+  uint64_t next_check;        /* TSC: when port_maintain() looks at the link next */
+  uint64_t retry_at;          /* TSC: earliest next reconnect attempt */
+  uint64_t retry_cycles;      /* current reconnect interval (doubles up to RECONNECT_MAX_MS) */
   struct neigh neigh[MAX_NEIGH];
   uint64_t stats[RAPR_STAT_COUNT];
 };
@@ -105,40 +145,14 @@ static struct port_state *open_port(uint16_t port) {
   return &ports[port];
 }
 
-#if RTE_VER_YEAR == 22 && RTE_VER_MONTH == 11
-/* Heads of private structs of DPDK 22.11 (ethdev_driver.h, drivers/net/memif/rte_eth_memif.h). */
-struct rte_eth_dev *rte_eth_dev_get_by_name(const char *name);
-struct eth_dev_data_head {
-  char name[RTE_ETH_NAME_MAX_LEN];
-  void **rx_queues;
-  void **tx_queues;
-  uint16_t nb_rx_queues;
-  uint16_t nb_tx_queues;
-  struct rte_eth_dev_sriov sriov;
-  void *dev_private;
-};
-struct eth_dev_head {
-  void *burst_fns[6];
-  struct eth_dev_data_head *data;
-};
-struct memif_pmd_head {
-  uint32_t id;
-  uint32_t role;
-  uint32_t flags;
-  char *socket_filename;
-  char secret[24];
-  void *cc;
-  rte_spinlock_t cc_lock;
-};
-#endif
 
 /* net_memif drops a connection on EAL's interrupt thread when the peer goes away: memif_disconnect() clears
  * the connected flag that its bursts check, takes pmd->cc_lock, and after releasing it unmaps the shared
  * regions. A burst on our thread that passed the check just before touches unmapped memory and the process
  * dies of SIGSEGV. Bursts that hold cc_lock finish before the unmap, or start after it and see the flag
  * cleared. No public API reaches the lock, so this reads DPDK 22.11's private structs, checked against the
- * port; elsewhere it returns NULL and bursts take no lock. */
-static rte_spinlock_t *memif_burst_lock(uint16_t port) {
+ * port; elsewhere it returns NULL: bursts take no lock and the shim does not reconnect memif clients. */
+static struct memif_pmd_head *memif_pmd(uint16_t port) {
 #if RTE_VER_YEAR == 22 && RTE_VER_MONTH == 11
   char name[RTE_ETH_NAME_MAX_LEN];
   if (rte_eth_dev_get_name_by_port(port, name) != 0) return NULL;
@@ -146,10 +160,94 @@ static rte_spinlock_t *memif_burst_lock(uint16_t port) {
   if (!dev || !dev->data || strcmp(dev->data->name, name) != 0 || dev->data->rx_queues != rte_eth_fp_ops[port].rxq.data)
     return NULL;
   struct memif_pmd_head *pmd = dev->data->dev_private;
-  return pmd && pmd->role <= 1 ? &pmd->cc_lock : NULL;
+  return pmd && pmd->role <= 1 ? pmd : NULL;
 #else
   return NULL;
 #endif
+}
+
+/* Reconnecting a memif client. DPDK 22.11's net_memif client connects to its server only in dev_start
+ * (memif_connect_client); when the server goes away, memif_disconnect() (interrupt thread) marks the link down,
+ * drops the control channel (pmd->cc = NULL) and nothing ever connects again, so the port stays down for good
+ * even after a new server listens on the socket. The shim stops and starts the port itself, on our thread (the
+ * only one that bursts, so no burst runs meanwhile), once
+ *   - the link is down and pmd->cc is NULL (read under cc_lock): the driver has no connection, nor one under way;
+ *   - and an EAL alarm posted after that has run: alarms run on the interrupt thread, one callback at a time,
+ *     so the memif_disconnect() that cleared cc, which goes on unmapping after it releases cc_lock, has ended.
+ *     From then on the interrupt thread has nothing of this port's until dev_start registers a new channel.
+ * A start that fails (nobody listens yet) leaves the port stopped: no bursts, frames handed to tx are dropped;
+ * the next attempt comes after RECONNECT_MIN_MS, doubling up to RECONNECT_MAX_MS. */
+#define LINK_CHECK_MS 10
+#define RECONNECT_MIN_MS 50
+#define RECONNECT_MAX_MS 1000
+
+static uint64_t ms_cycles(uint64_t ms) { return rte_get_tsc_hz() / 1000 * ms; }
+
+static void barrier_passed(void *arg) { __atomic_store_n(&((struct port_state *)arg)->barrier, 2, __ATOMIC_RELEASE); }
+
+static int memif_log_type(void) {
+  static int type = -2;
+  if (type == -2) type = rte_log_register("pmd.net.memif");
+  return type;
+}
+
+static int link_is_up(uint16_t port) {
+  struct rte_eth_link link;
+  return rte_eth_link_get_nowait(port, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
+}
+
+static void reconnect_memif(uint16_t port, struct port_state *ps, uint64_t now) {
+#if RTE_VER_YEAR == 22 && RTE_VER_MONTH == 11
+  struct memif_pmd_head *pmd = ps->memif_client;
+  if (now < ps->retry_at) return;
+  rte_spinlock_lock(&pmd->cc_lock);
+  int connecting = pmd->cc != NULL;
+  rte_spinlock_unlock(&pmd->cc_lock);
+  if (connecting) return; /* a handshake is under way (or a disconnect has not reached cc yet): the driver's */
+  int barrier = __atomic_load_n(&ps->barrier, __ATOMIC_ACQUIRE);
+  if (barrier == 0) { /* posted before the alarm is set: the alarm may fire before rte_eal_alarm_set returns */
+    __atomic_store_n(&ps->barrier, 1, __ATOMIC_RELAXED);
+    if (rte_eal_alarm_set(1, barrier_passed, ps) != 0) __atomic_store_n(&ps->barrier, 0, __ATOMIC_RELAXED);
+    return;
+  }
+  if (barrier == 1) return;
+  __atomic_store_n(&ps->barrier, 0, __ATOMIC_RELAXED);
+  if (!ps->stopped) rte_eth_dev_stop(port);
+  /* Every refused connect() logs an error in the driver; while the peer is away that says nothing new. */
+  int type = memif_log_type();
+  int level = type >= 0 ? rte_log_get_level(type) : -1;
+  if (level >= 0) rte_log_set_level(type, RTE_LOG_CRIT);
+  int rc = rte_eth_dev_start(port);
+  if (level >= 0) rte_log_set_level(type, (uint32_t)level);
+  ps->stopped = rc < 0;
+  ps->stats[rc < 0 ? RAPR_STAT_RECONNECT_FAILED : RAPR_STAT_RECONNECTS]++;
+  /* After a start, the handshake runs on the interrupt thread; the next attempt waits at least this long. */
+  ps->retry_at = now + ps->retry_cycles;
+  if (ps->retry_cycles < ms_cycles(RECONNECT_MAX_MS)) ps->retry_cycles *= 2;
+#else
+  (void)port, (void)ps, (void)now;
+#endif
+}
+
+/* Runs from rapr_dpdk_rx at most every LINK_CHECK_MS: follows the link and reconnects memif clients. */
+static void port_maintain(uint16_t port, struct port_state *ps, uint64_t now) {
+  ps->next_check = now + ms_cycles(LINK_CHECK_MS);
+  int up = !ps->stopped && link_is_up(port);
+  if (up != ps->link_up) {
+    ps->link_up = up;
+    if (up) ps->retry_cycles = ms_cycles(RECONNECT_MIN_MS);
+    if (ps->is_memif && (!up || ps->link_lost)) { /* one line per loss and per recovery; none at start */
+      char name[RTE_ETH_NAME_MAX_LEN] = "";
+      rte_eth_dev_get_name_by_port(port, name);
+      if (up)
+        rte_log(RTE_LOG_WARNING, RTE_LOGTYPE_USER1, "rapr: port %u (%s): link up again\n", port, name);
+      else
+        rte_log(RTE_LOG_WARNING, RTE_LOGTYPE_USER1, "rapr: port %u (%s): link down (peer gone)%s\n", port, name,
+                ps->memif_client ? "; reconnecting to the memif server" : "; waiting for a memif client");
+      ps->link_lost = !up;
+    }
+  }
+  if (!up && ps->memif_client) reconnect_memif(port, ps, now);
 }
 
 static uint16_t rx_burst(uint16_t port, struct port_state *ps, struct rte_mbuf **mbufs, uint16_t n) {
@@ -221,7 +319,17 @@ int rapr_dpdk_port_open(uint16_t port, uint16_t rx_desc, uint16_t tx_desc, uint3
   if (rc < 0) return fail(RAPR_E_PORT_START, "rte_eth_dev_start(port %u): %s", port, rte_strerror(-rc));
   rte_eth_promiscuous_enable(port); /* some PMDs do not support it; harmless */
   rte_eth_macaddr_get(port, &ps->mac);
-  if (is_memif) ps->burst_lock = memif_burst_lock(port);
+  ps->is_memif = is_memif;
+  if (is_memif) {
+    struct memif_pmd_head *pmd = memif_pmd(port);
+#if RTE_VER_YEAR == 22 && RTE_VER_MONTH == 11
+    if (pmd) ps->burst_lock = &pmd->cc_lock;
+    if (pmd && pmd->role == 1) ps->memif_client = pmd; /* MEMIF_ROLE_CLIENT */
+#else
+    (void)pmd;
+#endif
+  }
+  ps->retry_cycles = ms_cycles(RECONNECT_MIN_MS);
   ps->open = 1;
   return RAPR_OK;
 }
@@ -244,9 +352,7 @@ int rapr_dpdk_port_mac(uint16_t port, uint8_t *mac_out) {
 int rapr_dpdk_link_up(uint16_t port) {
   struct port_state *ps = open_port(port);
   if (!ps) return fail(RAPR_E_PORT_NOT_OPEN, "port %u is not open", port);
-  struct rte_eth_link link;
-  if (rte_eth_link_get_nowait(port, &link) < 0) return 0;
-  return link.link_status == RTE_ETH_LINK_UP;
+  return !ps->stopped && link_is_up(port);
 }
 
 /* Static entries and entries learned from traffic share the table; learning overwrites. */
@@ -325,6 +431,10 @@ int rapr_dpdk_tx(uint16_t port, const uint8_t *slots, uint32_t slot_size, const 
   if (n > RAPR_MAX_BURST) n = RAPR_MAX_BURST;
   if (n == 0) return 0;
   ps->stats[RAPR_STAT_TX_CALLS]++;
+  if (ps->stopped) { /* being reconnected: the frames are lost, as on a link that is down */
+    ps->stats[RAPR_STAT_TX_LINK_DOWN] += n;
+    return (int)n;
+  }
 
   struct rte_mbuf *mbufs[RAPR_MAX_BURST];
   if (rte_pktmbuf_alloc_bulk(ps->pool, mbufs, n) != 0) {
@@ -342,8 +452,15 @@ int rapr_dpdk_tx(uint16_t port, const uint8_t *slots, uint32_t slot_size, const 
   }
   uint16_t sent = tx_burst(port, ps, mbufs, (uint16_t)n);
   if (sent < n) {
-    ps->stats[RAPR_STAT_TX_RING_FULL]++;
     rte_pktmbuf_free_bulk(mbufs + sent, n - sent);
+    /* net_memif takes nothing while it has no peer. Held back, the frames would keep the caller retrying
+     * them in a busy loop until its peer timeout; dropped, they are retransmitted on the usual timers. */
+    if (ps->is_memif && !link_is_up(port)) {
+      ps->stats[RAPR_STAT_TX_LINK_DOWN] += n - sent;
+      ps->stats[RAPR_STAT_TX_PKTS] += sent;
+      return (int)n;
+    }
+    ps->stats[RAPR_STAT_TX_RING_FULL]++;
   }
   ps->stats[RAPR_STAT_TX_PKTS] += sent;
   return sent;
@@ -424,6 +541,9 @@ int rapr_dpdk_rx(uint16_t port, uint8_t *slots, uint32_t slot_size, uint32_t *de
   if (!ps) return fail(RAPR_E_PORT_NOT_OPEN, "port %u is not open", port);
   if (max > RAPR_MAX_BURST) max = RAPR_MAX_BURST;
   ps->stats[RAPR_STAT_RX_CALLS]++;
+  uint64_t now = rte_get_tsc_cycles();
+  if (now >= ps->next_check) port_maintain(port, ps, now);
+  if (ps->stopped) return 0;
   struct rte_mbuf *mbufs[RAPR_MAX_BURST];
   uint16_t got = rx_burst(port, ps, mbufs, (uint16_t)max);
   if (got == 0) return 0;
@@ -490,6 +610,7 @@ int rapr_dpdk_stats(uint16_t port, uint64_t *out, uint32_t count) {
 int rapr_dpdk_port_close(uint16_t port) {
   struct port_state *ps = open_port(port);
   if (!ps) return fail(RAPR_E_PORT_NOT_OPEN, "port %u is not open", port);
+  rte_eal_alarm_cancel(barrier_passed, ps);
   rte_eth_dev_stop(port);
   rte_eth_dev_close(port);
   ps->open = 0;

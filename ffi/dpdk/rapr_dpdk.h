@@ -5,7 +5,7 @@
 #define RAPR_DPDK_H
 #include <stdint.h>
 
-#define RAPR_SHIM_VERSION 3
+#define RAPR_SHIM_VERSION 4
 
 /* Per-packet descriptor words (uint32 each) shared with TypeScript. */
 #define RAPR_DESC_WORDS 3 /* length, peer IPv4 (host order), peer UDP port */
@@ -43,6 +43,9 @@ enum rapr_stat {
   RAPR_STAT_RX_BAD_CHECKSUM,
   RAPR_STAT_RX_MALFORMED,
   RAPR_STAT_ARP_REPLIES,
+  RAPR_STAT_TX_LINK_DOWN,     /* frames dropped because the link was down (net_memif without a peer) */
+  RAPR_STAT_RECONNECTS,       /* memif client: port restarted to reach a new server */
+  RAPR_STAT_RECONNECT_FAILED, /* memif client: restart attempts that found no server */
   RAPR_STAT_COUNT
 };
 
@@ -54,6 +57,7 @@ int rapr_dpdk_port_count(void);
 int rapr_dpdk_port_open(uint16_t port, uint16_t rx_desc, uint16_t tx_desc, uint32_t mbufs, uint16_t mtu);
 int rapr_dpdk_port_set_addr(uint16_t port, uint32_t ip, uint16_t udp_port);
 int rapr_dpdk_port_mac(uint16_t port, uint8_t *mac_out);
+/* 1 when the link is up. A net_memif client whose server went away is reconnected by rapr_dpdk_rx (DPDK 22.11). */
 int rapr_dpdk_link_up(uint16_t port);
 int rapr_dpdk_neigh_add(uint16_t port, uint32_t ip, const uint8_t *mac);
 /* Sends packets i < n: payload at slots + i*slot_size, descriptor at desc + i*RAPR_DESC_WORDS.

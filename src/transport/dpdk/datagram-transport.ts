@@ -52,6 +52,8 @@ interface Pending {
 
 /** Messages queued within one tick before they are sent without waiting for the end of the tick. */
 const FLUSH_EVERY = 8;
+/** How often the poll loop asks the port whether its link is up. */
+const LINK_CHECK_MS = 20;
 
 export function parseIPv4(text: string): number {
   const parts = text.split(".");
@@ -77,6 +79,11 @@ export class DatagramTransport implements Transport {
   private queuedSinceFlush = 0;
   private lastWorkAt = 0;
   private nextTimersAt = 0;
+  private nextLinkCheckAt = 0;
+  /** The link has been up since the transport started (a link that was never up is not "lost"). */
+  private linkSeenUp = false;
+  /** Why the link is down after it was up: requests fail at once (unreachable) until it is back. */
+  private linkLost: string | undefined;
   private closed = false;
   private failure: Error | undefined;
   private readonly spinMs: number;
@@ -136,6 +143,7 @@ export class DatagramTransport implements Transport {
         new TransportError(`request of ${encoded.length} bytes exceeds ${this.endpointOptions.maxMessageBytes}`, "too-large"),
       );
     }
+    if (this.linkLost) return Promise.reject(new TransportError(`${this.linkLost}; cannot reach ${address}`, "unreachable"));
     const { ip, port, key } = t;
     return new Promise<TransportResponse>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -287,6 +295,10 @@ export class DatagramTransport implements Transport {
         this.endpoint.runTimers(now);
         this.nextTimersAt = now + 1;
       }
+      if (this.opts.io.linkUp && now >= this.nextLinkCheckAt) {
+        this.nextLinkCheckAt = now + LINK_CHECK_MS;
+        this.watchLink(this.opts.io.linkUp());
+      }
       if (work > 0 || this.endpoint.pendingTx()) {
         this.lastWorkAt = now;
       } else if (this.opts.io.nap) {
@@ -302,6 +314,19 @@ export class DatagramTransport implements Transport {
     }
     this.schedule(now);
   };
+
+  /** A link that goes down takes every peer with it (net_memif: the peer process went away): what waits on them
+   * fails now, not after the peer timeout, and new requests fail until the link is back (the port reconnects). */
+  private watchLink(up: boolean): void {
+    if (up) {
+      this.linkSeenUp = true;
+      this.linkLost = undefined;
+      return;
+    }
+    if (!this.linkSeenUp || this.linkLost) return;
+    this.linkLost = `${this.name} link is down (its peer went away)`;
+    this.endpoint.resetAll(this.linkLost);
+  }
 
   private schedule(now: number): void {
     if (this.closed) return;

@@ -142,6 +142,12 @@ export class ReliableEndpoint {
     this.io.txFlush();
   }
 
+  /** Every peer's session ends (the link under them went down): waiting requests fail, and the next packets
+   * to a peer start a new session, as after a restart. */
+  resetAll(reason: string): void {
+    for (const peer of this.peers.values()) this.resetPeer(peer, `peer ${formatPeer(peer.key)} lost: ${reason}`, true);
+  }
+
   pendingTx(): boolean {
     for (const peer of this.peers.values()) {
       if (peer.queue.length > 0 || peer.retransmitQueue.length > 0) return true;

@@ -86,6 +86,11 @@ export interface DpdkStats {
   rxPackets: number;
   txRingFull: number;
   rxBadChecksum: number;
+  /** Frames dropped because the link was down (net_memif without a peer). */
+  txLinkDown: number;
+  /** net_memif client: restarts that reached a new server, and attempts that found none. */
+  reconnects: number;
+  reconnectsFailed: number;
   endpoint: EndpointStats;
 }
 
@@ -173,6 +178,9 @@ export async function createDpdkTransport(opts: DpdkTransportOptions): Promise<D
         rxPackets: s[Stat.RxPackets]!,
         txRingFull: s[Stat.TxRingFull]!,
         rxBadChecksum: s[Stat.RxBadChecksum]!,
+        txLinkDown: s[Stat.TxLinkDown]!,
+        reconnects: s[Stat.Reconnects]!,
+        reconnectsFailed: s[Stat.ReconnectFailed]!,
         endpoint: transport.endpointStats,
       };
     },

@@ -26,6 +26,8 @@ export interface PacketIO {
   readonly rxDesc: Uint32Array;
   /** Optional: give the CPU away for `us` microseconds, or yield it once when `us` is 0 (idle poller). */
   nap?(us: number): void;
+  /** Optional: whether the link is up. A link that was up and goes down fails every peer's waiting requests. */
+  linkUp?(): boolean;
 }
 
 /** Fixed-slot burst buffers owned by JS; the shim reads and writes them in place. */
@@ -82,6 +84,7 @@ export class DpdkPacketIO extends SlotBuffers implements PacketIO {
   private readonly txFn;
   private readonly rxFn;
   private readonly napFn;
+  private readonly linkFn;
 
   constructor(
     private readonly shim: DpdkShim,
@@ -96,6 +99,11 @@ export class DpdkPacketIO extends SlotBuffers implements PacketIO {
     this.txFn = shim.raw.rapr_dpdk_tx;
     this.rxFn = shim.raw.rapr_dpdk_rx;
     this.napFn = shim.raw.rapr_dpdk_nap;
+    this.linkFn = shim.raw.rapr_dpdk_link_up;
+  }
+
+  linkUp(): boolean {
+    return this.linkFn(this.port) === 1;
   }
 
   txFlush(): number {

@@ -4,7 +4,7 @@ import { dlopen, FFIType, ptr } from "bun:ffi";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 
-export const SHIM_VERSION = 3;
+export const SHIM_VERSION = 4;
 export const DESC_WORDS = 3; // length, peer IPv4 (host order), peer UDP port
 export const UDP_OVERHEAD = 28; // IPv4 + UDP headers
 export const DEFAULT_MTU = 1500;
@@ -23,6 +23,9 @@ export const enum Stat {
   RxBadChecksum,
   RxMalformed,
   ArpReplies,
+  TxLinkDown,
+  Reconnects,
+  ReconnectFailed,
   Count,
 }
 
