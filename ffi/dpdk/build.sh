@@ -15,7 +15,10 @@ if ! command -v "$cc" >/dev/null; then
   exit 2
 fi
 
-if [ -f "$out" ] && [ "$out" -nt "$here/rapr_dpdk.c" ] && [ "$out" -nt "$here/rapr_dpdk.h" ] && [ "$out" -nt "$0" ]; then
+version="$(pkg-config --modversion libdpdk)"
+# Rebuilt when libdpdk changes too: the shim mirrors private structs of the version it was built against.
+if [ -f "$out" ] && [ "$out" -nt "$here/rapr_dpdk.c" ] && [ "$out" -nt "$here/rapr_dpdk.h" ] && [ "$out" -nt "$0" ] \
+  && [ "$(cat "$out.dpdk-version" 2>/dev/null)" = "$version" ]; then
   exit 0 # up to date
 fi
 mkdir -p "$here/build"
@@ -24,4 +27,5 @@ mkdir -p "$here/build"
   -o "$out.tmp" "$here/rapr_dpdk.c" \
   $(pkg-config --cflags libdpdk) $(pkg-config --libs libdpdk)
 mv "$out.tmp" "$out"
-echo "dpdk shim: built $out (DPDK $(pkg-config --modversion libdpdk))" >&2
+echo "$version" > "$out.dpdk-version"
+echo "dpdk shim: built $out (DPDK $version)" >&2

@@ -154,6 +154,8 @@ static struct port_state *open_port(uint16_t port) {
  * port; elsewhere it returns NULL: bursts take no lock and the shim does not reconnect memif clients. */
 static struct memif_pmd_head *memif_pmd(uint16_t port) {
 #if RTE_VER_YEAR == 22 && RTE_VER_MONTH == 11
+  /* The library loaded may be newer than the headers (23.03 and 23.07 keep the .so.23 names, and moved cc). */
+  if (strncmp(rte_version(), "DPDK 22.11.", 11) != 0) return NULL;
   char name[RTE_ETH_NAME_MAX_LEN];
   if (rte_eth_dev_get_name_by_port(port, name) != 0) return NULL;
   struct eth_dev_head *dev = (struct eth_dev_head *)rte_eth_dev_get_by_name(name);
@@ -229,7 +231,8 @@ static void reconnect_memif(uint16_t port, struct port_state *ps, uint64_t now) 
 #endif
 }
 
-/* Runs from rapr_dpdk_rx at most every LINK_CHECK_MS: follows the link and reconnects memif clients. */
+/* Runs from rapr_dpdk_rx on memif ports at most every LINK_CHECK_MS: follows the link (a point-to-point link
+ * that goes down means the peer process went away) and reconnects memif clients. */
 static void port_maintain(uint16_t port, struct port_state *ps, uint64_t now) {
   ps->next_check = now + ms_cycles(LINK_CHECK_MS);
   int up = !ps->stopped && link_is_up(port);
@@ -353,6 +356,12 @@ int rapr_dpdk_link_up(uint16_t port) {
   struct port_state *ps = open_port(port);
   if (!ps) return fail(RAPR_E_PORT_NOT_OPEN, "port %u is not open", port);
   return !ps->stopped && link_is_up(port);
+}
+
+int rapr_dpdk_peer_lost(uint16_t port) {
+  struct port_state *ps = open_port(port);
+  if (!ps) return fail(RAPR_E_PORT_NOT_OPEN, "port %u is not open", port);
+  return ps->link_lost;
 }
 
 /* Static entries and entries learned from traffic share the table; learning overwrites. */
@@ -542,7 +551,7 @@ int rapr_dpdk_rx(uint16_t port, uint8_t *slots, uint32_t slot_size, uint32_t *de
   if (max > RAPR_MAX_BURST) max = RAPR_MAX_BURST;
   ps->stats[RAPR_STAT_RX_CALLS]++;
   uint64_t now = rte_get_tsc_cycles();
-  if (now >= ps->next_check) port_maintain(port, ps, now);
+  if (ps->is_memif && now >= ps->next_check) port_maintain(port, ps, now);
   if (ps->stopped) return 0;
   struct rte_mbuf *mbufs[RAPR_MAX_BURST];
   uint16_t got = rx_burst(port, ps, mbufs, (uint16_t)max);

@@ -59,6 +59,8 @@ int rapr_dpdk_port_set_addr(uint16_t port, uint32_t ip, uint16_t udp_port);
 int rapr_dpdk_port_mac(uint16_t port, uint8_t *mac_out);
 /* 1 when the link is up. A net_memif client whose server went away is reconnected by rapr_dpdk_rx (DPDK 22.11). */
 int rapr_dpdk_link_up(uint16_t port);
+/* 1 when a net_memif port's link went down after it was up, and is not back: its peer process went away. */
+int rapr_dpdk_peer_lost(uint16_t port);
 int rapr_dpdk_neigh_add(uint16_t port, uint32_t ip, const uint8_t *mac);
 /* Sends packets i < n: payload at slots + i*slot_size, descriptor at desc + i*RAPR_DESC_WORDS.
  * Returns how many leading packets the port accepted; the rest stay with the caller. */

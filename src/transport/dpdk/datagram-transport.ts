@@ -80,9 +80,7 @@ export class DatagramTransport implements Transport {
   private lastWorkAt = 0;
   private nextTimersAt = 0;
   private nextLinkCheckAt = 0;
-  /** The link has been up since the transport started (a link that was never up is not "lost"). */
-  private linkSeenUp = false;
-  /** Why the link is down after it was up: requests fail at once (unreachable) until it is back. */
+  /** Why the port's peer is gone: requests fail at once (unreachable) until it is back. */
   private linkLost: string | undefined;
   private closed = false;
   private failure: Error | undefined;
@@ -295,9 +293,9 @@ export class DatagramTransport implements Transport {
         this.endpoint.runTimers(now);
         this.nextTimersAt = now + 1;
       }
-      if (this.opts.io.linkUp && now >= this.nextLinkCheckAt) {
+      if (this.opts.io.peerLost && now >= this.nextLinkCheckAt) {
         this.nextLinkCheckAt = now + LINK_CHECK_MS;
-        this.watchLink(this.opts.io.linkUp());
+        this.watchLink(this.opts.io.peerLost());
       }
       if (work > 0 || this.endpoint.pendingTx()) {
         this.lastWorkAt = now;
@@ -315,15 +313,14 @@ export class DatagramTransport implements Transport {
     this.schedule(now);
   };
 
-  /** A link that goes down takes every peer with it (net_memif: the peer process went away): what waits on them
-   * fails now, not after the peer timeout, and new requests fail until the link is back (the port reconnects). */
-  private watchLink(up: boolean): void {
-    if (up) {
-      this.linkSeenUp = true;
+  /** A point-to-point link whose peer went away (net_memif) takes every peer with it: what waits on them fails now,
+   * not after the peer timeout, and new requests fail until the link is back (the port reconnects). */
+  private watchLink(peerLost: boolean): void {
+    if (!peerLost) {
       this.linkLost = undefined;
       return;
     }
-    if (!this.linkSeenUp || this.linkLost) return;
+    if (this.linkLost) return;
     this.linkLost = `${this.name} link is down (its peer went away)`;
     this.endpoint.resetAll(this.linkLost);
   }

@@ -26,8 +26,9 @@ export interface PacketIO {
   readonly rxDesc: Uint32Array;
   /** Optional: give the CPU away for `us` microseconds, or yield it once when `us` is 0 (idle poller). */
   nap?(us: number): void;
-  /** Optional: whether the link is up. A link that was up and goes down fails every peer's waiting requests. */
-  linkUp?(): boolean;
+  /** Optional: whether the port's point-to-point peer went away (net_memif) and is not back: every peer's waiting
+   * requests fail then. */
+  peerLost?(): boolean;
 }
 
 /** Fixed-slot burst buffers owned by JS; the shim reads and writes them in place. */
@@ -84,7 +85,7 @@ export class DpdkPacketIO extends SlotBuffers implements PacketIO {
   private readonly txFn;
   private readonly rxFn;
   private readonly napFn;
-  private readonly linkFn;
+  private readonly peerLostFn;
 
   constructor(
     private readonly shim: DpdkShim,
@@ -99,11 +100,11 @@ export class DpdkPacketIO extends SlotBuffers implements PacketIO {
     this.txFn = shim.raw.rapr_dpdk_tx;
     this.rxFn = shim.raw.rapr_dpdk_rx;
     this.napFn = shim.raw.rapr_dpdk_nap;
-    this.linkFn = shim.raw.rapr_dpdk_link_up;
+    this.peerLostFn = shim.raw.rapr_dpdk_peer_lost;
   }
 
-  linkUp(): boolean {
-    return this.linkFn(this.port) === 1;
+  peerLost(): boolean {
+    return this.peerLostFn(this.port) === 1;
   }
 
   txFlush(): number {

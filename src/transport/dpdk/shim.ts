@@ -66,6 +66,7 @@ const symbols = {
   rapr_dpdk_port_set_addr: { args: [FFIType.u16, FFIType.u32, FFIType.u16], returns: FFIType.i32 },
   rapr_dpdk_port_mac: { args: [FFIType.u16, FFIType.ptr], returns: FFIType.i32 },
   rapr_dpdk_link_up: { args: [FFIType.u16], returns: FFIType.i32 },
+  rapr_dpdk_peer_lost: { args: [FFIType.u16], returns: FFIType.i32 },
   rapr_dpdk_neigh_add: { args: [FFIType.u16, FFIType.u32, FFIType.ptr], returns: FFIType.i32 },
   rapr_dpdk_tx: {
     args: [FFIType.u16, FFIType.ptr, FFIType.u32, FFIType.ptr, FFIType.u32],
