@@ -26,6 +26,8 @@ interface Member {
   settling: Set<Promise<void>>;
   /** False once the member drains or leaves: it gets no more messages. */
   taking: boolean;
+  /** Resolved when the member leaves: a drain still waiting has nothing left to wait for. */
+  left: PromiseWithResolvers<void>;
 }
 
 interface Options {
@@ -75,13 +77,14 @@ class Group {
     if (i >= 0) this.members.splice(i, 1);
     this.queue.unshift(...member.pending);
     member.pending.clear();
+    member.left.resolve();
     this.pump();
   }
 
   /** A member drains: it gets no more messages; resolves once those it has were answered (or `signal` aborts). */
   drain(member: Member, signal?: AbortSignal): Promise<void> {
     member.taking = false;
-    return settledOrAborted(Promise.all(member.settling), signal);
+    return settledOrAborted(Promise.race([Promise.all(member.settling), member.left.promise]), signal);
   }
 
   private deliver(member: Member, q: Queued) {
@@ -156,19 +159,23 @@ class InMemoryPubSub implements PubSub {
         return call;
       };
       set.add(own);
+      const closed = Promise.withResolvers<void>();
       return {
         drain: (signal) => {
           set!.delete(own);
-          return settledOrAborted(Promise.all(calls), signal);
+          return settledOrAborted(Promise.race([Promise.all(calls), closed.promise]), signal);
         },
-        close: async () => void set!.delete(own),
+        close: async () => {
+          set!.delete(own);
+          closed.resolve();
+        },
       };
     }
     let byGroup = this.groups.get(req.topic);
     if (!byGroup) this.groups.set(req.topic, (byGroup = new Map()));
     let group = byGroup.get(req.group);
     if (!group) byGroup.set(req.group, (group = new Group(this.opts)));
-    const member: Member = { handler, maxInFlight: req.maxInFlight ?? 64, pending: new Set(), settling: new Set(), taking: true };
+    const member: Member = { handler, maxInFlight: req.maxInFlight ?? 64, pending: new Set(), settling: new Set(), taking: true, left: Promise.withResolvers() };
     group.members.push(member);
     group.pump();
     return {

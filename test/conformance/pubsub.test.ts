@@ -202,6 +202,23 @@ for (const [name, factory] of subjects) {
       await second.close();
     });
 
+    test("a drain still waiting on a handler that never answers ends when close() hands the message back", async () => {
+      const ps = await make({});
+      const topic = topicName();
+      let hung = 0;
+      const first = await ps.subscribe({ topic, mode: "durable", group: "g1" }, () => (hung++, new Promise<HandlerResult>(() => {})));
+      await ps.publish({ topic, data: enc.encode("unanswered") });
+      await waitFor(() => hung === 1, "the handler got it");
+      const draining = first.drain!();
+      await first.close();
+      await draining;
+      const got: string[] = [];
+      const second = await ps.subscribe({ topic, mode: "durable", group: "g1" }, async (m) => (got.push(body(m)), "success"));
+      await waitFor(() => got.length === 1, "redelivery to the next member", 15_000);
+      expect(got).toEqual(["unanswered"]);
+      await second.close();
+    });
+
     test("a member held back by its in-flight limit hands back what it buffered when it drains: once each, not lost", async () => {
       const ps = await make({});
       const topic = topicName();

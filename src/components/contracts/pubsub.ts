@@ -50,7 +50,8 @@ export interface Subscription {
   /**
    * A graceful stop: take no new messages (ones fetched from the broker but not yet handed to the handler go back at
    * once), and resolve once every message already handed to the handler was answered and settled with the broker
-   * (acked, naked or termed). An aborted `signal` ends the wait at once; close() then hands back what is unanswered.
+   * (acked, naked or termed), or once close() has handed back what is unanswered. An aborted `signal` ends the wait
+   * at once; close() then hands back what is unanswered.
    * Optional because plugins loaded from --plugins-path may predate it: for those the block itself stops handing
    * messages to the handler and waits for the calls under way (the broker settles them when the plugin does).
    */
