@@ -15,10 +15,9 @@ import {
 import { goDuration, rfc3339Nano } from "../../src/components/go-format.js";
 import { field, MetadataError, type MetadataOf } from "../../src/components/metadata-schema.js";
 import { definePlugin, type Component, type PluginContext } from "../../src/components/plugin.js";
-import { parseConnectionString } from "./connection.js";
-
-import { columnTypes, SESSION_PARAMETERS } from "./types.js";
 import { settlesWithin } from "../../src/resiliency/sleep.js";
+import { parseConnectionString } from "./connection.js";
+import { columnTypes, SESSION_PARAMETERS } from "./types.js";
 
 /** How long the ROLLBACK after a request may take before the connection is treated as gone. */
 const ROLLBACK_LIMIT_MS = 5_000;
@@ -235,9 +234,9 @@ class PostgresBinding implements Component, OutputBinding {
   /**
    * Ends any transaction the app's SQL left open or failed. A cancel request may still be on its way when the
    * statement ends, and might stop the ROLLBACK instead (a cancel that finds the connection idle does nothing):
-   * wait for it to be answered, and roll back once more if the first ROLLBACK was cancelled.
+   * wait for it to be answered, and roll back once more if the first ROLLBACK was cancelled. False when the
+   * connection turned out to be gone (or did not answer the ROLLBACK in time): it is not to be released.
    */
-  /** False when the connection turned out to be gone (or did not answer the ROLLBACK in time): not to be released. */
   private async reset(conn: postgres.ReservedSql<{}>, cancelling: Promise<void> | undefined): Promise<boolean> {
     await cancelling;
     for (let attempt = 0; attempt < 2; attempt++) {

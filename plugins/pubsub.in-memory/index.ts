@@ -7,7 +7,7 @@ import {
   type BulkPublishResult, type MessageHandler, type PublishRequest, type PubSub, type PubSubFeature,
   type PubSubMessage, type SubscribeRequest, type Subscription,
 } from "../../src/components/contracts/pubsub.js";
-import { settledOrAborted } from "../../src/resiliency/sleep.js";
+import { InFlight, settledOrAborted } from "../../src/resiliency/sleep.js";
 
 interface Queued {
   topic: string;
@@ -151,19 +151,14 @@ class InMemoryPubSub implements PubSub {
     if (req.mode === "ephemeral") {
       let set = this.ephemeral.get(req.topic);
       if (!set) this.ephemeral.set(req.topic, (set = new Set()));
-      const calls = new Set<Promise<unknown>>();
-      const own = (m: PubSubMessage) => {
-        const call = handler(m);
-        const settled = call.catch(() => {}).finally(() => calls.delete(settled));
-        calls.add(settled);
-        return call;
-      };
+      const calls = new InFlight();
+      const own = (m: PubSubMessage) => calls.track(handler(m));
       set.add(own);
       const closed = Promise.withResolvers<void>();
       return {
         drain: (signal) => {
           set!.delete(own);
-          return settledOrAborted(Promise.race([Promise.all(calls), closed.promise]), signal);
+          return settledOrAborted(Promise.race([calls.idle(), closed.promise]), signal);
         },
         close: async () => {
           set!.delete(own);

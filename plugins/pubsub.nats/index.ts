@@ -15,7 +15,7 @@ import {
 } from "../../src/components/contracts/pubsub.js";
 import { natsName } from "./names.js";
 import { connectCoalesced } from "./connect.js";
-import { settledOrAborted, settlesWithin } from "../../src/resiliency/sleep.js";
+import { InFlight, settledOrAborted, settlesWithin } from "../../src/resiliency/sleep.js";
 
 const CLOUDEVENT_JSON = "application/cloudevents+json";
 /** At close, how long each step (unsubscribing, the consume loop ending, a flush) may take before close goes on. */
@@ -137,21 +137,19 @@ class NatsPubSub implements PubSub {
    */
   private coreSubscribe(req: SubscribeRequest, handler: MessageHandler): Sub {
     const queue = req.mode === "durable" ? natsName(req.group) : undefined;
-    const calls = new Set<Promise<unknown>>();
+    const calls = new InFlight();
     const s: NatsSubscription = this.nc.subscribe(this.subject(req.topic), {
       queue,
       callback: (err, m) => {
         if (err) return;
         const contentType = m.headers?.get("Content-Type") || CLOUDEVENT_JSON;
-        const call = handler({ topic: req.topic, data: m.data, contentType, metadata: {}, deliveryAttempt: 1, maxAttempts: 1 }).catch(() => {});
-        calls.add(call);
-        void call.finally(() => calls.delete(call));
+        void calls.track(handler({ topic: req.topic, data: m.data, contentType, metadata: {}, deliveryAttempt: 1, maxAttempts: 1 })).catch(() => {});
       },
     });
     return {
       drain: (signal) => settledOrAborted((async () => {
         await s.drain().catch(() => {});
-        await Promise.all(calls);
+        await calls.idle();
       })(), signal),
       close: async () => {
         if (!s.isClosed()) s.unsubscribe();

@@ -26,6 +26,8 @@ export class ComponentInitError extends Error {
 const DEFAULT_INIT_TIMEOUT_MS = 5000;
 /** How long stopping waits for components to close. */
 const CLOSE_LIMIT_MS = 5000;
+/** Why a component still initialising is given up on when the sidecar stops. */
+const STOPPING = "init given up: the sidecar is stopping";
 
 export class ComponentRegistry {
   private readonly plugins = new Map<string, ComponentPlugin<any, any>>();
@@ -72,9 +74,12 @@ export class ComponentRegistry {
       if (!versions.includes(spec.version)) {
         throw new ComponentInitError(spec, `field "spec.version": ${spec.type} supports ${versions.join(", ")}, got "${spec.version}"`);
       }
-      if (cancel?.aborted) throw new ComponentInitError(spec, "init given up: the sidecar is stopping");
+      const unlessStopping = () => {
+        if (cancel?.aborted) throw new ComponentInitError(spec, STOPPING);
+      };
+      unlessStopping();
       const raw = await this.resolveMetadata(spec);
-      if (cancel?.aborted) throw new ComponentInitError(spec, "init given up: the sidecar is stopping");
+      unlessStopping();
       let metadata;
       try {
         metadata = parseMetadata(plugin.metadata, raw);
@@ -90,7 +95,7 @@ export class ComponentRegistry {
         return new ComponentInitError(spec, why);
       };
       const instance = await withTimeout(creating, timeout, () => giveUp(`init did not finish within ${timeout}ms (spec.initTimeout)`), cancel, () =>
-        giveUp("init given up: the sidecar is stopping"),
+        giveUp(STOPPING),
       );
       this.loaded.set(key, { spec, family, instance, plugin, metadata: raw });
       log.info("component loaded", { name: spec.name, type: spec.type, version: spec.version });
@@ -148,9 +153,10 @@ export class ComponentRegistry {
   async closeAll(limitMs = CLOSE_LIMIT_MS): Promise<void> {
     const all = [...this.loaded.values()].reverse();
     this.loaded.clear();
-    const open = new Set(all.map((c) => `${c.family}/${c.spec.name}`));
+    const keyOf = (c: LoadedComponent) => `${c.family}/${c.spec.name}`;
+    const open = new Set(all.map(keyOf));
     // Promise.resolve().then: a plugin's close() may return nothing or throw at once.
-    const closing = Promise.allSettled(all.map((c) => Promise.resolve().then(() => c.instance.close()).finally(() => open.delete(`${c.family}/${c.spec.name}`))));
+    const closing = Promise.allSettled(all.map((c) => Promise.resolve().then(() => c.instance.close()).finally(() => open.delete(keyOf(c)))));
     if (!(await settlesWithin(closing, limitMs))) {
       this.ctx.logger.warn("components did not close in time; stopping without them", { components: [...open].join(", "), limit_ms: limitMs });
     }

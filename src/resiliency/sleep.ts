@@ -38,3 +38,20 @@ export function settledOrAborted(work: Promise<unknown>, signal?: AbortSignal): 
     void settled.then(done);
   });
 }
+
+/** Promises under way, each forgotten once it settles. */
+export class InFlight {
+  private readonly running = new Set<Promise<unknown>>();
+
+  /** Tracks `p` and hands it back as it is. */
+  track<T>(p: Promise<T>): Promise<T> {
+    const settled: Promise<unknown> = p.then(() => {}, () => {}).finally(() => this.running.delete(settled));
+    this.running.add(settled);
+    return p;
+  }
+
+  /** Resolves once nothing is under way, including what is tracked while it waits; never rejects. */
+  async idle(): Promise<void> {
+    while (this.running.size) await Promise.allSettled([...this.running]);
+  }
+}

@@ -5,7 +5,7 @@ import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import pubsubInMemory from "../../plugins/pubsub.in-memory/index.js";
 import pubsubNats from "../../plugins/pubsub.nats/index.js";
-import type { HandlerResult, PubSub, PubSubMessage } from "../../src/components/contracts/pubsub.js";
+import type { HandlerResult, PubSub, PubSubMessage, Subscription } from "../../src/components/contracts/pubsub.js";
 import { parseMetadata } from "../../src/components/metadata-schema.js";
 import type { ComponentPlugin } from "../../src/components/plugin.js";
 import { silentLogger } from "../../src/observability/logger.js";
@@ -130,19 +130,27 @@ for (const [name, factory] of subjects) {
       await Promise.all(subs.map((s) => s.close()));
     });
 
-    test("a message in flight when its subscriber leaves is delivered to the next member of the group", async () => {
+    /**
+     * A member whose handler never answers gets `text`; once `leave(first)` has run, the next member of the group gets
+     * it: exactly it, once.
+     */
+    async function handedBackToNextMember(text: string, leave: (first: Subscription) => Promise<void>) {
       const ps = await make({});
       const topic = topicName();
       let hung = 0;
       const first = await ps.subscribe({ topic, mode: "durable", group: "g1" }, () => (hung++, new Promise<HandlerResult>(() => {})));
-      await ps.publish({ topic, data: enc.encode("survivor") });
-      await waitFor(() => hung === 1, "first subscriber got it");
-      await first.close();
+      await ps.publish({ topic, data: enc.encode(text) });
+      await waitFor(() => hung === 1, "the first member got it");
+      await leave(first);
       const got: string[] = [];
       const second = await ps.subscribe({ topic, mode: "durable", group: "g1" }, async (m) => (got.push(body(m)), "success"));
-      await waitFor(() => got.length === 1, "redelivery to the second member", 15_000);
-      expect(got).toEqual(["survivor"]);
+      await waitFor(() => got.length === 1, "redelivery to the next member", 15_000);
+      expect(got).toEqual([text]);
       await second.close();
+    }
+
+    test("a message in flight when its subscriber leaves is delivered to the next member of the group", async () => {
+      await handedBackToNextMember("survivor", (first) => first.close());
     });
 
     test("drain waits for the handler in flight and settles its answer: nothing is redelivered afterwards", async () => {
@@ -203,20 +211,11 @@ for (const [name, factory] of subjects) {
     });
 
     test("a drain still waiting on a handler that never answers ends when close() hands the message back", async () => {
-      const ps = await make({});
-      const topic = topicName();
-      let hung = 0;
-      const first = await ps.subscribe({ topic, mode: "durable", group: "g1" }, () => (hung++, new Promise<HandlerResult>(() => {})));
-      await ps.publish({ topic, data: enc.encode("unanswered") });
-      await waitFor(() => hung === 1, "the handler got it");
-      const draining = first.drain!();
-      await first.close();
-      await draining;
-      const got: string[] = [];
-      const second = await ps.subscribe({ topic, mode: "durable", group: "g1" }, async (m) => (got.push(body(m)), "success"));
-      await waitFor(() => got.length === 1, "redelivery to the next member", 15_000);
-      expect(got).toEqual(["unanswered"]);
-      await second.close();
+      await handedBackToNextMember("unanswered", async (first) => {
+        const draining = first.drain!();
+        await first.close();
+        await draining;
+      });
     });
 
     test("a member held back by its in-flight limit hands back what it buffered when it drains: once each, not lost", async () => {
@@ -248,23 +247,14 @@ for (const [name, factory] of subjects) {
     });
 
     test("a drain cut short by its signal returns, and close() hands the unanswered message back", async () => {
-      const ps = await make({});
-      const topic = topicName();
-      let hung = 0;
-      const first = await ps.subscribe({ topic, mode: "durable", group: "g1" }, () => (hung++, new Promise<HandlerResult>(() => {})));
-      await ps.publish({ topic, data: enc.encode("unanswered") });
-      await waitFor(() => hung === 1, "the handler got it");
-      const cutShort = new AbortController();
-      const draining = first.drain!(cutShort.signal);
-      cutShort.abort();
-      await draining;
-      await first.drain!(cutShort.signal); // already aborted: returns too
-      await first.close();
-      const got: string[] = [];
-      const second = await ps.subscribe({ topic, mode: "durable", group: "g1" }, async (m) => (got.push(body(m)), "success"));
-      await waitFor(() => got.length === 1, "redelivery to the next member", 15_000);
-      expect(got).toEqual(["unanswered"]);
-      await second.close();
+      await handedBackToNextMember("unanswered", async (first) => {
+        const cutShort = new AbortController();
+        const draining = first.drain!(cutShort.signal);
+        cutShort.abort();
+        await draining;
+        await first.drain!(cutShort.signal); // already aborted: returns too
+        await first.close();
+      });
     });
 
     test("an ephemeral subscriber's drain waits for its handler in flight, then it sees no more messages", async () => {

@@ -62,6 +62,14 @@ async function consumerInfo(topic: string, appId: string): Promise<ConsumerInfo>
   }
 }
 
+/** The consumer's state once the broker has `count` acknowledgements from the app's group. */
+function acknowledged(topic: string, appId: string, count: number): Promise<ConsumerInfo> {
+  return waitFor(async () => {
+    const ci = await consumerInfo(topic, appId);
+    return ci.ack_floor.consumer_seq >= count && ci;
+  }, `${count} acknowledgement(s) at the broker`);
+}
+
 /**
  * An HTTP app in this process: subscribes to `subs`, records the data of every event it is handed (each entry of a
  * bulk delivery too), and answers SUCCESS once `answer` resolves; `aborted` counts deliveries the sidecar gave up on.
@@ -301,10 +309,7 @@ describe("pubsub.nats through rapr", () => {
     expect(await exiting).toBe(0);
     expect(slow.stats).toEqual({ answered: 1, aborted: 0 });
     // The broker has the acknowledgement: one delivery, acknowledged.
-    const info = await waitFor(async () => {
-      const ci = await consumerInfo(topic, appId);
-      return ci.ack_floor.consumer_seq >= 1 && ci;
-    }, "the acknowledgement at the broker");
+    const info = await acknowledged(topic, appId, 1);
     expect(info.delivered.consumer_seq).toBe(1);
     expect(info.num_ack_pending).toBe(0);
     // The other sidecar of the group gets what comes next, and nothing before it.
@@ -334,10 +339,7 @@ describe("pubsub.nats through rapr", () => {
     expect(app.got).toEqual([]);
     expect(await sc.stop()).toBe(0);
     expect(app.got.map((d) => d.n).sort()).toEqual([1, 2, 3]);
-    const info = await waitFor(async () => {
-      const ci = await consumerInfo(topic, appId);
-      return ci.ack_floor.consumer_seq >= 3 && ci;
-    }, "the acknowledgements at the broker");
+    const info = await acknowledged(topic, appId, 3);
     expect(info.delivered.consumer_seq).toBe(3);
     expect(info.num_ack_pending).toBe(0);
   });

@@ -6,7 +6,7 @@ import type { ComponentRegistry } from "../../components/registry.js";
 import { errors, messageOf } from "../../errors.js";
 import type { Logger } from "../../observability/logger.js";
 import { Resiliency } from "../../resiliency/index.js";
-import { settlesWithin, sleepUnless } from "../../resiliency/sleep.js";
+import { InFlight, settlesWithin, sleepUnless } from "../../resiliency/sleep.js";
 import { bindingInfo, type BindingInfo } from "./binding-spec.js";
 import { appListens, deliverEvent, type AppAnswer, type Forward } from "./delivery.js";
 
@@ -56,7 +56,7 @@ export class BindingsBlock {
   /** Events held back while the app is unhealthy, woken when it is healthy again or stop() begins. */
   private readonly healthWaiters = new Set<() => void>();
   /** The app's answers being sent on to output bindings in parallel (`concurrency: PARALLEL`). */
-  private readonly sending = new Set<Promise<void>>();
+  private readonly sending = new InFlight();
   private stopped?: Promise<void>;
 
   constructor(
@@ -205,18 +205,10 @@ export class BindingsBlock {
         },
       );
     if (f.parallel) {
-      for (const to of f.to) {
-        const sent: Promise<void> = send(to).then(() => void this.sending.delete(sent));
-        this.sending.add(sent);
-      }
+      for (const to of f.to) void this.sending.track(send(to));
       return;
     }
     for (const to of f.to) if (!(await send(to))) return;
-  }
-
-  /** Resolves once no answer is being sent on in parallel, including any a delivery still finishing starts. */
-  private async allSent(): Promise<void> {
-    while (this.sending.size) await Promise.allSettled([...this.sending]);
   }
 
   /** Holds an event back (and so its reader) while the app is unhealthy; rejects once stop() began. */
@@ -254,7 +246,7 @@ export class BindingsBlock {
       ...readers.map(({ name, reader }) => reader.close().catch((err: unknown) => {
         this.logger.warn("input binding did not close cleanly", { binding: name, error: messageOf(err) });
       })),
-    ]).then(() => this.allSent());
+    ]).then(() => this.sending.idle()); // including sends a delivery still finishing starts
     if (await settlesWithin(closing, graceMs)) return;
     this.cutOff.abort(new Error("the sidecar is stopping"));
     if (await settlesWithin(closing, afterCutOffMs)) return;

@@ -16,7 +16,7 @@ import {
 import { deliverBulk, deliverOne, type BulkEntry, type DeliveryOptions } from "./delivery.js";
 import { compileRouter } from "./routing.js";
 import type { SubscriptionSpec } from "./subscriptions.js";
-import { settledOrAborted } from "../../resiliency/sleep.js";
+import { InFlight, settledOrAborted } from "../../resiliency/sleep.js";
 
 export interface PublishInput {
   pubsubName: string;
@@ -53,7 +53,7 @@ export class PubsubBlock {
   /** Set once drain() began: a subscription that comes up afterwards drains at once. */
   private draining?: { signal?: AbortSignal };
   /** Drains of subscriptions that came up while drain() ran: drain() waits for them too. */
-  private readonly lateDrains = new Set<Promise<void>>();
+  private readonly lateDrains = new InFlight();
   /** Subscribers outside the cluster (set by the pub/sub runtime module). */
   outside?: OutsideHub;
 
@@ -221,21 +221,18 @@ export class PubsubBlock {
     let pluginDrains = false;
     let holding = false;
     const held = new Set<(r: HandlerResult) => void>();
-    const calls = new Set<Promise<unknown>>();
+    const calls = new InFlight();
     const sub = await ps.subscribe(req, (msg) => {
       if (pluginDrains) return handler(msg);
       if (holding) return new Promise<HandlerResult>((resolve) => held.add(resolve));
-      const call = handler(msg);
-      const settled: Promise<unknown> = call.catch(() => {}).finally(() => calls.delete(settled));
-      calls.add(settled);
-      return call;
+      return calls.track(handler(msg));
     });
     pluginDrains = typeof sub.drain === "function";
     const drain = (signal?: AbortSignal) => {
       // A plugin's drain that throws or ignores the signal holds nothing up.
       if (pluginDrains) return settledOrAborted((async () => sub.drain!(signal))(), signal);
       holding = true;
-      return settledOrAborted(Promise.all(calls), signal);
+      return settledOrAborted(calls.idle(), signal);
     };
     const close = async () => {
       for (const answer of held) answer("retry");
@@ -250,8 +247,7 @@ export class PubsubBlock {
     this.active.add(entry);
     if (!this.draining) return;
     // It was being set up when the drain began.
-    const drained: Promise<void> = entry.drain(this.draining.signal).finally(() => this.lateDrains.delete(drained));
-    this.lateDrains.add(drained);
+    void this.lateDrains.track(entry.drain(this.draining.signal));
   }
 
   /**
@@ -296,7 +292,7 @@ export class PubsubBlock {
   async drain(signal?: AbortSignal): Promise<void> {
     this.draining = { signal };
     await Promise.allSettled([...this.active].map((a) => a.drain(signal)));
-    while (this.lateDrains.size) await Promise.allSettled([...this.lateDrains]);
+    await this.lateDrains.idle();
   }
 
   async stop(): Promise<void> {

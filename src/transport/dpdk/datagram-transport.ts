@@ -52,7 +52,7 @@ interface Pending {
 
 /** Messages queued within one tick before they are sent without waiting for the end of the tick. */
 const FLUSH_EVERY = 8;
-/** How often the poll loop asks the port whether its link is up. */
+/** How often the poll loop asks the port whether its point-to-point peer went away. */
 const LINK_CHECK_MS = 20;
 
 export function parseIPv4(text: string): number {
