@@ -4,10 +4,12 @@ import pkg from "../package.json";
 import { udxBuildPlugin } from "../src/cluster/udx/plugin.js";
 
 const root = new URL("..", import.meta.url).pathname;
-await $`mkdir -p dist`.cwd(root);
+// RAPR_OUTFILE builds elsewhere (parallel work trees, side-by-side comparisons); tests take it as RAPR_BIN.
+const outfile = process.env.RAPR_OUTFILE || `${root}dist/rapr`;
+await $`mkdir -p ${outfile.slice(0, outfile.lastIndexOf("/")) || "."}`;
 const result = await Bun.build({
   entrypoints: [`${root}src/main.ts`],
-  compile: { outfile: `${root}dist/rapr` },
+  compile: { outfile },
   minify: { syntax: true, whitespace: true },
   sourcemap: "linked",
   bytecode: true,
