@@ -5,6 +5,7 @@ import { RAPR_VERSION } from "../version.js";
 import { formatHelp, parseFlags, UsageError } from "./flags.js";
 import { allRunFlags, toRuntimeConfig } from "./run-flags.js";
 import { subscriberToken, subscriberTokenFlags } from "./subscriber-token.js";
+import { newClusterSecret } from "../cluster/keys.js";
 
 const USAGE = `rapr — a distributed application runtime, compatible with Dapr's APIs.
 
@@ -12,6 +13,7 @@ Usage:
   rapr run [flags] [-- <app command...>]   start the sidecar (and the app, if given)
   rapr subscriber-token --subject <who> --topics <pubsub/topic,...> [--ttl s] [--secret s]
                                           mint a token for a subscriber outside the cluster
+  rapr cluster-secret                     print a new random secret for --cluster-secret
   rapr version                            print the version
   rapr --help | rapr run --help           this help
 
@@ -40,6 +42,14 @@ export async function main(argv: string[]): Promise<number> {
         }
         process.stdout.write(subscriberToken(args, process.env) + "\n");
         return 0;
+      case "cluster-secret":
+        if (args[0] === "--help" || args[0] === "-h") {
+          process.stdout.write("rapr cluster-secret: prints 256 random bits (base64url) for --cluster-secret or RAPR_CLUSTER_SECRET\n");
+          return 0;
+        }
+        if (args.length > 0) throw new UsageError(`rapr cluster-secret takes no arguments (got "${args[0]}")`);
+        process.stdout.write(newClusterSecret() + "\n");
+        return 0;
       case "run":
         if (args.includes("--help") || args.includes("-h")) {
           process.stdout.write(USAGE + formatHelp(allRunFlags()) + "\n");
@@ -47,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
         }
         return await run(args);
       default:
-        throw new UsageError(`unknown command "${cmd}" (commands: run, subscriber-token, version, help)`);
+        throw new UsageError(`unknown command "${cmd}" (commands: run, subscriber-token, cluster-secret, version, help)`);
     }
   } catch (err) {
     if (err instanceof UsageError) {

@@ -6,7 +6,7 @@ import type { AppProtocol, RuntimeConfig } from "../runtime/config.js";
 import { UsageError, type FlagSpec, type FlagValues } from "./flags.js";
 import { pubsubRunFlags } from "../blocks/pubsub/flags.js";
 import { invokeRunFlags } from "../blocks/invoke/flags.js";
-import { clusterRunFlags } from "../cluster/flags.js";
+import { checkClusterFlags, clusterRunFlags } from "../cluster/flags.js";
 import { dataplaneRunFlags } from "../transport/dataplane-flags.js";
 
 const PORT = { min: 0, max: 65535 };
@@ -54,6 +54,7 @@ export function toRuntimeConfig(v: FlagValues, appCommand: string[], env: Record
   if (!/^[A-Za-z0-9]([A-Za-z0-9._-]{0,62})$/.test(appId) || appId.includes("||")) {
     throw new UsageError(`invalid value "${appId}" for flag --app-id: letters, digits, '.', '_' and '-' only, at most 63 characters`);
   }
+  checkClusterFlags(v, env);
   const concurrency = v["app-max-concurrency"] as number;
   const known = new Set(runFlags.map((f) => f.name));
   const extra: RuntimeConfig["extra"] = {};

@@ -58,8 +58,8 @@ function parseBootstrap(list: string[] | undefined): Array<{ host: string; port:
 
 /**
  * Finds cluster peers on the hyperswarm DHT under the cluster's topic. Every connection must prove it
- * holds the cluster secret (HMAC of the Noise handshake hash) before its SWIM address is used; others are
- * logged and dropped.
+ * holds the cluster secret (HMAC of the Noise handshake hash) before it is told anything about this member
+ * or its SWIM address is used; others are logged and dropped.
  */
 export class SwarmDiscovery {
   private swarm: any = null;
@@ -91,38 +91,50 @@ export class SwarmDiscovery {
     await this.swarm?.flush();
   }
 
+  /**
+   * Admission: each side first sends only its proof (HMAC of this connection's Noise handshake hash and
+   * its role, so it cannot be replayed on another connection or reflected). Member id, SWIM port and
+   * address follow only once the peer's proof has checked out, so an outsider who found the topic learns
+   * nothing else.
+   */
   private onConnection(conn: any, info: any): void {
     const remote = info?.publicKey ? Buffer.from(info.publicKey).toString("hex").slice(0, 16) : "?";
-    conn.on("error", () => {});
-    const timer = setTimeout(() => {
-      this.opts.log("warn", "cluster: peer sent no admission proof; dropping", { peer: remote });
+    const drop = (msg: string) => {
+      this.opts.log("warn", msg, { peer: remote });
       conn.destroy();
-    }, HELLO_TIMEOUT_MS);
+    };
+    conn.on("error", () => {});
+    const T0 = Date.now(); const TR = (what: string, extra: any = {}) => process.env.RAPR_CLUSTER_TRACE && console.error("TRACE", Date.now() % 100000, what, remote, JSON.stringify({ ms: Date.now() - T0, init: conn.isInitiator, id: conn.rawStream?.id, rid: conn.rawStream?.remoteId, rh: conn.rawStream?.remoteHost, rp: conn.rawStream?.remotePort, rr: conn.rawBytesRead, rw: conn.rawBytesWritten, ptx: conn.rawStream?.packetsTransmitted, prx: conn.rawStream?.packetsReceived, rtx: conn.rawStream?.retransmits, ...extra })); // TRACE-TMP
+    TR("open", { conns: this.swarm?.connections?.size }); // TRACE-TMP
+    conn.once("close", () => TR("close")); // TRACE-TMP
+    conn.on("data", (d: Buffer) => TR("data", { len: d.length })); // TRACE-TMP
+    const timer = setTimeout(() => { TR("timeout", { st: conn.rawStream?._debugState?.() }); drop("cluster: peer did not complete admission; dropping"); }, HELLO_TIMEOUT_MS); // TRACE-TMP
     conn.once("close", () => clearTimeout(timer));
 
     const handshakeHash: Buffer = conn.handshakeHash;
-    const mine = admissionProof(this.opts.proofKey, handshakeHash, conn.isInitiator);
     const expected = admissionProof(this.opts.proofKey, handshakeHash, !conn.isInitiator);
-    conn.write(Buffer.from(JSON.stringify({ proof: mine.toString("hex"), ...this.opts.hello })));
-    conn.once("data", (data: Buffer) => {
-      clearTimeout(timer);
-      let hello: PeerHello & { proof?: string };
-      try {
-        hello = JSON.parse(data.toString("utf8"));
-      } catch {
-        hello = { id: "", port: 0 };
-      }
-      if (!hello.proof || !proofMatches(expected, Buffer.from(hello.proof, "hex"))) {
-        this.rejected++;
-        this.opts.log("warn", "cluster: rejected peer without the cluster secret", { peer: remote });
-        conn.destroy();
+    conn.write(admissionProof(this.opts.proofKey, handshakeHash, conn.isInitiator));
+    let proven = false;
+    const onData = (data: Buffer) => {
+      if (!proven) {
+        if (!proofMatches(expected, data)) {
+          this.rejected++;
+          drop("cluster: rejected peer without the cluster secret");
+          return;
+        }
+        proven = true;
+        conn.write(Buffer.from(JSON.stringify(this.opts.hello)));
         return;
       }
+      conn.off("data", onData);
+      clearTimeout(timer);
+      const hello = parseHello(data);
       const host = conn.rawStream?.remoteHost;
-      if (!host || !Number.isInteger(hello.port) || hello.port <= 0) return;
+      if (!hello || !host) return drop("cluster: admitted peer sent an unusable hello; dropping");
       this.admitted++;
       this.opts.onPeer(joinHostPort(host, hello.port), hello, conn);
-    });
+    };
+    conn.on("data", onData);
   }
 
   async close(): Promise<void> {
@@ -132,4 +144,16 @@ export class SwarmDiscovery {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     await swarm?.destroy();
   }
+}
+
+function parseHello(data: Buffer): PeerHello | undefined {
+  let hello: Partial<PeerHello>;
+  try {
+    hello = JSON.parse(data.toString("utf8"));
+  } catch {
+    return undefined;
+  }
+  const portOk = Number.isInteger(hello?.port) && hello.port! > 0 && hello.port! <= 65535;
+  const addrOk = hello?.addr === undefined || typeof hello.addr === "string";
+  return portOk && addrOk && typeof hello.id === "string" && hello.id ? (hello as PeerHello) : undefined;
 }

@@ -1,10 +1,11 @@
 // The flags clustering adds to `rapr run` (they land in RuntimeConfig.extra).
-import type { FlagSpec } from "../cli/flags.js";
+import { UsageError, type FlagSpec, type FlagValues } from "../cli/flags.js";
+import { clusterSecretWeakness } from "./keys.js";
 import { defaultSwimConfig } from "./membership/types.js";
 
 export const clusterRunFlags: FlagSpec[] = [
   { name: "cluster", type: "string", help: "join the cluster of this name (nodes find each other on the hyperswarm DHT)" },
-  { name: "cluster-secret", type: "string", help: "shared secret; only nodes holding it are admitted (env RAPR_CLUSTER_SECRET)" },
+  { name: "cluster-secret", type: "string", help: "shared secret, 16+ characters (make one: rapr cluster-secret); only nodes holding it are admitted (env RAPR_CLUSTER_SECRET)" },
   { name: "cluster-bootstrap", type: "csv", help: "DHT bootstrap nodes host:port,… (default: hyperswarm's public bootstrap nodes)", default: [] },
   { name: "cluster-peers", type: "csv", help: "static peers host:port,… of their --cluster-port, for LANs without a DHT", default: [] },
   { name: "cluster-dht", type: "bool", help: "discover peers on the DHT (off: static peers only)", default: true },
@@ -18,3 +19,17 @@ export const clusterRunFlags: FlagSpec[] = [
   { name: "cluster-suspicion-mult", type: "int", help: "suspicion lasts mult x log10(n) x period at least", default: defaultSwimConfig.suspicionMult, min: 1 },
   { name: "cluster-sync-interval", type: "int", help: "full-state sync with a random member, ms", default: defaultSwimConfig.syncIntervalMs, min: 100 },
 ];
+
+/** The cluster secret from --cluster-secret, else $RAPR_CLUSTER_SECRET. */
+export function clusterSecret(values: FlagValues, env: Record<string, string | undefined>): string | undefined {
+  return (values["cluster-secret"] as string | undefined) || env.RAPR_CLUSTER_SECRET || undefined;
+}
+
+/** With --cluster, a missing or weak secret stops `rapr run` before anything starts (exit 2). */
+export function checkClusterFlags(values: FlagValues, env: Record<string, string | undefined>): void {
+  if (!values.cluster) return;
+  const secret = clusterSecret(values, env);
+  if (!secret) throw new UsageError("--cluster needs --cluster-secret (or RAPR_CLUSTER_SECRET); make one with: rapr cluster-secret");
+  const weakness = clusterSecretWeakness(secret);
+  if (weakness) throw new UsageError(weakness);
+}

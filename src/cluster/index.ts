@@ -16,6 +16,7 @@ export { defaultSwimConfig } from "./membership/types.js";
 export interface ClusterNodeOptions {
   /** Cluster name: with the secret, it selects the DHT topic. */
   name: string;
+  /** At least 16 characters and ~64 bits (see clusterSecretWeakness); a weaker one is refused. */
   secret: string;
   metadata: Record<string, string>;
   /** DHT bootstrap nodes, host:port. Default: hyperswarm's public bootstrap nodes. */
@@ -148,7 +149,7 @@ class RaprClusterNode extends EventEmitter implements ClusterNode {
 
 export async function createClusterNode(opts: ClusterNodeOptions): Promise<ClusterNode> {
   const log = opts.log ?? silent;
-  const keys = deriveClusterKeys(opts.name, opts.secret);
+  const keys = await deriveClusterKeys(opts.name, opts.secret);
   const id = opts.id ?? randomBytes(8).toString("hex");
   const udx = new UDX();
   const transport = new UdpTransport(udx, keys.sealKey, log, { host: opts.host ?? "0.0.0.0", port: opts.port ?? 0 });

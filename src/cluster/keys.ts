@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from "node:crypto";
 
 /**
  * Everything a cluster derives from its name and secret. The secret itself never leaves the process:
@@ -11,15 +11,51 @@ export interface ClusterKeys {
   proofKey: Buffer;
 }
 
-export function deriveClusterKeys(name: string, secret: string): ClusterKeys {
-  const derive = (label: string) =>
-    Buffer.from(hkdfSync("sha256", Buffer.from(secret, "utf8"), Buffer.from(`rapr-cluster:${name}`, "utf8"), label, 32));
-  const topicKey = derive("topic");
+/**
+ * The topic is public on the DHT and anyone may check a guess of (name, secret) against it offline, so
+ * every key comes from scrypt salted with the cluster name: 64 MiB and about a quarter second per guess.
+ */
+export const CLUSTER_SCRYPT: ScryptOptions = { N: 1 << 16, r: 8, p: 1, maxmem: 128 * 1024 * 1024 };
+export const CLUSTER_KDF_SALT_PREFIX = "rapr-cluster-v2:";
+export const MIN_SECRET_CHARS = 16;
+export const MIN_SECRET_BITS = 64;
+
+export async function deriveClusterKeys(name: string, secret: string): Promise<ClusterKeys> {
+  const weakness = clusterSecretWeakness(secret);
+  if (weakness) throw new Error(weakness);
+  const master = await new Promise<Buffer>((resolve, reject) =>
+    scrypt(secret.normalize("NFC"), CLUSTER_KDF_SALT_PREFIX + name, 32, CLUSTER_SCRYPT, (err, key) => (err ? reject(err) : resolve(key))),
+  );
+  const derive = (label: string) => Buffer.from(hkdfSync("sha256", master, Buffer.alloc(0), label, 32));
   return {
-    topic: createHash("sha256").update(topicKey).digest(),
+    topic: createHash("sha256").update(derive("topic")).digest(),
     sealKey: derive("seal"),
     proofKey: derive("proof"),
   };
+}
+
+/**
+ * Why `secret` is too weak to guard a cluster, or undefined. Strength is estimated as length × the Shannon
+ * entropy of its own characters: repetition and tiny alphabets score low; random text scores ~6 bits a character.
+ */
+export function clusterSecretWeakness(secret: string): string | undefined {
+  const chars = [...secret.normalize("NFC")];
+  const counts = new Map<string, number>();
+  for (const c of chars) counts.set(c, (counts.get(c) ?? 0) + 1);
+  let bitsPerChar = 0;
+  for (const n of counts.values()) bitsPerChar -= (n / chars.length) * Math.log2(n / chars.length);
+  const bits = Math.floor(bitsPerChar * chars.length);
+  if (chars.length >= MIN_SECRET_CHARS && bits >= MIN_SECRET_BITS) return undefined;
+  return (
+    `the cluster secret is too weak (length ${chars.length}, about ${bits} bits; at least ${MIN_SECRET_CHARS} characters and ` +
+    `${MIN_SECRET_BITS} bits are needed): anyone who sees the cluster's topic on the DHT can guess a weak secret offline. ` +
+    `Make one with: rapr cluster-secret`
+  );
+}
+
+/** 256 random bits, base64url: what `rapr cluster-secret` prints. */
+export function newClusterSecret(): string {
+  return randomBytes(32).toString("base64url");
 }
 
 const NONCE = 12;

@@ -8,6 +8,7 @@ import { builtinPlugins } from "../../plugins/index.js";
 import type { ClusterNode } from "./index.js";
 import { attachCluster } from "./api.js";
 import { ClusterResolver } from "./resolver.js";
+import { clusterSecret } from "./flags.js";
 
 const PORT_WAIT_MS = 60_000;
 
@@ -21,7 +22,7 @@ export function clusterModule(rt: Runtime): RuntimeModule | undefined {
     name: "cluster",
     async start(rt: Runtime) {
       const log = rt.logger.child("cluster");
-      const secret = (x["cluster-secret"] as string | undefined) || process.env.RAPR_CLUSTER_SECRET;
+      const secret = clusterSecret(x, process.env);
       if (!secret) throw new Error("--cluster needs --cluster-secret (or RAPR_CLUSTER_SECRET)");
       const list = (k: string) => ((x[k] as string[] | undefined) ?? []).filter(Boolean);
       // Loaded only with --cluster: hyperswarm, the DHT and UDX are ~11 MB of a sidecar's memory.

@@ -10,7 +10,7 @@ import { Cluster, MemberEvent_Kind } from "../../src/gen/rapr/v1/cluster_pb.js";
 const fast = { probeIntervalMs: 200, probeTimeoutMs: 150, gossipIntervalMs: 30, syncIntervalMs: 500 };
 const opened: ClusterNode[] = [];
 const make = async (metadata: Record<string, string>, peers: string[] = []) => {
-  const n = await createClusterNode({ name: "api", secret: "k", metadata, discovery: false, host: "127.0.0.1", peers, swim: fast });
+  const n = await createClusterNode({ name: "api", secret: "api-test-secret-3f9b27c1d4", metadata, discovery: false, host: "127.0.0.1", peers, swim: fast });
   opened.push(n);
   return n;
 };

@@ -5,6 +5,7 @@ import { createClusterNode, type ClusterNode, type MembershipEvent } from "../..
 import { SwarmDiscovery } from "../../src/cluster/discovery.js";
 import { deriveClusterKeys } from "../../src/cluster/keys.js";
 
+const SECRET = "orders-test-secret-5f0c1a9e2d";
 const fast = { probeIntervalMs: 100, probeTimeoutMs: 50, gossipIntervalMs: 30, syncIntervalMs: 500 };
 /** For tests that assert nobody is failed: slack for a loaded machine's event-loop stalls. */
 const relaxed = { probeIntervalMs: 200, probeTimeoutMs: 150, gossipIntervalMs: 30, syncIntervalMs: 500 };
@@ -22,7 +23,7 @@ afterEach(async () => {
 async function node(opts: Partial<Parameters<typeof createClusterNode>[0]> & { name?: string; secret?: string }) {
   const n = await createClusterNode({
     name: "orders",
-    secret: "s3cret",
+    secret: SECRET,
     metadata: {},
     discovery: false,
     host: "127.0.0.1",
@@ -58,7 +59,7 @@ describe("cluster formation", () => {
     const warnings: string[] = [];
     const a = await node({ log: (level, msg) => level === "warn" && warnings.push(msg) });
     const b = await node({ peers: [a.address] });
-    const intruder = await node({ secret: "wrong", peers: [a.address] });
+    const intruder = await node({ secret: "another-secret-0f3e9d71ab42", peers: [a.address] });
     expect(await until(() => alive(a).includes(b.id))).toBe(true);
     expect(await until(() => warnings.some((w) => w.includes("rejected")))).toBe(true);
     expect(alive(a)).not.toContain(intruder.id);
@@ -111,8 +112,8 @@ describe("cluster discovery on a local hyperswarm testnet", () => {
     expect(await until(() => [a, b, c].every((n) => alive(n).join() === all), 30_000)).toBe(true);
 
     // Someone who learnt the topic but not the secret: joins the swarm, fails the admission proof.
-    const keys = deriveClusterKeys("orders", "s3cret");
-    const wrong = deriveClusterKeys("orders", "guess");
+    const keys = await deriveClusterKeys("orders", SECRET);
+    const wrong = await deriveClusterKeys("orders", "guessed-secret-7a2c5e90d1b3");
     const admittedByIntruder: string[] = [];
     const intruder = new SwarmDiscovery({
       topic: keys.topic,

@@ -27,7 +27,7 @@ test("a sidecar invokes an app on another cluster member by app id", async () =>
     cwd: dir,
     env: { RAPR_REGISTRY_DIR: join(dir, `registry-${side}`) },
   });
-  const clusterArgs = ["--enable-metrics=false", "--mtls-ca-dir", join(dir, "ca"), "--cluster", "inv", "--cluster-secret", "inv-secret", "--cluster-dht=false", "--cluster-host", "127.0.0.1"];
+  const clusterArgs = ["--enable-metrics=false", "--mtls-ca-dir", join(dir, "ca"), "--cluster", "inv", "--cluster-secret", "inv-test-secret-52e9a1b07c", "--cluster-dht=false", "--cluster-host", "127.0.0.1"];
   const a = await startSidecar({ ...common("a"), appId: "app-a", args: [...clusterArgs, "--cluster-port", String(clusterPortA)] });
   sidecars.push(a);
   const b = await startSidecar({

@@ -36,7 +36,7 @@ async function start(memberId: string): Promise<Sidecar> {
     env: { RAPR_CLUSTER_DHT_HOST: "127.0.0.1", RAPR_REGISTRY_DIR: registryDir },
     args: [
       "--enable-metrics=false",
-      "--cluster", "mp-test", "--cluster-secret", "mp-secret",
+      "--cluster", "mp-test", "--cluster-secret", "mp-test-secret-8d41c0e6a7",
       "--cluster-bootstrap", bootstrap,
       "--cluster-host", "127.0.0.1",
       "--cluster-member-id", memberId,

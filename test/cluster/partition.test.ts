@@ -66,7 +66,7 @@ function startNode(side: "a" | "b", n: 1 | 2): Node {
     "run", "--app-id", `app-${id}`,
     "--dapr-http-port", String(httpPort), "--dapr-grpc-port", String(50100 + n), "--enable-metrics=false",
     "--data-dir", join(dir, id), "--log-level", "warn",
-    "--cluster", "netns", "--cluster-secret", "netns-secret", "--cluster-dht=false",
+    "--cluster", "netns", "--cluster-secret", "netns-test-secret-c61f0d84b2", "--cluster-dht=false",
     "--cluster-host", ip[side], "--cluster-port", String(CLUSTER_PORT[n]), "--cluster-member-id", id,
     "--cluster-peers", peers.join(","),
     "--cluster-probe-interval", "200", "--cluster-probe-timeout", "100", "--cluster-sync-interval", "1000",
