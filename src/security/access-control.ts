@@ -1,13 +1,17 @@
 // Dapr's Configuration spec.accessControl, enforced by the RECEIVING sidecar: which caller apps (identified by
 // trust domain, namespace and app id — from the mTLS certificate when mTLS is on) may call which operations
 // (paths, with * for one segment and ** for the rest; a plain path also covers everything below it) with
-// which HTTP verbs.
+// which HTTP verbs. Operations are matched in the form normalizeOperation gives them (rule names too), without
+// regard to case when the app speaks HTTP, as daprd does.
+import { InvalidOperationError, normalizeOperation } from "./operation.js";
 
 export type Action = "allow" | "deny";
 
 export interface OperationRule {
   name: string;
   pattern: RegExp;
+  /** The same pattern without regard to case (HTTP apps). */
+  patternIgnoringCase: RegExp;
   /** Specificity: longer patterns win. */
   weight: number;
   verbs: Set<string>;
@@ -72,26 +76,43 @@ export function parseAccessControl(raw: unknown, source: string): AccessControlS
         const w = `${where}.operations[${j}]`;
         if (!isObj(o) || typeof o.name !== "string" || !o.name) throw new AccessControlConfigError(`${w}.name is required`);
         const verbs = Array.isArray(o.httpVerb) ? o.httpVerb.map((v) => String(v).toUpperCase()) : ["*"];
-        const name = o.name.startsWith("/") ? o.name : `/${o.name}`;
-        return { name, pattern: compileOperation(name), weight: name.replace(/\*/g, "").length, verbs: new Set(verbs), action: action(o.action, `${w}.action`, "allow") };
+        const name = `/${ruleOperation(o.name, `${w}.name`)}`;
+        return {
+          name,
+          pattern: compileOperation(name),
+          patternIgnoringCase: compileOperation(name, "i"),
+          weight: name.replace(/\*/g, "").length,
+          verbs: new Set(verbs),
+          action: action(o.action, `${w}.action`, "allow"),
+        };
       }),
     };
   });
   return { defaultAction, trustDomain, policies };
 }
 
-export function compileOperation(name: string): RegExp {
+function ruleOperation(name: string, where: string): string {
+  try {
+    return normalizeOperation(name);
+  } catch (err) {
+    if (err instanceof InvalidOperationError) throw new AccessControlConfigError(`${where}: ${err.message}`);
+    throw err;
+  }
+}
+
+export function compileOperation(name: string, flags = ""): RegExp {
   const escaped = name.split("/").map((seg) => {
     if (seg === "**") return "\u0000";
     return seg.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*");
   }).join("/");
   const body = escaped.replace(/\/\u0000/g, "(?:/.*)?").replace(/\u0000/g, ".*");
   const hasWildcard = name.includes("*");
-  return new RegExp(`^${body}${hasWildcard ? "" : "(?:/.*)?"}$`);
+  return new RegExp(`^${body}${hasWildcard ? "" : "(?:/.*)?"}$`, flags);
 }
 
-/** Decides whether caller may call `operation` (the method path) with `verb` ("" for gRPC). */
-export function decide(spec: AccessControlSpec | undefined, caller: Caller | undefined, operation: string, verb: string): Decision {
+/** Decides whether caller may call `operation` (the method path as normalizeOperation gives it) with `verb` ("" for
+ * gRPC); `ignoreCase` for an HTTP app. */
+export function decide(spec: AccessControlSpec | undefined, caller: Caller | undefined, operation: string, verb: string, ignoreCase = false): Decision {
   if (!spec) return { allowed: true, reason: "no access control configured" };
   const op = operation.startsWith("/") ? operation : `/${operation}`;
   const policy = caller && spec.policies.find((p) => p.appId === caller.appId && p.namespace === caller.namespace && p.trustDomain === caller.trustDomain);
@@ -102,7 +123,7 @@ export function decide(spec: AccessControlSpec | undefined, caller: Caller | und
   const v = verb.toUpperCase();
   let best: OperationRule | undefined;
   for (const rule of policy.operations) {
-    if (!rule.pattern.test(op)) continue;
+    if (!(ignoreCase ? rule.patternIgnoringCase : rule.pattern).test(op)) continue;
     if (v && !rule.verbs.has("*") && !rule.verbs.has(v)) continue;
     if (!best || rule.weight > best.weight) best = rule;
   }

@@ -8,6 +8,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { Dapr } from "../../gen/dapr/proto/runtime/v1/dapr_pb.js";
 import type { ApiContext } from "../context.js";
+import { isPreflight } from "../cors.js";
 import { installGrpcFastPath, type FastPathRoutes } from "./h2-fast-path.js";
 import type { CallGuard, UnaryRoute } from "./unary-grpc.js";
 import type { DescMethodUnary, DescService } from "@bufbuild/protobuf";
@@ -201,7 +202,7 @@ function corsWrapper(origins: string[], handler: NodeHandler): NodeHandler {
       res.setHeader("access-control-allow-origin", any ? "*" : origin);
       res.setHeader("access-control-expose-headers", connectCors.exposedHeaders.join(", "));
       res.setHeader("vary", "origin");
-      if (req.method === "OPTIONS") {
+      if (isPreflight(req.method, origin, req.headers["access-control-request-method"])) {
         res.setHeader("access-control-allow-methods", connectCors.allowedMethods.join(", "));
         res.setHeader("access-control-allow-headers", [...connectCors.allowedHeaders, "dapr-api-token", "dapr-app-id"].join(", "));
         res.setHeader("access-control-max-age", "7200");

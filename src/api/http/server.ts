@@ -12,6 +12,7 @@ import { stateRoutes } from "./routes/state.js";
 import { systemRoutes } from "./routes/system.js";
 import { clusterRoutes } from "../../cluster/api.js";
 import { hotRoutes } from "./hot-routes.js";
+import { isPreflight } from "../cors.js";
 
 export type HttpRouteModule = (app: Elysia, ctx: ApiContext) => Elysia<any, any, any, any, any, any, any>;
 
@@ -31,7 +32,7 @@ function requestGuard(ctx: ApiContext): (request: Request, pathname: string) => 
   const token = ctx.config.apiToken;
   const preflight = ctx.config.allowedOrigins.length > 0;
   return (request, pathname) => {
-    if (preflight && request.method === "OPTIONS") return new Response(null, { status: 204 });
+    if (preflight && isPreflight(request.method, request.headers.get("origin"), request.headers.get("access-control-request-method"))) return new Response(null, { status: 204 });
     const length = Number(request.headers.get("content-length") ?? 0);
     if (length > maxBytes) {
       return errorResponse(errors.bodyTooLarge(`request body of ${length} bytes exceeds --dapr-http-max-request-size (${maxBytes} bytes)`));

@@ -9,6 +9,7 @@ import type { Logger } from "../../observability/logger.js";
 import { CircuitOpenError, PolicyTimeoutError, statusIsFailure, type Resiliency, type RetryPolicy, type RunOptions } from "../../resiliency/index.js";
 import { sleepUnless } from "../../resiliency/sleep.js";
 import { decide, type AccessControlSpec, type Caller } from "../../security/access-control.js";
+import { InvalidOperationError, normalizeOperation } from "../../security/operation.js";
 import { parseSpiffeId } from "../../security/spiffe.js";
 import { PEER_IDENTITY_HEADER } from "../../transport/mtls/index.js";
 import {
@@ -29,7 +30,8 @@ import { endpointUrl, isUrlTarget, type HttpEndpoint } from "./http-endpoints.js
 export interface InvokeRequest {
   /** Target app id as the caller wrote it: "orders" or "orders.namespace". */
   appId: string;
-  /** Method path on the target app, without the leading slash; may contain slashes. */
+  /** Method path on the target app as the caller wrote it (percent-encoded, leading slash or not); invoke()
+   * normalises it (security/operation.ts) and that form is what access control matches and the app receives. */
   method: string;
   /** HTTP verb (GET, POST, …). */
   verb: string;
@@ -57,8 +59,9 @@ const H = {
   error: "rapr-error",
 } as const;
 const INTERNAL = new Set<string>([...Object.values(H), PEER_IDENTITY_HEADER]);
-/** Request headers the app never sees from the caller as is. */
-const DROPPED = new Set(["dapr-api-token", "dapr-app-id", "host", "connection", "content-length", "transfer-encoding", "keep-alive", "upgrade"]);
+/** Request headers the app never sees from the caller as is (the dapr-caller-* and dapr-callee-* ones are the
+ * sidecars' to set). */
+const DROPPED = new Set(["dapr-api-token", "dapr-app-id", "dapr-caller-app-id", "dapr-caller-namespace", "dapr-callee-app-id", "host", "connection", "content-length", "transfer-encoding", "keep-alive", "upgrade"]);
 
 export interface InvokeBlockDeps {
   appId: string;
@@ -95,6 +98,7 @@ export class InvokeBlock {
   async invoke(req: InvokeRequest): Promise<InvokeResponse> {
     if (!req.appId) throw errors.malformedRequest("invoke: the target app id is empty");
     if (req.body.length > this.d.maxBodyBytes) throw errors.bodyTooLarge(`invoke: body of ${req.body.length} bytes exceeds --dapr-http-max-request-size (${this.d.maxBodyBytes} bytes)`);
+    req = { ...req, method: operationOf(req.method) };
     const endpoint = this.d.httpEndpoints?.get(req.appId) ?? (isUrlTarget(req.appId) ? { name: req.appId, baseUrl: req.appId, headers: [] } : undefined);
     if (endpoint) return this.external(endpoint, req);
     const target = parseTarget(req.appId, this.d.namespace, this.d.appId);
@@ -225,9 +229,12 @@ export class InvokeBlock {
       return IGNORED_STREAM;
     };
     let headers: Record<string, string>;
+    let path: string;
     try {
       if (open.kind !== GRPC_STREAM) throw errors.directInvoke(`unsupported sidecar stream kind "${open.kind}"`);
-      headers = this.admit(open.headers, open.path, "");
+      const method = operationOf(open.path);
+      headers = this.admit(open.headers, method, "");
+      path = `/${method}`;
     } catch (err) {
       return refuse(err);
     }
@@ -255,7 +262,7 @@ export class InvokeBlock {
       drain: release,
     };
     const left = new AbortController(); // the caller left before the app's stream opened
-    this.deliverGrpcStream(open.path, headers, fromApp, left.signal).then(
+    this.deliverGrpcStream(path, headers, fromApp, left.signal).then(
       (p) => {
         if (cancelled) return p.reset("the caller cancelled the call");
         app = p;
@@ -403,16 +410,18 @@ export class InvokeBlock {
     try {
       if (treq.kind !== "invoke" && treq.kind !== "grpc-proxy") throw errors.directInvoke(`unsupported sidecar request kind "${treq.kind}"`);
       const verb = treq.headers[H.verb] ?? "POST";
-      const headers = this.admit(treq.headers, treq.path, treq.kind === "grpc-proxy" ? "" : verb);
-      if (treq.kind === "grpc-proxy") return joinTrailers(await this.deliverGrpc({ path: treq.path, headers, body: treq.body }));
-      return await this.deliver({ appId: this.d.appId, method: treq.path, verb, query: treq.headers[H.query] ?? "", headers, body: treq.body });
+      const method = operationOf(treq.path);
+      const headers = this.admit(treq.headers, method, treq.kind === "grpc-proxy" ? "" : verb);
+      if (treq.kind === "grpc-proxy") return joinTrailers(await this.deliverGrpc({ path: `/${method}`, headers, body: treq.body }));
+      return await this.deliver({ appId: this.d.appId, method, verb, query: treq.headers[H.query] ?? "", headers, body: treq.body });
     } catch (err) {
       const e = err instanceof DaprError ? err : errors.directInvoke(err instanceof Error ? err.message : String(err));
       return { status: e.httpStatus, headers: { "content-type": "application/json", [H.error]: e.errorCode }, body: new TextEncoder().encode(JSON.stringify(e)) };
     }
   }
 
-  /** Checks an inbound call is for this sidecar's app and allowed by access control; the app's headers. */
+  /** Checks an inbound call is for this sidecar's app and allowed by access control (`path` normalised, and what the
+   * app receives); the app's headers. */
   private admit(h: Record<string, string>, path: string, verb: string): Record<string, string> {
     const targetApp = h[H.targetApp] ?? "";
     const targetNs = h[H.targetNs] ?? this.d.namespace;
@@ -420,7 +429,7 @@ export class InvokeBlock {
       throw errors.directInvoke(`this sidecar serves ${this.d.appId} in namespace ${this.d.namespace}, not ${targetApp} in ${targetNs}`);
     }
     const caller = this.callerOf(h);
-    const decision = decide(this.d.accessControl, caller, path, verb);
+    const decision = decide(this.d.accessControl, caller, path, verb, this.d.appChannel.protocol === "http");
     if (!decision.allowed) {
       const shown = verb || (h[H.verb] ?? "POST");
       this.d.logger.warn("invocation denied by access control", { caller: caller?.appId, method: path, verb: shown, reason: decision.reason });
@@ -428,19 +437,19 @@ export class InvokeBlock {
     }
     const headers: Record<string, string> = {};
     for (const k in h) if (!INTERNAL.has(k)) headers[k] = h[k]!;
+    // Without mTLS this is only what the calling sidecar claims, as in daprd; access control never trusts it.
     headers["dapr-caller-app-id"] = caller?.appId ?? h[H.callerApp] ?? "";
     headers["dapr-callee-app-id"] = this.d.appId;
     return headers;
   }
 
-  /** Who is calling: the verified certificate identity with mTLS, else what the calling sidecar claims. */
+  /** Who is calling: the verified certificate identity with mTLS. Without it (--enable-mtls=false, DPDK) anyone who
+   * reaches the port can claim any app id, so the caller is unknown and access control's defaultAction applies,
+   * as in daprd. */
   private callerOf(h: Record<string, string>): Caller | undefined {
-    if (this.d.mtls) {
-      const uri = h[PEER_IDENTITY_HEADER];
-      return uri ? this.identity(uri) : undefined;
-    }
-    const app = h[H.callerApp];
-    return app ? { appId: app, namespace: h[H.callerNs] ?? "default", trustDomain: this.d.trustDomain } : undefined;
+    if (!this.d.mtls) return undefined;
+    const uri = h[PEER_IDENTITY_HEADER];
+    return uri ? this.identity(uri) : undefined;
   }
 
   /** A peer's SPIFFE URI, parsed once. */
@@ -512,6 +521,16 @@ class AppNotFound extends Error {
   }
 }
 
+/** The method in its one normalised form (security/operation.ts): what access control matches and the app gets. */
+function operationOf(method: string): string {
+  try {
+    return normalizeOperation(method);
+  } catch (err) {
+    if (err instanceof InvalidOperationError) throw errors.malformedRequest(`invoke: ${err.message}`);
+    throw err;
+  }
+}
+
 function cleanHeaders(h: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const k in h) {
@@ -531,7 +550,7 @@ function remoteDaprError(res: TransportResponse): DaprError {
   } catch {
     // plain text
   }
-  const grpc = code === "ERR_PERMISSION_DENIED" ? errors.permissionDenied("").grpcCode : errors.directInvoke("").grpcCode;
+  const grpc = code === "ERR_PERMISSION_DENIED" ? errors.permissionDenied("").grpcCode : res.status === 400 ? errors.malformedRequest("").grpcCode : errors.directInvoke("").grpcCode;
   return new DaprError(code, message, res.status, grpc);
 }
 

@@ -53,7 +53,10 @@ export function invokeModule(rt: Runtime): RuntimeModule {
       transport = await createDataplane(dataplaneFlags(x), { kernel, log: (line) => log.info(line) });
       // Only the mTLS path carries verified identities; on DPDK, access control has no caller to check.
       const verified = mtls && transport.name !== "dpdk";
-      if (mtls && !verified) log.warn("the DPDK data plane has no TLS: peer identities are not verified and access control cannot apply");
+      if (!verified) {
+        const why = mtls ? "the DPDK data plane has no TLS" : "mTLS is off (--enable-mtls=false)";
+        log.warn(`${why}: sidecar-to-sidecar calls are neither encrypted nor authenticated; callers' app ids cannot be verified, so access control treats every caller as unknown (its defaultAction applies) and dapr-caller-app-id is only what the caller claims`);
+      }
 
       resolver = await pickResolver(rt, conf.nameResolution);
       const httpEndpoints = new Map<string, HttpEndpoint>();

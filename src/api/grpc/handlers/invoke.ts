@@ -32,7 +32,7 @@ export function invokeHandlers(ctx: ApiContext): Partial<ServiceImpl<typeof Dapr
       if (m.data?.typeUrl) headers[ANY_TYPE_HEADER] = m.data.typeUrl;
       const res = await ctx.invoke.invoke({
         appId: req.id,
-        method: m.method.replace(/^\/+/, ""),
+        method: m.method,
         verb,
         query: m.httpExtension?.querystring ?? "",
         headers,

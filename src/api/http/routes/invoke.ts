@@ -1,6 +1,7 @@
 // HTTP: /v1.0/invoke/{appId}/method/{method...} with any verb, and any other path carrying a `dapr-app-id`
 // header (or `Authorization: Basic` for user "dapr-app-id"), as daprd does. {appId} may also name an HTTPEndpoint
-// or be an http(s) URL (/v1.0/invoke/https://example.com/method/...).
+// or be an http(s) URL (/v1.0/invoke/https://example.com/method/...). The method goes on still percent-encoded:
+// InvokeBlock.invoke normalises it once for every front.
 import type { Elysia } from "elysia";
 import type { ApiContext } from "../../context.js";
 import { ANY_TYPE_HEADER } from "../../../app/channel.js";
@@ -41,7 +42,7 @@ export function hotInvoke(ctx: ApiContext, request: Request, pathname: string, u
   }
   const appId = request.headers.get("dapr-app-id") ?? basicAuthAppId(request.headers.get("authorization"));
   if (!appId) return undefined;
-  return invokeOverHttp(ctx, request, appId, pathname.replace(/\/{2,}/g, "/").replace(/^\//, ""), queryOf(url));
+  return invokeOverHttp(ctx, request, appId, pathname, queryOf(url));
 }
 
 /** Dapr's third form: `Authorization: Basic base64("dapr-app-id:<appId>")`. */
