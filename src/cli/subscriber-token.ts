@@ -1,5 +1,5 @@
 // `rapr subscriber-token`: mints a token for a subscriber outside the cluster (browser, device).
-import { signSubscriberToken } from "../blocks/pubsub/outside/tokens.js";
+import { isTopicPattern, signSubscriberToken } from "../blocks/pubsub/outside/tokens.js";
 import { parseFlags, UsageError, type FlagSpec } from "./flags.js";
 
 export const subscriberTokenFlags: FlagSpec[] = [
@@ -18,7 +18,7 @@ export function subscriberToken(args: string[], env: Record<string, string | und
   if (!sub) throw new UsageError("flag --subject is required");
   const topics = values.topics as string[];
   if (topics.length === 0) throw new UsageError('flag --topics is required, e.g. --topics pubsub/orders,pubsub/feed.*');
-  const bad = topics.find((t) => t !== "*" && !/^[^/\s]+\/\S+$/.test(t));
+  const bad = topics.find((t) => !isTopicPattern(t));
   if (bad) throw new UsageError(`invalid value "${bad}" in --topics: expected "pubsub/topic", "pubsub/prefix*" or "*"`);
   const ttl = values.ttl as number;
   return signSubscriberToken(secret, { sub, topics, ...(ttl > 0 ? { exp: Math.floor(now / 1000) + ttl } : {}) });

@@ -14,7 +14,7 @@ import {
   acceptCloudEvent, encodeCloudEvent, eventFromBroker, isCloudEventContentType, wrapInCloudEvent, type CloudEvent,
 } from "./cloudevents.js";
 import { deliverBulk, deliverOne, type BulkEntry, type DeliveryOptions } from "./delivery.js";
-import { compileRouter } from "./routing.js";
+import { compileRouter, overBudgetWarner } from "./routing.js";
 import type { SubscriptionSpec } from "./subscriptions.js";
 import { InFlight, settledOrAborted } from "../../resiliency/sleep.js";
 
@@ -134,7 +134,7 @@ export class PubsubBlock {
   /** Starts delivering a subscription's events to the app. */
   async subscribe(spec: SubscriptionSpec): Promise<void> {
     const ps = this.component(spec.pubsubName);
-    const router = compileRouter(spec);
+    const router = compileRouter(spec, overBudgetWarner(this.logger, { pubsub: spec.pubsubName, topic: spec.topic }));
     const rawPayload = spec.metadata.rawPayload === "true";
     const timeoutMs = Number(spec.metadata.deliveryTimeoutMs) || DEFAULT_DELIVERY_TIMEOUT_MS;
     const base = { pubsubName: spec.pubsubName, topic: spec.topic, rawPayload, timeoutMs, alpha: this.alpha };

@@ -1,27 +1,42 @@
-// Routing rules: CEL expressions over the CloudEvent (`event.type == "order"`), compiled once per subscription.
-import { celEnv, parse, plan } from "@bufbuild/cel";
+// Routing rules and outside subscribers' filters: CEL expressions over the CloudEvent (`event.type == "order"`),
+// compiled once, bounded and evaluated within a budget by bounded-cel.ts.
+import type { Logger } from "../../observability/logger.js";
+import { compileBoundedCel } from "./bounded-cel.js";
 import type { CloudEvent } from "./cloudevents.js";
 import type { RouteRule, SubscriptionSpec } from "./subscriptions.js";
 
-export type EventPredicate = (event: CloudEvent) => boolean;
+/** The event as CEL sees it (celEvent), converted once and shared by every expression that looks at it. */
+declare const celEventBrand: unique symbol;
+export type CelEvent = { readonly [celEventBrand]: true };
 
-const env = celEnv();
+export type EventPredicate = (event: CelEvent) => boolean;
 
-/** Compiles a CEL expression into a predicate over `event`; throws with the expression on a syntax error. */
-export function compileFilter(expr: string): EventPredicate {
-  let program: (ctx: Record<string, unknown>) => unknown;
-  try {
-    program = plan(env, parse(expr)) as (ctx: Record<string, unknown>) => unknown;
-  } catch (err) {
-    throw new Error(`invalid CEL expression ${JSON.stringify(expr)}: ${(err as Error).message}`);
-  }
+/** Told the expression whose evaluation ran out of budget (the event was taken as not matching). */
+export type OverBudget = (expression: string) => void;
+
+/**
+ * Compiles a CEL expression into a predicate over `event`; throws a 400 ERR_MALFORMED_REQUEST on a syntax error or
+ * a broken bound. An error while evaluating, or a spent budget, is "no match".
+ */
+export function compileFilter(expr: string, overBudget: OverBudget): EventPredicate {
+  const program = compileBoundedCel(expr);
   return (event) => {
     try {
-      return program({ event: toCel(event) }) === true;
+      const r = program.eval({ event });
+      if (!r.ok) overBudget(expr);
+      return r.ok && r.value === true;
     } catch {
       return false;
     }
   };
+}
+
+export function celEvent(ce: CloudEvent): CelEvent {
+  try {
+    return toCel(ce) as CelEvent;
+  } catch {
+    return {} as unknown as CelEvent; // nested too deep to convert: no field matches
+  }
 }
 
 /** JSON numbers that are integers become CEL ints so `event.data.count == 3` works as written. */
@@ -36,15 +51,30 @@ function toCel(v: unknown): unknown {
   return v;
 }
 
+/** Logs "over budget" at most once per interval per logger, with how many were not logged since. */
+export function overBudgetWarner(logger: Logger, fields: Record<string, unknown>, intervalMs = 10_000): OverBudget {
+  let last = -Infinity;
+  let unlogged = 0;
+  return (expression) => {
+    const now = performance.now();
+    if (now - last < intervalMs) return void unlogged++;
+    logger.warn("CEL evaluation over its budget; the event is taken as not matching", { ...fields, expression, not_logged_since: unlogged });
+    last = now;
+    unlogged = 0;
+  };
+}
+
 export interface Router {
   /** The app path for an event, or undefined when no rule matches and there is no default (the event is dropped). */
   route(event: CloudEvent): string | undefined;
 }
 
-export function compileRouter(spec: SubscriptionSpec): Router {
-  const rules = spec.rules.map((r: RouteRule) => ({ path: r.path, test: compileFilter(r.match) }));
+export function compileRouter(spec: SubscriptionSpec, overBudget: OverBudget): Router {
+  const rules = spec.rules.map((r: RouteRule) => ({ path: r.path, test: compileFilter(r.match, overBudget) }));
   return {
-    route(event) {
+    route(ce) {
+      if (!rules.length) return spec.defaultPath;
+      const event = celEvent(ce);
       for (const r of rules) if (r.test(event)) return r.path;
       return spec.defaultPath;
     },

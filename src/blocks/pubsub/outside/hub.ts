@@ -1,12 +1,15 @@
 // Subscribers outside the cluster (browsers, devices): one ephemeral broker subscription per topic per node,
 // fanned out in-process. Each event is serialized once; each client has its own bounded buffer and a drop
-// counter, so a slow client loses events rather than slowing the node or the other clients.
-import type { Subscription } from "../../../components/contracts/pubsub.js";
+// counter, so a slow client loses events rather than slowing the node or the other clients. A topic's events are
+// fanned out one after the other, off the publisher's call; filters are evaluated within a budget
+// (bounded-cel.ts) and a fan-out lets other work run every FANOUT_SLICE_MS, so costly filters slow only their
+// topic's outside subscribers.
+import type { HandlerResult, PubSubMessage, Subscription } from "../../../components/contracts/pubsub.js";
 import { errors } from "../../../errors.js";
 import type { Logger } from "../../../observability/logger.js";
 import { eventFromBroker, type CloudEvent } from "../cloudevents.js";
 import type { PubsubBlock } from "../pubsub-block.js";
-import { compileFilter, type EventPredicate } from "../routing.js";
+import { celEvent, compileFilter, overBudgetWarner, type CelEvent, type EventPredicate, type OverBudget } from "../routing.js";
 import { TokenError, tokenAllows, verifySubscriberToken, type SubscriberClaims } from "./tokens.js";
 
 /** What the hub hands a client: the event and its JSON text (shared by all clients). */
@@ -33,7 +36,17 @@ interface Attached {
 interface TopicFanout {
   clients: Set<Attached>;
   subscription: Promise<Subscription>;
+  /** The fan-outs of this topic's events, one after the other. */
+  queue: Promise<void>;
+  pending: number;
 }
+
+/** Time one fan-out may hold the event loop before it lets other work run. */
+const FANOUT_SLICE_MS = 10;
+/** Events of one topic waiting for their fan-out; further ones are dropped (outside subscribers are at-most-once). */
+const MAX_PENDING_FANOUTS = 1024;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export interface OutsideHubOptions {
   /** HMAC secret for subscriber tokens; without one, outside subscribers are refused. */
@@ -59,8 +72,11 @@ export class OutsideHub {
   private delivered = 0;
   private dropped = 0;
   private lastFanoutMs = 0;
+  private readonly overBudget: OverBudget;
 
-  constructor(private readonly block: PubsubBlock, readonly opts: OutsideHubOptions) {}
+  constructor(private readonly block: PubsubBlock, readonly opts: OutsideHubOptions) {
+    this.overBudget = overBudgetWarner(opts.logger, { subscribers: "outside" });
+  }
 
   get bufferSize(): number {
     return this.opts.bufferSize;
@@ -80,16 +96,12 @@ export class OutsideHub {
     return claims;
   }
 
-  /** Compiles (once per distinct text) a CEL filter; throws a 400 on a bad expression. */
+  /** Compiles (once per distinct text) a CEL filter; throws a 400 on a bad, too long or too costly expression. */
   filter(text: string | undefined): EventPredicate | undefined {
     if (!text) return undefined;
     let f = this.filters.get(text);
     if (!f) {
-      try {
-        f = compileFilter(text);
-      } catch (err) {
-        throw errors.malformedRequest((err as Error).message);
-      }
+      f = compileFilter(text, this.overBudget);
       if (this.filters.size > 10_000) this.filters.clear();
       this.filters.set(text, f);
     }
@@ -103,17 +115,15 @@ export class OutsideHub {
     const key = `${pubsubName}\u0000${topic}`;
     let fan = this.topics.get(key);
     if (!fan) {
-      const clients = new Set<Attached>();
-      const subscription = this.block.component(pubsubName).subscribe(
-        { topic, mode: "ephemeral", group: this.opts.nodeId },
-        async (msg) => {
-          this.fanOut(clients, eventFromBroker(msg.data, msg.contentType, { topic, pubsubName }).ce);
-          return "success";
-        },
-      );
-      fan = { clients, subscription };
-      this.topics.set(key, fan);
-      subscription.catch(() => this.topics.get(key) === fan && this.topics.delete(key));
+      const created: TopicFanout = {
+        clients: new Set(),
+        queue: Promise.resolve(),
+        pending: 0,
+        subscription: this.block.component(pubsubName).subscribe({ topic, mode: "ephemeral", group: this.opts.nodeId }, (msg) => this.onEvent(created, msg, pubsubName, topic)),
+      };
+      fan = created;
+      this.topics.set(key, created);
+      created.subscription.catch(() => this.topics.get(key) === created && this.topics.delete(key));
     }
     fan.clients.add(entry);
     await fan.subscription;
@@ -130,16 +140,39 @@ export class OutsideHub {
     };
   }
 
-  private fanOut(clients: Set<Attached>, ce: CloudEvent) {
+  private async onEvent(f: TopicFanout, msg: PubSubMessage, pubsubName: string, topic: string): Promise<HandlerResult> {
+    const { ce } = eventFromBroker(msg.data, msg.contentType, { topic, pubsubName });
+    if (f.pending >= MAX_PENDING_FANOUTS) {
+      this.dropped += f.clients.size;
+      return "success";
+    }
+    f.pending++;
+    f.queue = f.queue
+      .then(() => this.fanOut(f.clients, ce))
+      .catch((err) => this.opts.logger.warn("fan-out to outside subscribers failed", { topic, error: (err as Error).message }))
+      .finally(() => f.pending--);
+    await f.queue;
+    return "success";
+  }
+
+  private async fanOut(clients: Set<Attached>, ce: CloudEvent) {
     const started = performance.now();
+    let turnStarted = started;
     const ev: OutsideEvent = { ce, json: JSON.stringify(ce) };
+    let event: CelEvent | undefined;
     // One evaluation per distinct filter per event, however many clients share it.
     const verdicts = new Map<string, boolean>();
-    for (const a of clients) {
+    for (const a of [...clients]) {
       if (a.filter) {
         let ok = verdicts.get(a.filterText!);
-        if (ok === undefined) verdicts.set(a.filterText!, (ok = a.filter(ce)));
-        if (!ok) continue;
+        if (ok === undefined) {
+          if (performance.now() - turnStarted > FANOUT_SLICE_MS) {
+            await nextTurn();
+            turnStarted = performance.now();
+          }
+          verdicts.set(a.filterText!, (ok = a.filter((event ??= celEvent(ce)))));
+        }
+        if (!ok || !clients.has(a)) continue;
       }
       if (a.client.offer(ev)) this.delivered += a.client.size?.() ?? 1;
       else this.dropped++;

@@ -32,15 +32,32 @@ export function verifySubscriberToken(secret: string, token: string, nowSeconds 
   const want = Buffer.from(sign(secret, body));
   const got = Buffer.from(parts[2]);
   if (want.length !== got.length || !timingSafeEqual(want, got)) throw new TokenError("subscriber token signature does not match");
-  let claims: SubscriberClaims;
+  let json: unknown;
   try {
-    claims = JSON.parse(Buffer.from(parts[1], "base64url").toString("utf8"));
+    json = JSON.parse(Buffer.from(parts[1], "base64url").toString("utf8"));
   } catch {
     throw new TokenError("subscriber token claims are not JSON");
   }
-  if (!Array.isArray(claims.topics)) throw new TokenError("subscriber token has no topics");
+  const claims = checkClaims(json);
   if (claims.exp !== undefined && claims.exp < nowSeconds) throw new TokenError("subscriber token has expired");
   return claims;
+}
+
+/** "*", or "pubsub/topic" where the topic may end in "*". */
+export function isTopicPattern(p: unknown): p is string {
+  return typeof p === "string" && (p === "*" || /^[^/\s]+\/\S+$/.test(p));
+}
+
+/** The claims of a correctly signed token are still checked: a token is only as good as its claims' shapes. */
+function checkClaims(json: unknown): SubscriberClaims {
+  if (!json || typeof json !== "object" || Array.isArray(json)) throw new TokenError("subscriber token claims are not a JSON object");
+  const c = json as Record<string, unknown>;
+  if (typeof c.sub !== "string" || c.sub === "") throw new TokenError('subscriber token claim "sub" must be a non-empty string');
+  if (!Array.isArray(c.topics) || c.topics.length === 0) throw new TokenError('subscriber token claim "topics" must be a non-empty list');
+  const bad = c.topics.find((t) => !isTopicPattern(t));
+  if (bad !== undefined) throw new TokenError(`subscriber token claim "topics" holds ${JSON.stringify(bad)}: expected "pubsub/topic", "pubsub/prefix*" or "*"`);
+  if (c.exp !== undefined && (typeof c.exp !== "number" || !Number.isFinite(c.exp))) throw new TokenError('subscriber token claim "exp" must be a number (Unix seconds)');
+  return { sub: c.sub, topics: c.topics as string[], ...(c.exp !== undefined ? { exp: c.exp as number } : {}) };
 }
 
 export function tokenAllows(claims: SubscriberClaims, pubsubName: string, topic: string): boolean {

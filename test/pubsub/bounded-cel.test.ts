@@ -1,0 +1,128 @@
+// The one cost model for every CEL expression the sidecar evaluates (routing rules, outside subscribers' filters):
+// size and estimated cost checked at compile time, a budget per evaluation. The seeded fuzz checks the estimate is
+// sound: an evaluation over an event within the assumed sizes never spends more than the estimate.
+import { describe, expect, test } from "bun:test";
+import { CEL_LIMITS, compileBoundedCel } from "../../src/blocks/pubsub/bounded-cel.js";
+import { celEvent, compileRouter } from "../../src/blocks/pubsub/routing.js";
+import type { CloudEvent } from "../../src/blocks/pubsub/cloudevents.js";
+import { DaprError } from "../../src/errors.js";
+import { fuzzRandom } from "../support/fuzz.js";
+import { nestedAll } from "./costly-filters.js";
+
+const refusal = (expr: string) => {
+  try {
+    compileBoundedCel(expr);
+  } catch (err) {
+    expect(err).toBeInstanceOf(DaprError);
+    expect((err as DaprError).errorCode).toBe("ERR_MALFORMED_REQUEST");
+    expect((err as DaprError).httpStatus).toBe(400);
+    return (err as Error).message;
+  }
+  return undefined;
+};
+
+const ce = (data: unknown): CloudEvent => ({ specversion: "1.0", id: "1", source: "s", type: "t", data }) as CloudEvent;
+
+describe("compile-time bounds", () => {
+  test("the issue's filters are refused: 3 nested all() over 200-item lists (too long), 5 nested over 60 (too costly)", () => {
+    const three = nestedAll(3, 200);
+    expect(three.length).toBeGreaterThan(2000);
+    expect(refusal(three)).toStartWith("CEL expression too long: ");
+    const five = nestedAll(5, 60);
+    expect(five.length).toBeLessThan(CEL_LIMITS.maxChars);
+    expect(refusal(five)).toStartWith("CEL expression too costly: estimated ");
+    expect(refusal(nestedAll(3, 50))).toStartWith("CEL expression too costly");
+  });
+
+  test("ordinary filters pass, with event lists assumed to hold CEL_LIMITS.assumedSize items", () => {
+    for (const ok of ['event.type == "order"', "event.data.items.exists(i, i.price > 100)", 'event.data.items.exists(i, i.tags.exists(t, t == "x"))', nestedAll(2, 50)]) {
+      expect(refusal(ok)).toBeUndefined();
+    }
+    expect(refusal("event.data.a.all(x, event.data.a.all(y, event.data.a.all(z, true)))")).toStartWith("CEL expression too costly");
+    expect(refusal("event.type ==")).toStartWith("invalid CEL expression: ");
+  });
+
+  test("map() results are as large as their range: chaining them multiplies", () => {
+    expect(refusal(`${nestedList(30)}.map(x, ${nestedList(30)}).all(y, y.all(z, y.all(w, true)))`)).toStartWith("CEL expression too costly");
+  });
+});
+
+const nestedList = (n: number) => `[${Array.from({ length: n }, (_, i) => i).join(",")}]`;
+
+describe("run-time budget", () => {
+  test("an accepted filter over an event far larger than assumed stops at the budget and does not match", () => {
+    const c = compileBoundedCel("event.data.a.all(x, event.data.a.all(y, y >= 0))");
+    const small = c.eval({ event: celEvent(ce({ a: [1, 2, 3] })) });
+    expect(small).toMatchObject({ ok: true, value: true });
+    const huge = c.eval({ event: celEvent(ce({ a: Array.from({ length: 5000 }, (_, i) => i) })) });
+    expect(huge.ok).toBe(false);
+    // It stopped at the first iteration past the budget (one iteration spends a handful of units).
+    expect(huge.spent).toBeLessThan(CEL_LIMITS.maxCost + 100);
+  });
+
+  test("routing rules use the same bounds: a costly rule is refused, an over-budget one does not match and is reported", () => {
+    const spec = (match: string) => ({ pubsubName: "p", topic: "t", rules: [{ match, path: "/costly" }], defaultPath: "/default" }) as never;
+    expect(() => compileRouter(spec(nestedAll(5, 60)), () => {})).toThrow(/too costly/);
+    const reported: string[] = [];
+    const router = compileRouter(spec("event.data.a.exists(x, event.data.a.exists(y, y < 0))"), (e) => reported.push(e));
+    expect(router.route(ce({ a: [1, -1] }))).toBe("/costly");
+    expect(router.route(ce({ a: Array.from({ length: 5000 }, (_, i) => i) }))).toBe("/default");
+    expect(reported).toEqual(["event.data.a.exists(x, event.data.a.exists(y, y < 0))"]);
+  });
+});
+
+describe("seeded fuzz of comprehensions", () => {
+  const { seed: SEED, rand, pick } = fuzzRandom(20261207);
+  const CASES = 400;
+  const A = CEL_LIMITS.assumedSize;
+  const VARS = ["x", "y", "z", "w"];
+
+  function list(depth: number): string {
+    const r = rand();
+    if (r < 0.3) return nestedList(Math.floor(rand() * 40));
+    if (r < 0.5) return "event.data.items";
+    if (r < 0.6) return `${list(depth + 1)} + ${list(depth + 1)}`;
+    if (depth < 3 && r < 0.8) return `${list(depth + 1)}.${pick(["map", "filter"])}(${pick(VARS)}, ${pred(depth + 1)})`;
+    return `[${Array.from({ length: Math.floor(rand() * 5) }, () => pick(['"a"', "1", "event.data.s", "[1, 2]"])).join(", ")}]`;
+  }
+
+  function pred(depth: number): string {
+    const r = rand();
+    if (depth >= 4 || r < 0.3) return pick(["true", "false", "event.data.n > 1", 'event.data.s.contains("b")', "size(event.data.items) < 3", 'event.type == "t"']);
+    if (r < 0.45) return `${pred(depth + 1)} ${pick(["&&", "||"])} ${pred(depth + 1)}`;
+    if (r < 0.55) return `${pick(["1", '"a"'])} in ${list(depth + 1)}`;
+    return `${list(depth + 1)}.${pick(["all", "exists", "exists_one"])}(${pick(VARS)}, ${pred(depth + 1)})`;
+  }
+
+  function event(limit: number) {
+    const n = Math.floor(rand() * (limit + 1));
+    return ce({ items: Array.from({ length: n }, (_, i) => (rand() < 0.5 ? i : "b".repeat(i % 5))), s: "ab".repeat(Math.floor(rand() * (A / 2))), n: Math.floor(rand() * 5) });
+  }
+
+  test(`${CASES} random filters (seed ${SEED}): refused with a 400, or never spending more than estimated`, () => {
+    let accepted = 0;
+    let refused = 0;
+    const failures: string[] = [];
+    for (let i = 0; i < CASES; i++) {
+      const expr = pred(0);
+      let c;
+      try {
+        c = compileBoundedCel(expr);
+      } catch (err) {
+        if (!(err instanceof DaprError) || err.httpStatus !== 400) failures.push(`${expr}: ${(err as Error).message}`);
+        refused++;
+        continue;
+      }
+      accepted++;
+      // Within the assumed sizes the estimate bounds the spend; beyond them the budget does.
+      const within = c.eval({ event: celEvent(event(A)) });
+      if (within.spent > c.cost) failures.push(`${expr}: spent ${within.spent} > estimated ${c.cost}`);
+      const beyond = c.eval({ event: celEvent(event(5 * A)) });
+      if (beyond.spent > CEL_LIMITS.maxCost + 1000) failures.push(`${expr}: spent ${beyond.spent} over the budget`);
+    }
+    if (failures.length) console.error(`seed ${SEED}:\n${failures.slice(0, 5).join("\n")}`);
+    expect(failures).toEqual([]);
+    expect(accepted).toBeGreaterThan(CASES / 10);
+    expect(refused).toBeGreaterThan(0);
+  });
+});
