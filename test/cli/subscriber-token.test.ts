@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { verifySubscriberToken } from "../../src/blocks/pubsub/outside/tokens.js";
+import { signSubscriberToken, TokenError, verifySubscriberToken } from "../../src/blocks/pubsub/outside/tokens.js";
 import { UsageError } from "../../src/cli/flags.js";
 import { subscriberToken } from "../../src/cli/subscriber-token.js";
 
@@ -22,4 +22,11 @@ test("missing or malformed flags are usage errors naming the flag", () => {
   expect(() => subscriberToken(["--secret", "s", "--subject", "d"], {})).toThrow(/--topics/);
   expect(() => subscriberToken(["--secret", "s", "--subject", "d", "--topics", "orders"], {})).toThrow(/"orders" in --topics/);
   expect(() => subscriberToken(["--secret", "s", "--subject", "d", "--topics", "*", "--ttl", "-1"], {})).toThrow(/--ttl/);
+});
+
+test("a correctly signed token whose claims have the wrong shapes does not verify", () => {
+  for (const claims of [{ sub: "x", topics: [null, 5] }, null, { sub: "x", topics: [] }, { sub: "", topics: ["*"] }, { sub: "x", topics: ["*"], exp: "1" }]) {
+    const token = signSubscriberToken("s", claims as never);
+    expect(() => verifySubscriberToken("s", token)).toThrow(TokenError);
+  }
 });

@@ -1,11 +1,14 @@
 // The Rapr extension: subscribers outside the cluster read topics through a node over WebSocket (HTTP port) and
 // Connect server streaming (gRPC port), with HMAC tokens scoped to topics, CEL filters and bounded buffers.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { CommunicationProtocolEnum, DaprClient, LogLevel } from "@dapr/dapr";
 import { signSubscriberToken } from "../../src/blocks/pubsub/outside/tokens.js";
 import { startSidecar, type Sidecar } from "../support/sidecar.js";
 import { waitFor } from "../support/ports.js";
 import { connectSubscribe, stalledWsSubscriber, wsSubscribe } from "../pubsub/outside-clients.js";
+import { filterGenerator, nestedAll } from "../pubsub/costly-filters.js";
+import { fuzzRandom } from "../support/fuzz.js";
 
 setDefaultTimeout(30_000);
 
@@ -99,4 +102,74 @@ describe("subscribers outside the cluster", () => {
     await waitFor(async () => (await extended())["rapr.outside.clients"] === "0", "clients detached");
     expect((await extended())["rapr.outside.topics"]).toBe("0");
   });
+
+  test("costly filters are refused at subscribe time (4400 / 400 / InvalidArgument) with the bound they break", async () => {
+    const tooLong = nestedAll(3, 200); // the issue's 2,114-character filter: 8 million iterations per event
+    const tooCostly = nestedAll(5, 60); // under the size limit, ~10^9 iterations
+    for (const [filter, reason] of [[tooLong, "CEL expression too long"], [tooCostly, "CEL expression too costly"]]) {
+      const err = await wsSubscribe(sc.httpPort, "pubsub", "news", newsToken, filter).then(() => "", (e: Error) => e.message);
+      expect(err).toStartWith(`WebSocket closed: 4400 {"errorCode":"ERR_MALFORMED_REQUEST","message":"${reason}`);
+      const res = await sc.http(`/v1.0-rapr/subscribe/pubsub/news?${new URLSearchParams({ token: newsToken, filter })}`);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { message: string }).message).toStartWith(reason);
+      const connect = connectSubscribe(sc.grpcPort, { pubsubName: "pubsub", topic: "news", token: newsToken, filter });
+      await waitFor(() => connect.error || connect.confirmed, "Connect refusal");
+      expect(connect.error).toBeInstanceOf(ConnectError);
+      expect((connect.error as ConnectError).code).toBe(Code.InvalidArgument);
+      expect((connect.error as ConnectError).rawMessage).toStartWith(reason);
+    }
+  });
+
+  test("a filter that runs out of its budget on an event does not match it, and holds up neither the publisher, other subscribers nor other callers", async () => {
+    const token = signSubscriberToken(SECRET, { sub: "budget", topics: ["pubsub/lists"] });
+    // Accepted (lists from the event are assumed to be short), quadratic in the event's list.
+    const costly = await wsSubscribe(sc.httpPort, "pubsub", "lists", token, "event.data.a.all(x, event.data.a.all(y, y >= 0))");
+    const plain = await wsSubscribe(sc.httpPort, "pubsub", "lists", token);
+    const publish = (a: number[]) => sc.http("/v1.0/publish/pubsub/lists", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ a }) });
+    expect((await publish(Array.from({ length: 20_000 }, (_, i) => i))).status).toBe(204);
+    expect((await sc.http("/v1.0/healthz")).status).toBe(204);
+    expect((await publish([1, 2, 3])).status).toBe(204);
+    await waitFor(() => plain.frames.length === 2 && costly.frames.length === 1, "deliveries after the over-budget event");
+    expect(plain.frames.map((f) => f.event.data.a.length)).toEqual([20_000, 3]);
+    expect(costly.frames[0].event.data.a).toEqual([1, 2, 3]);
+    costly.close();
+    plain.close();
+  });
+
+  test("token claims of the wrong shape are a bad token (4401 / 401 / Unauthenticated), never an internal error", async () => {
+    const bad = [{ sub: "x", topics: [null, 5] }, null, [1], { sub: "x" }, { sub: "x", topics: [] }, { sub: 5, topics: ["*"] }, { sub: "x", topics: ["*"], exp: "never" }, { sub: "x", topics: ["no-slash"] }];
+    for (const claims of bad) {
+      const token = signSubscriberToken(SECRET, claims as never);
+      const err = await wsSubscribe(sc.httpPort, "pubsub", "news", token).then(() => "", (e: Error) => e.message);
+      expect(err).toStartWith('WebSocket closed: 4401 {"errorCode":"ERR_API_UNAUTHORIZED"');
+      expect((await sc.http(`/v1.0-rapr/subscribe/pubsub/news?token=${token}`)).status).toBe(401);
+      const connect = connectSubscribe(sc.grpcPort, { pubsubName: "pubsub", topic: "news", token });
+      await waitFor(() => connect.error || connect.confirmed, "Connect refusal");
+      expect((connect.error as ConnectError).code).toBe(Code.Unauthenticated);
+    }
+  });
+
+  test("seeded fuzz: random filters are accepted or refused with 4400, never an internal error, and the node keeps serving", async () => {
+    const fuzz = fuzzRandom(20261208);
+    const randomFilter = filterGenerator(fuzz);
+    const token = signSubscriberToken(SECRET, { sub: "fuzz", topics: ["pubsub/fuzz"] });
+    const open: { close(): void; frames: unknown[] }[] = [];
+    const failures: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const filter = randomFilter();
+      const outcome = await wsSubscribe(sc.httpPort, "pubsub", "fuzz", token, filter).then((s) => (open.push(s), "subscribed"), (e: Error) => e.message);
+      if (outcome !== "subscribed" && !outcome.startsWith("WebSocket closed: 4400 ")) failures.push(`${filter}: ${outcome}`);
+    }
+    const items = Array.from({ length: 500 }, (_, i) => (fuzz.rand() < 0.5 ? i : "b".repeat(i % 7)));
+    for (const n of [0, 3, 500]) {
+      const res = await sc.http("/v1.0/publish/pubsub/fuzz", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ items: items.slice(0, n), s: "ab", n }) });
+      expect(res.status).toBe(204);
+      expect((await sc.http("/v1.0/healthz")).status).toBe(204);
+    }
+    if (failures.length) console.error(`seed ${fuzz.seed}:\n${failures.slice(0, 5).join("\n")}`);
+    expect(failures).toEqual([]);
+    for (const s of open) s.close();
+    await waitFor(async () => (await extended())["rapr.outside.topics"] === "0", "fuzz subscribers detached");
+  });
 });
+
