@@ -7,6 +7,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
 import * as http2 from "node:http2";
+import { withSpecGrpcMessage } from "./grpc-message.js";
 import { acceptsDirectUnary, headersOf, serveUnary, type CallGuard, type UnaryRoute } from "./unary-grpc.js";
 
 type StreamListener = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, raw: string[]) => void;
@@ -62,8 +63,9 @@ async function serve(stream: http2.ServerHttp2Stream, headers: http2.IncomingHtt
     const response = await handler(request);
     if (stream.destroyed) return;
     const trailer = response.trailer;
-    stream.respond({ ":status": response.status, ...Object.fromEntries(response.header ?? []) }, { waitForTrailers: trailer !== undefined });
-    if (trailer) stream.once("wantTrailers", () => stream.sendTrailers(Object.fromEntries(trailer)));
+    // Connect writes grpc-message with encodeURIComponent (in the head of a trailers-only answer, or the trailers).
+    stream.respond({ ":status": response.status, ...withSpecGrpcMessage(Object.fromEntries(response.header ?? [])) }, { waitForTrailers: trailer !== undefined });
+    if (trailer) stream.once("wantTrailers", () => stream.sendTrailers(withSpecGrpcMessage(Object.fromEntries(trailer))));
     if (response.body) {
       for await (const chunk of response.body) {
         if (stream.destroyed) return;

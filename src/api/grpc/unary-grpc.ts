@@ -5,6 +5,7 @@
 import { create, fromBinary, toBinary, type DescMessage, type DescMethodUnary, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
 import * as http2 from "node:http2";
+import { encodeGrpcMessage } from "./grpc-message.js";
 
 export interface UnaryRoute {
   service: DescService;
@@ -60,7 +61,7 @@ export async function serveUnary(
     const e = ConnectError.from(err);
     const meta = Object.fromEntries([...e.metadata].filter(([k]) => !k.startsWith(":")));
     stream.respond(
-      { ":status": 200, "content-type": contentType, ...meta, "grpc-status": String(e.code), "grpc-message": encodeURIComponent(e.rawMessage) },
+      { ":status": 200, "content-type": contentType, ...meta, "grpc-status": String(e.code), "grpc-message": encodeGrpcMessage(e.rawMessage) },
       { endStream: true },
     );
     // The client may still be sending (an oversized message); once our answer is out, stop its stream.

@@ -3,6 +3,7 @@
 // identity and hands the call to its app. A call to the own app id stays local. Knows no HTTP or gRPC types.
 import { ANY_TYPE_HEADER, answerOf, AppUnavailableError, type AppChannel } from "../../app/channel.js";
 import type { RawGrpcCall, RawGrpcResult } from "../../app/grpc-proxy.js";
+import { encodeGrpcMessage } from "../../api/grpc/grpc-message.js";
 import type { NameResolver } from "../../components/contracts/nameresolution.js";
 import { DaprError, errors } from "../../errors.js";
 import type { Logger } from "../../observability/logger.js";
@@ -225,7 +226,7 @@ export class InvokeBlock {
   serveStream(open: TransportRequest, peer: ServerStreamPeer): StreamEvents {
     const refuse = (err: unknown): StreamEvents => {
       const e = err instanceof DaprError ? err : errors.directInvoke(err instanceof Error ? err.message : String(err));
-      peer.end({ "grpc-status": String(e.grpcCode), "grpc-message": encodeURIComponent(e.message) });
+      peer.end({ "grpc-status": String(e.grpcCode), "grpc-message": encodeGrpcMessage(e.message) });
       return IGNORED_STREAM;
     };
     let headers: Record<string, string>;
@@ -258,7 +259,7 @@ export class InvokeBlock {
         if (!peer.write(chunk)) app?.pause();
       },
       end: (trailers) => peer.end(trailers),
-      reset: (err) => peer.end({ "grpc-status": "14", "grpc-message": encodeURIComponent(err.message) }),
+      reset: (err) => peer.end({ "grpc-status": "14", "grpc-message": encodeGrpcMessage(err.message) }),
       drain: release,
     };
     const left = new AbortController(); // the caller left before the app's stream opened

@@ -7,6 +7,7 @@ import { HTTPExtension_Verb } from "../../../gen/dapr/proto/common/v1/common_pb.
 import { ANY_TYPE_HEADER } from "../../../app/channel.js";
 import { DaprError, errors } from "../../../errors.js";
 import type { ApiContext } from "../../context.js";
+import { encodeGrpcMessage } from "../grpc-message.js";
 import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from "node:http2";
@@ -184,7 +185,7 @@ async function streamedProxy(invoke: InvokeBlock, appId: string, req: NodeReq, r
     end: finish,
     reset: (err) => {
       const code = err.code === "timeout" ? Code.DeadlineExceeded : Code.Unavailable;
-      finish({ "grpc-status": String(code), "grpc-message": encodeURIComponent(`gRPC proxy: ${err.message}`) });
+      finish({ "grpc-status": String(code), "grpc-message": encodeGrpcMessage(`gRPC proxy: ${err.message}`) });
     },
     drain: () => req.resume(),
   };
@@ -233,7 +234,7 @@ function header(req: NodeReq, name: string): string | undefined {
 }
 
 function grpcError(res: NodeRes, code: Code, message: string): void {
-  const headers = { "content-type": "application/grpc", "grpc-status": String(code), "grpc-message": encodeURIComponent(message) };
+  const headers = { "content-type": "application/grpc", "grpc-status": String(code), "grpc-message": encodeGrpcMessage(message) };
   const stream = h2stream(res);
   if (stream) return void stream.respond({ ":status": 200, ...headers }, { endStream: true });
   (res as ServerResponse).writeHead(200, headers);
