@@ -1,6 +1,7 @@
 // GET|PUT /v1.0/metadata: who this sidecar is, what it loaded, and attributes the app set.
-import type { ComponentRegistry } from "../../components/registry.js";
+import type { ComponentRegistry, LoadedComponent } from "../../components/registry.js";
 import type { StateStore } from "../../components/contracts/state.js";
+import type { PubSub } from "../../components/contracts/pubsub.js";
 import type { RuntimeConfig } from "../../runtime/config.js";
 import { errors } from "../../errors.js";
 import { RAPR_VERSION } from "../../version.js";
@@ -28,6 +29,18 @@ export interface MetadataSnapshot {
     maxConcurrency?: number;
     health?: { healthCheckPath?: string; healthProbeInterval?: string; healthProbeTimeout?: string; healthThreshold?: number };
   };
+}
+
+/**
+ * A component's capabilities as Dapr lists them: a state store's features, plus ACTOR when it is transactional and
+ * has ETags (what actors need); a pubsub's features. Bindings add theirs through their module.
+ */
+function capabilitiesOf(l: LoadedComponent): string[] {
+  if (l.family === "pubsub") return [...(l.instance as PubSub).features()];
+  if (l.family !== "state") return [];
+  const features: string[] = [...(l.instance as StateStore).features()];
+  if (features.includes("ETAG") && features.includes("TRANSACTIONAL")) features.push("ACTOR");
+  return features;
 }
 
 /** Other blocks add to the snapshot (subscriptions, actors, …) without the metadata block knowing them. */
@@ -65,7 +78,7 @@ export class MetadataBlock {
         name: l.spec.name,
         type: l.spec.type,
         version: l.spec.version,
-        capabilities: l.family === "state" ? (l.instance as StateStore).features() : [],
+        capabilities: capabilitiesOf(l),
       })),
       extended: Object.fromEntries(this.extended),
       subscriptions: [],
