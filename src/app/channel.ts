@@ -90,6 +90,8 @@ export class AppChannel {
   private probeTimer?: ReturnType<typeof setInterval>;
   private readonly listeners: HealthListener[] = [];
   private proxyClient?: GrpcProxyClient;
+  /** Set once waitForPort() saw the app's port open. */
+  private portOpened = false;
   /** Keep-alive connections for invocations into a plain-HTTP app. */
   private readonly pool?: Http1Pool;
 
@@ -251,10 +253,15 @@ export class AppChannel {
     if (this.config.appPort === undefined) return false;
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline && !signal?.aborted) {
-      if (await tcpOpen(this.config.appChannelAddress, this.config.appPort)) return true;
+      if (await tcpOpen(this.config.appChannelAddress, this.config.appPort)) return (this.portOpened = true);
       await Bun.sleep(50);
     }
     return false;
+  }
+
+  /** The app channel is up: without --app-port there is none to wait for; with one, its port has opened once. */
+  get channelUp(): boolean {
+    return !this.configured || this.portOpened;
   }
 
   startHealthChecks(): void {

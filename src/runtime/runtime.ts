@@ -91,7 +91,7 @@ export class Runtime {
       state: new StateBlock(this.registry, config.appId),
       secrets: new SecretsBlock(this.registry),
       metadata: new MetadataBlock(config, this.registry),
-      health: new HealthBlock(this.registry),
+      health: new HealthBlock(this.registry, () => this.appChannel.channelUp),
       appChannel: this.appChannel,
       requestShutdown: (reason) => setTimeout(() => this.stop(reason), 10),
     };
@@ -166,6 +166,8 @@ export class Runtime {
     this.resolveReady();
     if (c.appCommand.length) this.launchApp();
     this.appChannel.startHealthChecks();
+    // /healthz answers 204 once the app's port opens (daprd waits for its app channel the same way).
+    void this.appChannel.waitForPort(Number.POSITIVE_INFINITY, this.startCancelled.signal);
   }
 
   private launchApp() {

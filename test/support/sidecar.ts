@@ -71,7 +71,10 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     try {
       await waitFor(async () => {
         if (proc.exitCode !== null) throw new GiveUp(`rapr exited with ${proc.exitCode}: ${await output()}`);
-        return (await fetch(`${base}/v1.0/healthz`)).status === 204;
+        // /healthz also waits for the app's port (as daprd's does); tests that start their app after the sidecar
+        // take /healthz/outbound, which is ready before the app.
+        const ok = async (path: string) => (await fetch(base + path)).status === 204;
+        return (await ok("/v1.0/healthz")) || (await ok("/v1.0/healthz/outbound"));
       }, `rapr ${appId} to become healthy`, 15_000);
     } catch (err) {
       proc.kill("SIGKILL");

@@ -1,4 +1,5 @@
-// /healthz (the sidecar is up and initialized) and /healthz/outbound (its components can reach their backends).
+// /healthz (the sidecar is initialized and, given --app-port, its app channel is up: as daprd, it waits for the app's
+// port to open) and /healthz/outbound (ready before the app: its components can reach their backends).
 import type { ComponentRegistry } from "../../components/registry.js";
 
 export interface OutboundReport {
@@ -11,14 +12,16 @@ const PING_TIMEOUT_MS = 2000;
 export class HealthBlock {
   private ready = false;
 
-  constructor(private readonly registry: ComponentRegistry) {}
+  /** `appChannelUp`: the app's port has accepted a connection (always true without --app-port). */
+  constructor(private readonly registry: ComponentRegistry, private readonly appChannelUp: () => boolean = () => true) {}
 
+  /** Components loaded and the API servers listening. */
   markReady(): void {
     this.ready = true;
   }
 
   isReady(): boolean {
-    return this.ready;
+    return this.ready && this.appChannelUp();
   }
 
   async outbound(): Promise<OutboundReport> {
