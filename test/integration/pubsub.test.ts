@@ -152,12 +152,14 @@ describe("publish", () => {
     expect(String(err.message)).toContain("pubsub nope not found");
   });
 
-  test("metadata.rawPayload=true publishes the bytes as they are, and a rawPayload subscription gets them as they are", async () => {
-    expect((await publish("raw", "plain bytes ü", { "content-type": "text/plain" }, "?metadata.rawPayload=true")).status).toBe(204);
+  test("metadata.rawPayload=true publishes the bytes as they are; a rawPayload subscription gets them in data_base64 of a CloudEvent, as daprd sends them", async () => {
+    expect((await publish("raw", "plain bytes ü", { "content-type": "text/plain" }, "?metadata.rawPayload=true&metadata.tag=t1")).status).toBe(204);
     const log = await until(port, (r) => r.some((x) => x.path === "/raw"), "raw delivery");
     const e = log.find((x) => x.path === "/raw")!;
-    expect(e.event).toBe("plain bytes ü");
-    expect(e.headers["content-type"]).toBe("text/plain");
+    expect(e.event).toMatchObject({ specversion: "1.0", source: "Dapr", type: "com.dapr.event.sent", datacontenttype: "application/octet-stream", topic: "raw", pubsubname: "pubsub" });
+    expect(Buffer.from(e.event.data_base64, "base64").toString()).toBe("plain bytes ü");
+    expect(e.headers["content-type"]).toBe("application/cloudevents+json");
+    expect(e.headers).toMatchObject({ pubsubname: "pubsub", tag: "t1" }); // the message's metadata
   });
 });
 

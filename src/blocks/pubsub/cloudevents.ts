@@ -150,6 +150,29 @@ export function eventFromBroker(data: Uint8Array, contentType: string | undefine
   return { ce };
 }
 
+/** daprd's source for events it builds on the subscriber's side. */
+const SUBSCRIBER_SIDE_SOURCE = "Dapr";
+
+/**
+ * A rawPayload subscription's event, as daprd builds it: the broker's bytes as they are (a CloudEvent's too) in
+ * "data_base64" of a new CloudEvent (application/octet-stream, a new id); tracing comes from the message's metadata.
+ */
+export function rawPayloadEvent(data: Uint8Array, fill: { topic: string; pubsubName: string }, metadata: Record<string, string>): CloudEvent {
+  const ce: CloudEvent = {
+    specversion: "1.0",
+    id: randomUUID(),
+    source: SUBSCRIBER_SIDE_SOURCE,
+    type: DEFAULT_EVENT_TYPE,
+    datacontenttype: "application/octet-stream",
+    topic: fill.topic,
+    pubsubname: fill.pubsubName,
+    data_base64: Buffer.from(data).toString("base64"),
+  };
+  if (metadata.traceid) ce.traceid = metadata.traceid;
+  addTracing(ce, metadata.traceparent, metadata.tracestate);
+  return ce;
+}
+
 /** The payload bytes of an event (for gRPC delivery and raw-payload subscribers). */
 export function eventData(ce: CloudEvent): Uint8Array {
   if (typeof ce.data_base64 === "string") return new Uint8Array(Buffer.from(ce.data_base64, "base64"));

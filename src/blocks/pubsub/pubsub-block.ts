@@ -11,7 +11,7 @@ import { Resiliency } from "../../resiliency/index.js";
 import { Batcher } from "./batcher.js";
 import type { OutsideHub } from "./outside/hub.js";
 import {
-  acceptCloudEvent, encodeCloudEvent, eventFromBroker, isCloudEventContentType, wrapInCloudEvent, type CloudEvent,
+  acceptCloudEvent, encodeCloudEvent, eventFromBroker, isCloudEventContentType, rawPayloadEvent, wrapInCloudEvent, type BrokerEvent, type CloudEvent,
 } from "./cloudevents.js";
 import { deliverBulk, deliverOne, type BulkEntry, type DeliveryOptions } from "./delivery.js";
 import { compileRouter, overBudgetWarner } from "./routing.js";
@@ -47,6 +47,12 @@ interface Active extends Required<Subscription> {
 }
 
 const DEFAULT_DELIVERY_TIMEOUT_MS = 60_000;
+
+/** What a subscription hands on for a message: daprd's rawPayload event, or the CloudEvent off the broker. */
+function eventOf(spec: SubscriptionSpec, msg: PubSubMessage): BrokerEvent {
+  if (spec.metadata.rawPayload === "true") return { ce: rawPayloadEvent(msg.data, spec, msg.metadata) };
+  return eventFromBroker(msg.data, msg.contentType, spec);
+}
 
 export class PubsubBlock {
   private readonly active = new Set<Active>();
@@ -166,12 +172,12 @@ export class PubsubBlock {
       return b;
     };
     const handler: MessageHandler = async (msg) => {
-      const { ce, verbatim } = eventFromBroker(msg.data, msg.contentType, spec);
+      const { ce, verbatim } = eventOf(spec, msg);
       const path = router.route(ce);
       if (path === undefined) return "drop";
       const result = spec.bulk
-        ? await batcherFor(path).add({ entryId: crypto.randomUUID(), ce })
-        : await inbound(() => deliverOne(this.app, ce, { ...base, path }, verbatim));
+        ? await batcherFor(path).add({ entryId: crypto.randomUUID(), ce, metadata: msg.metadata })
+        : await inbound(() => deliverOne(this.app, ce, { ...base, path }, verbatim, msg.metadata));
       return this.afterDelivery(ps, spec, msg, result);
     };
     const maxInFlight = spec.bulk ? Math.max(64, spec.bulk.maxMessagesCount * 2) : undefined;
@@ -199,7 +205,7 @@ export class PubsubBlock {
   async subscribeStream(spec: SubscriptionSpec, sink: EventSink): Promise<() => Promise<void>> {
     const ps = this.component(spec.pubsubName);
     const handler: MessageHandler = async (msg) => {
-      const { ce } = eventFromBroker(msg.data, msg.contentType, spec);
+      const { ce } = eventOf(spec, msg);
       return this.afterDelivery(ps, spec, msg, await sink(ce).catch(() => "retry" as const));
     };
     const sub = await this.open(ps, { topic: spec.topic, mode: "durable", group: this.appId, metadata: spec.metadata }, handler);
