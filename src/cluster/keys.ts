@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from "node:crypto";
+import { secretWeakness } from "../security/secret-strength.js";
 
 /**
  * Everything a cluster derives from its name and secret. The secret itself never leaves the process:
@@ -17,8 +18,6 @@ export interface ClusterKeys {
  */
 export const CLUSTER_SCRYPT: ScryptOptions = { N: 1 << 16, r: 8, p: 1, maxmem: 128 * 1024 * 1024 };
 export const CLUSTER_KDF_SALT_PREFIX = "rapr-cluster-v2:";
-export const MIN_SECRET_CHARS = 16;
-export const MIN_SECRET_BITS = 64;
 
 export async function deriveClusterKeys(name: string, secret: string): Promise<ClusterKeys> {
   const weakness = clusterSecretWeakness(secret);
@@ -34,22 +33,13 @@ export async function deriveClusterKeys(name: string, secret: string): Promise<C
   };
 }
 
-/**
- * Why `secret` is too weak to guard a cluster, or undefined. Strength is estimated as length × the Shannon
- * entropy of its own characters: repetition and tiny alphabets score low; random text scores ~6 bits a character.
- */
+/** Why `secret` is too weak to guard a cluster, or undefined. */
 export function clusterSecretWeakness(secret: string): string | undefined {
-  const chars = [...secret.normalize("NFC")];
-  const counts = new Map<string, number>();
-  for (const c of chars) counts.set(c, (counts.get(c) ?? 0) + 1);
-  let bitsPerChar = 0;
-  for (const n of counts.values()) bitsPerChar -= (n / chars.length) * Math.log2(n / chars.length);
-  const bits = Math.floor(bitsPerChar * chars.length);
-  if (chars.length >= MIN_SECRET_CHARS && bits >= MIN_SECRET_BITS) return undefined;
+  const weakness = secretWeakness(secret);
+  if (!weakness) return undefined;
   return (
-    `the cluster secret is too weak (length ${chars.length}, about ${bits} bits; at least ${MIN_SECRET_CHARS} characters and ` +
-    `${MIN_SECRET_BITS} bits are needed): anyone who sees the cluster's topic on the DHT can guess a weak secret offline. ` +
-    `Make one with: rapr cluster-secret`
+    `the cluster secret is ${weakness}: anyone who sees the cluster's topic on the DHT can guess a weak secret ` +
+    `offline. Make one with: rapr cluster-secret`
   );
 }
 

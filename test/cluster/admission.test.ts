@@ -15,6 +15,7 @@ import {
   deriveClusterKeys,
   proofMatches,
 } from "../../src/cluster/keys.js";
+import { secretWeakness } from "../../src/security/secret-strength.js";
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -62,6 +63,15 @@ describe("cluster key derivation", () => {
     expect(CLUSTER_SCRYPT.N! * CLUSTER_SCRYPT.r!).toBeGreaterThanOrEqual(1 << 19); // ≥ 64 MiB per guess
     expect((await deriveClusterKeys("other", secret)).topic.equals(topic)).toBe(false);
     expect(keys.sealKey.equals(keys.proofKey)).toBe(false);
+  });
+
+  test("strength: 16 characters and ~64 bits at least; repetition scores low", () => {
+    expect(secretWeakness("k3Qx9Tz1Lm7Bw2Vn")).toBeUndefined(); // 16 distinct characters: 64 bits
+    expect(secretWeakness("k3Qx9Tz1Lm7Bw2V")).toContain("length 15");
+    expect(secretWeakness("passwordpassword")).toContain("too weak");
+    expect(secretWeakness("ab".repeat(40))).toContain("too weak");
+    expect(secretWeakness("k3Qx9Tz1Lm7Bw2Vn".repeat(3) + "k3Q")).toBeUndefined(); // a repeated strong pattern is as strong as one
+    expect(secretWeakness("s3cret-".repeat(6))).toContain("too weak");
   });
 
   test("a weak secret is refused by the library too", async () => {
