@@ -13,6 +13,7 @@ import {
   type BindingOperation, type BindingRequest, type BindingResponse, type OutputBinding,
 } from "../../src/components/contracts/bindings.js";
 import { goDuration, rfc3339Nano } from "../../src/components/go-format.js";
+import { parseJson } from "../../src/json.js";
 import { field, MetadataError, type MetadataOf } from "../../src/components/metadata-schema.js";
 import { definePlugin, type Component, type PluginContext } from "../../src/components/plugin.js";
 import { settlesWithin } from "../../src/resiliency/sleep.js";
@@ -152,7 +153,7 @@ class PostgresBinding implements Component, OutputBinding {
     if (!text) return [];
     let parsed: unknown;
     try {
-      parsed = JSON.parse(text);
+      parsed = parseJson(text);
     } catch (err) {
       throw new BindingRequestError(`${this.where}: metadata "params" must be a JSON array, got ${JSON.stringify(text)} (${(err as Error).message})`);
     }

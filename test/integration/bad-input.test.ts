@@ -5,9 +5,11 @@ import { Code, ConnectError, createClient, type Client } from "@connectrpc/conne
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Dapr } from "../../src/gen/dapr/proto/runtime/v1/dapr_pb.js";
 import { startSidecar, type Sidecar } from "../support/sidecar.js";
+import { MAX_JSON_DEPTH } from "../../src/json.js";
 
 const MB = 1024 * 1024;
 const enc = new TextEncoder();
+const deep = (n: number) => "[".repeat(n) + "]".repeat(n);
 let sidecar: Sidecar;
 let grpc: Client<typeof Dapr>;
 
@@ -104,14 +106,45 @@ describe("HTTP: malformed and mistyped bodies are 400 ERR_MALFORMED_REQUEST nami
     expect((await httpGet(key)).status).toBe(204);
   });
 
-  test("deeply nested JSON is 400, not a stack overflow", async () => {
-    const deep = (n: number) => "[".repeat(n) + "]".repeat(n);
-    await expectDaprError(await save(`[{"key":"deep","value":${deep(300_000)}}]`), 400, "ERR_MALFORMED_REQUEST", /\[0\]\.value is nested too deeply/);
-    await expectDaprError(await save(`[{"key":"deep","value":1,"metadata":{"m":${deep(300_000)}}}]`), 400, "ERR_MALFORMED_REQUEST", /metadata\.m is nested too deeply/);
-    await expectDaprError(await save(deep(300_000)), 400, "ERR_MALFORMED_REQUEST", /\[0\] must be an object/);
-    const deepFilter = '{"AND":['.repeat(20_000) + '{"EQ":{"a":1}}' + "]}".repeat(20_000);
-    await expectDaprError(await post("/v1.0-alpha1/state/statestore/query", `{"filter":${deepFilter}}`), 400, "ERR_MALFORMED_REQUEST", /nested deeper than 32 levels/);
+  test("deeply nested JSON is 400 on every state route, not a stack overflow; the deepest accepted nesting round-trips", async () => {
+    const tooDeep = /failed to parse request body as JSON: JSON nested deeper than 1000 levels/;
+    await expectDaprError(await save(`[{"key":"deep","value":${deep(300_000)}}]`), 400, "ERR_MALFORMED_REQUEST", tooDeep);
+    await expectDaprError(await save(`[{"key":"deep","value":1,"metadata":{"m":${deep(300_000)}}}]`), 400, "ERR_MALFORMED_REQUEST", tooDeep);
+    await expectDaprError(await save(deep(300_000)), 400, "ERR_MALFORMED_REQUEST", tooDeep);
+    await expectDaprError(await post("/v1.0/state/statestore/bulk", `{"keys":${deep(MAX_JSON_DEPTH + 1)}}`), 400, "ERR_MALFORMED_REQUEST", tooDeep);
+    await expectDaprError(await post("/v1.0/state/statestore/transaction", `{"operations":[{"operation":"upsert","request":{"key":"deep","value":${deep(MAX_JSON_DEPTH)}}}]}`), 400, "ERR_MALFORMED_REQUEST", tooDeep);
+    const deepFilter = (n: number) => '{"AND":['.repeat(n) + '{"EQ":{"a":1}}' + "]}".repeat(n);
+    await expectDaprError(await post("/v1.0-alpha1/state/statestore/query", `{"filter":${deepFilter(20_000)}}`), 400, "ERR_MALFORMED_REQUEST", tooDeep);
+    await expectDaprError(await post("/v1.0-alpha1/state/statestore/query", `{"filter":${deepFilter(100)}}`), 400, "ERR_MALFORMED_REQUEST", /nested deeper than 32 levels/);
     expect((await httpGet("deep")).status).toBe(204);
+    // Exactly at the limit (the item is one level, its value the rest) is fine, and comes back as it went in.
+    expect((await save(`[{"key":"deepest","value":${deep(MAX_JSON_DEPTH - 2)}}]`)).status).toBe(204);
+    expect(await (await httpGet("deepest")).text()).toBe(deep(MAX_JSON_DEPTH - 2));
+  });
+
+  test("a stored value nested too deeply for a JSON answer comes back from bulk get and query as text, not a 500", async () => {
+    await grpc.saveState({ storeName: "statestore", states: [{ key: "deep-stored", value: enc.encode(deep(300_000)) }] });
+    const bulk = await post("/v1.0/state/statestore/bulk", JSON.stringify({ keys: ["deep-stored"] }));
+    expect(bulk.status).toBe(200);
+    expect(((await bulk.json()) as any)[0]).toMatchObject({ key: "deep-stored", data: deep(300_000) });
+    const query = await post("/v1.0-alpha1/state/statestore/query", JSON.stringify({ filter: { EQ: { x: 1 } } }));
+    expect(query.status).toBe(200);
+    await sidecar.http("/v1.0/state/statestore/deep-stored", { method: "DELETE" });
+  });
+
+  test("deeply nested JSON is 400 on publish (JSON and CloudEvents), bulk publish and bindings, naming the limit", async () => {
+    const publish = (body: string, contentType: string) => post("/v1.0/publish/pubsub/deep", body, { "content-type": contentType });
+    const tooDeep = /nested deeper than 1000 levels/;
+    await expectDaprError(await publish(deep(300_000), "application/json"), 400, "ERR_PUBSUB_CLOUD_EVENTS_SER", tooDeep);
+    await expectDaprError(await publish(deep(MAX_JSON_DEPTH + 1), "application/json"), 400, "ERR_PUBSUB_CLOUD_EVENTS_SER", tooDeep);
+    await expectDaprError(await publish(`{"specversion":"1.0","id":"1","source":"s","type":"t","data":${deep(300_000)}}`, "application/cloudevents+json"), 400, "ERR_PUBSUB_CLOUD_EVENTS_SER", tooDeep);
+    await expectDaprError(await publish(`{"id":"1","ext":${deep(MAX_JSON_DEPTH)}}`, "application/cloudevents+json"), 400, "ERR_PUBSUB_CLOUD_EVENTS_SER", tooDeep);
+    for (const path of ["/v1.0-alpha1/publish/bulk/pubsub/deep", "/v1.0/publish/bulk/pubsub/deep"]) {
+      await expectDaprError(await post(path, `[{"entryId":"1","event":${deep(300_000)},"contentType":"application/json"}]`), 400, "ERR_PUBSUB_EVENTS_SER", tooDeep);
+    }
+    await expectDaprError(await post("/v1.0/bindings/files", `{"operation":"create","data":${deep(300_000)}}`), 400, "ERR_MALFORMED_REQUEST", tooDeep);
+    // Just under the limit is published.
+    expect((await publish(deep(MAX_JSON_DEPTH), "application/json")).status).toBe(204);
   });
 
   test("a path segment that is not valid percent-encoding is 400 naming the URL part", async () => {
@@ -303,6 +336,106 @@ describe("gRPC: the same mistakes map to gRPC status codes with a message naming
   test("a message over the size limit is ResourceExhausted", async () => {
     const err = await grpcError(() => grpc.saveState({ storeName: store, states: [{ key: "g-huge", value: new Uint8Array(2 * MB) }] }));
     expect(err.code).toBe(Code.ResourceExhausted);
+  });
+});
+
+describe("nesting, publish metadata and key encoding over gRPC", () => {
+  test("deeply nested JSON in PublishEvent, BulkPublishEvent and QueryStateAlpha1 is InvalidArgument naming the limit", async () => {
+    const json = (text: string) => enc.encode(text);
+    const cases: [() => Promise<unknown>, string][] = [
+      [() => grpc.publishEvent({ pubsubName: "pubsub", topic: "deep", data: json(deep(300_000)), dataContentType: "application/json" }), "ERR_PUBSUB_CLOUD_EVENTS_SER"],
+      [() => grpc.publishEvent({ pubsubName: "pubsub", topic: "deep", data: json(`{"id":"1","data":${deep(300_000)}}`), dataContentType: "application/cloudevents+json" }), "ERR_PUBSUB_CLOUD_EVENTS_SER"],
+      [() => grpc.bulkPublishEventAlpha1({ pubsubName: "pubsub", topic: "deep", entries: [{ entryId: "1", event: json(deep(300_000)), contentType: "application/json" }] }), "ERR_PUBSUB_CLOUD_EVENTS_SER"],
+      [() => grpc.bulkPublishEvent({ pubsubName: "pubsub", topic: "deep", entries: [{ entryId: "1", event: json(deep(MAX_JSON_DEPTH + 1)), contentType: "application/json" }] }), "ERR_PUBSUB_CLOUD_EVENTS_SER"],
+      [() => grpc.queryStateAlpha1({ storeName: "statestore", query: `{"filter":${'{"AND":['.repeat(20_000)}{}${"]}".repeat(20_000)}}` }), "ERR_MALFORMED_REQUEST"],
+    ];
+    for (const [call, code] of cases) {
+      const err = await grpcError(call);
+      expect({ code: err.code, message: err.rawMessage }).toMatchObject({ code: Code.InvalidArgument, message: expect.stringMatching(/nested deeper than 1000 levels/) });
+      expect(err.metadata.get("dapr-error-code") ?? code).toBe(code);
+    }
+  });
+
+  test("metadata.ttlInSeconds that is not an integer is InvalidArgument on PublishEvent and BulkPublishEvent, as on SaveState", async () => {
+    for (const ttl of ["abc", "1.5", "-1", "1e3", "99999999999999"]) {
+      const one = await grpcError(() => grpc.publishEvent({ pubsubName: "pubsub", topic: "ttl", data: enc.encode("{}"), dataContentType: "application/json", metadata: { ttlInSeconds: ttl } }));
+      expect({ ttl, code: one.code, message: one.rawMessage }).toMatchObject({ code: Code.InvalidArgument, message: expect.stringContaining(`metadata.ttlInSeconds must be an integer from 0 to 2147483647, got ${JSON.stringify(ttl)}`) });
+      const bulk = await grpcError(() => grpc.bulkPublishEvent({ pubsubName: "pubsub", topic: "ttl", entries: [{ entryId: "1", event: enc.encode("{}"), contentType: "application/json", metadata: { ttlInSeconds: ttl } }] }));
+      expect(bulk.code).toBe(Code.InvalidArgument);
+      const bulkRequestLevel = await grpcError(() => grpc.bulkPublishEvent({ pubsubName: "pubsub", topic: "ttl", metadata: { ttlInSeconds: ttl }, entries: [{ entryId: "1", event: enc.encode("{}"), contentType: "application/json" }] }));
+      expect(bulkRequestLevel.code).toBe(Code.InvalidArgument);
+    }
+    await grpc.publishEvent({ pubsubName: "pubsub", topic: "ttl", data: enc.encode("{}"), dataContentType: "application/json", metadata: { ttlInSeconds: "60" } });
+  });
+});
+
+describe("publish metadata and entries are checked by type and value (HTTP)", () => {
+  const bulk = (entries: unknown, query = "") => post(`/v1.0-alpha1/publish/bulk/pubsub/checked${query}`, JSON.stringify(entries));
+  const publish = (query: string) => post(`/v1.0/publish/pubsub/checked${query}`, "{}");
+
+  test("metadata.ttlInSeconds on publish and bulk publish must be an integer, as on state", async () => {
+    for (const ttl of ["abc", "1.5", "-1", " 5", "0x10", "99999999999999"]) {
+      const q = `?metadata.ttlInSeconds=${encodeURIComponent(ttl)}`;
+      await expectDaprError(await publish(q), 400, "ERR_MALFORMED_REQUEST", new RegExp(`metadata\\.ttlInSeconds must be an integer from 0 to 2147483647, got ${JSON.stringify(ttl).replace(/[.+]/g, "\\$&")}`));
+      await expectDaprError(await bulk([{ entryId: "1", event: {} }], q), 400, "ERR_MALFORMED_REQUEST", /ttlInSeconds must be an integer/);
+      await expectDaprError(await bulk([{ entryId: "1", event: {}, metadata: { ttlInSeconds: ttl } }]), 400, "ERR_MALFORMED_REQUEST", /ttlInSeconds must be an integer/);
+      await expectDaprError(await post(`/v1.0/publish/pubsub/checked${q}&metadata.rawPayload=true`, "x"), 400, "ERR_MALFORMED_REQUEST", /ttlInSeconds/);
+    }
+    expect((await publish("?metadata.ttlInSeconds=60")).status).toBe(204);
+    expect((await publish("?metadata.ttlInSeconds=0")).status).toBe(204);
+    expect((await bulk([{ entryId: "1", event: {}, metadata: { ttlInSeconds: "60" } }])).status).toBe(204);
+  });
+
+  test("bulk publish entries: entryId, contentType and metadata values must be strings, not turned into text", async () => {
+    await expectDaprError(await bulk([{ entryId: { x: 1 }, event: 1 }]), 400, "ERR_PUBSUB_EVENTS_SER", /entries\[0\]: "entryId" must be a string, got an object/);
+    await expectDaprError(await bulk([{ entryId: "a", event: 1 }, { entryId: 7, event: 1 }]), 400, "ERR_PUBSUB_EVENTS_SER", /entries\[1\]: "entryId" must be a string, got a number/);
+    await expectDaprError(await bulk([{ entryId: "a", event: 1, contentType: ["x"] }]), 400, "ERR_PUBSUB_EVENTS_SER", /"contentType" must be a string, got an array/);
+    await expectDaprError(await bulk([{ entryId: "a", event: 1, metadata: { ttlInSeconds: { x: 1 } } }]), 400, "ERR_PUBSUB_EVENTS_SER", /"metadata\.ttlInSeconds" must be a string, got an object/);
+    await expectDaprError(await bulk([{ entryId: "a", event: 1, metadata: { tag: 5 } }]), 400, "ERR_PUBSUB_EVENTS_SER", /"metadata\.tag" must be a string, got a number/);
+    await expectDaprError(await bulk([{ entryId: "a", event: 1, metadata: "ttl" }]), 400, "ERR_PUBSUB_EVENTS_SER", /"metadata" must be an object of strings, got a string/);
+    await expectDaprError(await bulk([[{ entryId: "a", event: 1 }]]), 400, "ERR_PUBSUB_EVENTS_SER", /entries\[0\] must be an object/);
+    await expectDaprError(await post("/v1.0-alpha1/publish/bulk/pubsub/checked", "[{"), 400, "ERR_PUBSUB_EVENTS_SER", /failed to parse request body as JSON/);
+  });
+
+  test("state item metadata values must be strings too (they were turned into JSON text)", async () => {
+    await expectDaprError(await save([{ key: "md", value: 1, metadata: { ttlInSeconds: { x: 1 } } }]), 400, "ERR_MALFORMED_REQUEST", /\[0\]: "metadata\.ttlInSeconds" must be a string, got an object/);
+    await expectDaprError(await save([{ key: "md", value: 1, metadata: { ttlInSeconds: 60 } }]), 400, "ERR_MALFORMED_REQUEST", /"metadata\.ttlInSeconds" must be a string, got a number/);
+    expect((await httpGet("md")).status).toBe(204);
+  });
+});
+
+describe("keys and metadata that are not valid Unicode (a lone UTF-16 surrogate) are refused, so they cannot collide", () => {
+  const lone = "sur\ud800";
+  const replaced = "sur\ufffd";
+  const badKey = /is not valid Unicode: it holds a lone UTF-16 surrogate/;
+
+  test("HTTP save, bulk get, transaction and bulk publish metadata refuse them; the key they would have become stays apart", async () => {
+    expect((await save([{ key: replaced, value: "replacement character" }])).status).toBe(204);
+    await expectDaprError(await save([{ key: lone, value: "lone surrogate" }]), 400, "ERR_MALFORMED_REQUEST", /key "sur\\ud800" is not valid Unicode/);
+    await expectDaprError(await save([{ key: "ok", value: 1 }, { key: "\udc00x", value: 1 }]), 400, "ERR_MALFORMED_REQUEST", /\[1\]\.key .*not valid Unicode/);
+    await expectDaprError(await post("/v1.0/state/statestore/bulk", JSON.stringify({ keys: [replaced, lone] })), 400, "ERR_MALFORMED_REQUEST", /keys\[1\] .*not valid Unicode/);
+    await expectDaprError(await transact([{ operation: "delete", request: { key: lone } }]), 400, "ERR_MALFORMED_REQUEST", badKey);
+    await expectDaprError(await transact([{ operation: "upsert", request: { key: lone, value: 2 } }]), 400, "ERR_MALFORMED_REQUEST", badKey);
+    expect(await (await httpGet(replaced)).json()).toBe("replacement character");
+    expect((await httpGet("ok")).status).toBe(204);
+    await expectDaprError(await save([{ key: "md", value: 1, metadata: { contentType: `text/${lone}` } }]), 400, "ERR_MALFORMED_REQUEST", badKey);
+    await expectDaprError(await post("/v1.0-alpha1/publish/bulk/pubsub/checked", JSON.stringify([{ entryId: "1", event: 1, metadata: { [lone]: "x" } }])), 400, "ERR_PUBSUB_EVENTS_SER", /metadata name "sur\\ud800" is not valid Unicode/);
+    await expectDaprError(await post("/v1.0/bindings/files", JSON.stringify({ operation: "create", data: 1, metadata: { fileName: lone } })), 400, "ERR_MALFORMED_REQUEST", /"metadata\.fileName" "sur\\ud800" is not valid Unicode/);
+  });
+
+  test("gRPC over Connect JSON (the only gRPC encoding that can carry one) refuses them too", async () => {
+    const connect = (method: string, body: string) => fetch(`http://127.0.0.1:${sidecar.grpcPort}/dapr.proto.runtime.v1.Dapr/${method}`, { method: "POST", body, headers: { "content-type": "application/json" } });
+    for (const [method, body] of [
+      ["SaveState", `{"storeName":"statestore","states":[{"key":"sur\\ud800","value":"MQ=="}]}`],
+      ["GetState", `{"storeName":"statestore","key":"sur\\ud800"}`],
+      ["GetBulkState", `{"storeName":"statestore","keys":["sur\\ud800"]}`],
+      ["DeleteState", `{"storeName":"statestore","key":"sur\\ud800"}`],
+      ["ExecuteStateTransaction", `{"storeName":"statestore","operations":[{"operationType":"upsert","request":{"key":"sur\\ud800","value":"MQ=="}}]}`],
+    ]) {
+      const res = await connect(method, body);
+      expect({ method, status: res.status, code: ((await res.json()) as { code?: string }).code }).toEqual({ method, status: 400, code: "invalid_argument" });
+    }
+    expect(await (await httpGet(replaced)).json()).toBe("replacement character");
   });
 });
 

@@ -1,5 +1,8 @@
 // Response helpers shared by every HTTP route: Dapr's JSON errors, JSON bodies, body parsing.
 import { DaprError, errors } from "../../errors.js";
+import { dictionary } from "../../dictionary.js";
+import { parseJson } from "../../json.js";
+import { checkWellFormed } from "../../unicode.js";
 
 const JSON_HEADERS = { "content-type": "application/json" };
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -39,35 +42,63 @@ export async function readBody(request: Request, maxBytes = Infinity): Promise<U
   return Buffer.concat(chunks);
 }
 
-/** Reads a request body as JSON; bad UTF-8 or bad JSON becomes ERR_MALFORMED_REQUEST naming what failed. */
-export async function readJson(request: Request, what: string, maxBytes = Infinity): Promise<unknown> {
+/**
+ * Reads a request body as JSON; bad UTF-8, bad JSON or JSON nested too deeply becomes ERR_MALFORMED_REQUEST (or the
+ * error `fail` makes) naming what failed.
+ */
+export async function readJson(request: Request, what: string, maxBytes = Infinity, fail = errors.malformedRequest): Promise<unknown> {
   const bytes = await readBody(request, maxBytes);
-  if (bytes.length === 0) throw errors.malformedRequest(`${what}: request body is empty, expected JSON`);
+  if (bytes.length === 0) throw fail(`${what}: request body is empty, expected JSON`);
   let text: string;
   try {
     text = decoder.decode(bytes);
   } catch {
-    throw errors.malformedRequest(`${what}: request body is not valid UTF-8`);
+    throw fail(`${what}: request body is not valid UTF-8`);
   }
   try {
-    return JSON.parse(text);
+    return parseJson(text);
   } catch (err) {
-    throw errors.malformedRequest(`${what}: failed to parse request body as JSON: ${(err as Error).message}`);
+    throw fail(`${what}: failed to parse request body as JSON: ${(err as Error).message}`);
   }
+}
+
+/**
+ * The "metadata" field of a JSON request body: an object of strings, as daprd's map[string]string takes it (no
+ * value is turned into text), with well-formed names and values since they may name files or rows. Errors start with
+ * `where` and are made by `fail`.
+ */
+export function stringMetadata(raw: unknown, where: string, fail = errors.malformedRequest): Record<string, string> | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== "object" || Array.isArray(raw)) throw fail(`${where} "metadata" must be an object of strings, got ${jsonType(raw)}`);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    checkWellFormed(k, `${where} metadata name`, fail);
+    const field = `${where} "metadata.${k}"`;
+    if (typeof v !== "string") throw fail(`${field} must be a string, got ${jsonType(v)}`);
+    out[k] = checkWellFormed(v, field, fail);
+  }
+  return out;
+}
+
+/** "null", "an array", "an object", "a number", …: a JSON value's kind, for error messages. */
+export function jsonType(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  return typeof v === "object" ? "an object" : `a ${typeof v}`;
 }
 
 /** Dapr passes per-request metadata as query parameters named "metadata.<key>". */
 export function queryMetadata(url: URL): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = dictionary<string>();
   for (const [k, v] of url.searchParams) if (k.startsWith("metadata.")) out[k.slice(9)] = v;
   return out;
 }
 
-/** A stored value inside a JSON response, as Dapr does it: JSON stays JSON, anything else becomes a string. */
+/** A stored value inside a JSON response, as Dapr does it: JSON stays JSON, anything else (JSON nested too deeply too) becomes a string. */
 export function valueAsJson(value: Uint8Array): unknown {
   const text = lenient.decode(value);
   try {
-    return JSON.parse(text);
+    return parseJson(text);
   } catch {
     return text;
   }

@@ -1,6 +1,7 @@
 // Asks the app what it subscribes to: HTTP GET /dapr/subscribe or gRPC AppCallback.ListTopicSubscriptions.
 import type { AppChannel } from "../../app/channel.js";
 import { messageOf } from "../../errors.js";
+import { parseJson } from "../../json.js";
 import type { Logger } from "../../observability/logger.js";
 import { normalizePath, parseProgrammatic, type SubscriptionSpec } from "./subscriptions.js";
 
@@ -22,7 +23,7 @@ async function fromHttp(app: AppChannel): Promise<SubscriptionSpec[]> {
   const res = await app.http({ method: "GET", path: "dapr/subscribe", headers: { accept: "application/json" }, signal: AbortSignal.timeout(10_000) });
   if (res.status === 404 || res.body.length === 0) return [];
   if (res.status < 200 || res.status > 299) throw new Error(`GET /dapr/subscribe answered ${res.status}`);
-  return parseProgrammatic(JSON.parse(new TextDecoder().decode(res.body)));
+  return parseProgrammatic(parseJson(new TextDecoder().decode(res.body)));
 }
 
 async function fromGrpc(app: AppChannel): Promise<SubscriptionSpec[]> {

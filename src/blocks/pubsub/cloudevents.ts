@@ -2,6 +2,7 @@
 // applied to an application/cloudevents+json body that a publisher sends as is.
 import { randomUUID } from "node:crypto";
 import { errors } from "../../errors.js";
+import { MAX_JSON_DEPTH, parseJson } from "../../json.js";
 
 export type CloudEvent = Record<string, unknown> & { id: string; source: string; type: string; specversion: string };
 
@@ -60,10 +61,10 @@ function setData(ce: CloudEvent, data: Uint8Array, contentType: string) {
   if (data.length === 0) return;
   if (isJsonContentType(contentType)) {
     try {
-      ce.data = JSON.parse(dec.decode(data));
+      ce.data = parseJson(dec.decode(data));
       return;
-    } catch {
-      throw errors.pubsubCloudEventsSer(`the payload is declared ${contentType} but is not valid JSON`);
+    } catch (err) {
+      throw errors.pubsubCloudEventsSer(`the payload is declared ${contentType} but is not valid JSON: ${(err as Error).message}`);
     }
   }
   if (isTextContentType(contentType)) ce.data = dec.decode(data);
@@ -84,7 +85,7 @@ function addTracing(ce: CloudEvent, traceparent?: string, tracestate?: string) {
 export function acceptCloudEvent(body: Uint8Array, fill: Omit<EnvelopeInput, "data" | "contentType">): CloudEvent {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(dec.decode(body));
+    parsed = parseJson(dec.decode(body));
   } catch (err) {
     throw errors.pubsubCloudEventsSer(`the body is declared application/cloudevents+json but is not JSON: ${(err as Error).message}`);
   }
@@ -132,7 +133,8 @@ export function eventFromBroker(data: Uint8Array, contentType: string | undefine
         text = dec.decode(data);
         clean = false;
       }
-      const v = JSON.parse(text);
+      // The envelope is one level around a payload that was held to the limit when it was published.
+      const v = parseJson(text, MAX_JSON_DEPTH + 1) as { specversion?: unknown } | null;
       if (v && typeof v === "object" && !Array.isArray(v) && typeof v.specversion === "string") {
         return { ce: v as CloudEvent, verbatim: clean ? data : undefined };
       }

@@ -11,6 +11,7 @@ import { deadlineIn, msLeft } from "../../app/deadline.js";
 import type { HandlerResult } from "../../components/contracts/pubsub.js";
 import { AppCallbackAlpha, TopicEventResponse_TopicEventResponseStatus as PbStatus } from "../../gen/dapr/proto/runtime/v1/appcallback_pb.js";
 import { eventData, type CloudEvent } from "./cloudevents.js";
+import { parseJson } from "../../json.js";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -55,7 +56,7 @@ export function resultFromHttp(status: number, body: Uint8Array): HandlerResult 
   if (body.length === 0) return "success";
   let parsed: unknown;
   try {
-    parsed = JSON.parse(dec.decode(body));
+    parsed = parseJson(dec.decode(body));
   } catch {
     return "success";
   }
@@ -198,7 +199,7 @@ export async function deliverBulk(app: AppChannel, entries: BulkEntry[], o: Deli
       const res = await app.invoke({ method: "POST", path: o.path, headers: { ...headers, "content-type": "application/json" }, body: enc.encode(JSON.stringify(body)), deadline });
       if (res.status === 404) return all("drop");
       if (res.status < 200 || res.status > 299) return all("retry");
-      const parsed = res.body.length ? (JSON.parse(dec.decode(res.body)) as { statuses?: { entryId?: string; status?: string }[] }) : {};
+      const parsed = res.body.length ? (parseJson(dec.decode(res.body)) as { statuses?: { entryId?: string; status?: string }[] }) : {};
       if (!parsed.statuses) return all("success");
       for (const s of parsed.statuses) if (s.entryId) out.set(s.entryId, statusFromText(s.status) ?? "retry");
     }

@@ -17,6 +17,7 @@ import { deliverBulk, deliverOne, type BulkEntry, type DeliveryOptions } from ".
 import { compileRouter, overBudgetWarner } from "./routing.js";
 import type { SubscriptionSpec } from "./subscriptions.js";
 import { InFlight, settledOrAborted } from "../../resiliency/sleep.js";
+import { ttlInSeconds } from "../ttl.js";
 
 export interface PublishInput {
   pubsubName: string;
@@ -94,6 +95,7 @@ export class PubsubBlock {
   /** The bytes that go to the broker: a CloudEvent envelope, the body as is when it is one, or the raw payload. */
   envelope(input: Omit<PublishInput, "pubsubName"> & { pubsubName: string }): { data: Uint8Array; contentType: string } {
     const md = input.metadata;
+    ttlInSeconds(md, `pubsub ${input.pubsubName}`, { value: 0 });
     if (md.rawPayload === "true") return { data: input.data, contentType: input.contentType || "application/octet-stream" };
     const overrides: Record<string, string> = {};
     for (const [k, v] of Object.entries(md)) if (k.startsWith("cloudevent.")) overrides[k.slice(11)] = v;

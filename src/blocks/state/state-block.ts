@@ -6,6 +6,8 @@ import type {
 import { parseQuery, QueryError } from "../../components/state/query.js";
 import { DaprError, EtagInvalidError, EtagMismatchError, errors, messageOf } from "../../errors.js";
 import { KeyPrefixer } from "./key-prefix.js";
+import { ttlInSeconds } from "../ttl.js";
+import { checkWellFormed } from "../../unicode.js";
 import type { Resiliency } from "../../resiliency/index.js";
 
 export interface SaveInput {
@@ -225,6 +227,7 @@ function checkKey(key: unknown, storeName: string, where = "key"): string {
   if (typeof key !== "string" || key.length === 0) {
     throw errors.malformedRequest(`state store ${storeName}: ${where} must be a non-empty string`);
   }
+  checkWellFormed(key, `state store ${storeName}: ${where}`);
   if (key.includes("||")) throw errors.malformedRequest(`state store ${storeName}: ${where} "${key}" can't contain '||'`);
   return key;
 }
@@ -241,17 +244,10 @@ function checkConsistency(v: string | undefined, where = "request"): Consistency
   throw errors.malformedRequest(`${where}: consistency must be "strong" or "eventual", got ${JSON.stringify(v)}`);
 }
 
-/** The largest TTL accepted (about 68 years): an expiry past what a date can hold would make the item unreadable. */
-const MAX_TTL_SECONDS = 2 ** 31 - 1;
-
+/** A state item's TTL: -1 and 0 mean it never expires. */
 function parseTtl(meta: Record<string, string> | undefined, where: string): number | undefined {
-  const raw = meta?.ttlInSeconds;
-  if (raw === undefined || raw === "") return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < -1 || n > MAX_TTL_SECONDS) {
-    throw errors.malformedRequest(`${where}: metadata.ttlInSeconds must be an integer from -1 (never expire) to ${MAX_TTL_SECONDS}, got ${JSON.stringify(raw)}`);
-  }
-  return n > 0 ? n : undefined;
+  const n = ttlInSeconds(meta, where, { value: -1, means: "never expire" });
+  return n !== undefined && n > 0 ? n : undefined;
 }
 
 /** Printable ASCII, as an HTTP header value must be: anything else would make every later GET of the item fail. */

@@ -1,5 +1,6 @@
 // The state query language (Dapr's alpha query API): validation, and an evaluator for stores that filter in memory.
 import type { Query, QueryFilter, StateItem } from "../contracts/state.js";
+import { parseJson } from "../../json.js";
 
 export class QueryError extends Error {
   constructor(message: string) {
@@ -131,7 +132,7 @@ export function matches(doc: unknown, f: QueryFilter): boolean {
 
 export function decodeJson(bytes: Uint8Array): unknown {
   try {
-    return JSON.parse(new TextDecoder().decode(bytes));
+    return parseJson(new TextDecoder().decode(bytes));
   } catch {
     return undefined;
   }

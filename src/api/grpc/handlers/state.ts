@@ -5,6 +5,7 @@ import type { StateItem as PbStateItem, StateOptions } from "../../../gen/dapr/p
 import type { ApiContext } from "../../context.js";
 import type { SaveInput } from "../../../blocks/state/state-block.js";
 import { errors } from "../../../errors.js";
+import { parseJson } from "../../../json.js";
 
 const concurrency = ["", "first-write", "last-write"];
 const consistency = ["", "eventual", "strong"];
@@ -58,7 +59,7 @@ export function stateHandlers(ctx: ApiContext): Partial<ServiceImpl<typeof Dapr>
     async queryStateAlpha1(req) {
       let body: unknown;
       try {
-        body = JSON.parse(req.query);
+        body = parseJson(req.query);
       } catch (err) {
         throw errors.malformedRequest(`state store ${req.storeName}: query is not valid JSON: ${(err as Error).message}`);
       }

@@ -3,7 +3,7 @@ import type { Elysia } from "elysia";
 import type { ApiContext } from "../../context.js";
 import { withCallerMetadata, type BindingsBlock } from "../../../blocks/bindings/bindings-block.js";
 import { errors } from "../../../errors.js";
-import { encoder, readJson } from "../respond.js";
+import { encoder, jsonType, readJson, stringMetadata } from "../respond.js";
 
 const raw = { parse: "none" as const };
 
@@ -37,33 +37,8 @@ export function parseOutputBindingCall(body: unknown, name: string): OutputBindi
   if (operation !== undefined && operation !== null && typeof operation !== "string") {
     throw errors.malformedRequest(`${where}: field "operation" must be a string, got ${jsonType(operation)}`);
   }
-  let md: Record<string, string> = {};
-  if (metadata !== undefined && metadata !== null) {
-    if (typeof metadata !== "object" || Array.isArray(metadata)) {
-      throw errors.malformedRequest(`${where}: field "metadata" must be an object of strings, got ${jsonType(metadata)}`);
-    }
-    const entries = Object.entries(metadata);
-    for (const [k, v] of entries) {
-      if (typeof v !== "string") throw errors.malformedRequest(`${where}: field "metadata.${k}" must be a string, got ${jsonType(v)}`);
-    }
-    md = Object.fromEntries(entries) as Record<string, string>;
-  }
-  return { operation: operation ?? "", data: dataBytes(data, where), metadata: md };
-}
-
-function dataBytes(data: unknown, where: string): Uint8Array {
-  try {
-    return encoder.encode(JSON.stringify(data === undefined ? null : data));
-  } catch (err) {
-    if (err instanceof RangeError) throw errors.malformedRequest(`${where}: field "data" is nested too deeply`);
-    throw err;
-  }
-}
-
-function jsonType(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  return typeof v === "object" ? "an object" : `a ${typeof v}`;
+  const md = stringMetadata(metadata, `${where}: field`) ?? {};
+  return { operation: operation ?? "", data: encoder.encode(JSON.stringify(data === undefined ? null : data)), metadata: md };
 }
 
 /** Response metadata as "metadata.<key>" headers, as Dapr sends them; entries that cannot be headers are left out. */

@@ -4,7 +4,7 @@ import type { ApiContext } from "../../context.js";
 import type { PubsubBlock, BulkPublishEntry } from "../../../blocks/pubsub/pubsub-block.js";
 import { isCloudEventContentType, isJsonContentType } from "../../../blocks/pubsub/cloudevents.js";
 import { errors } from "../../../errors.js";
-import { decodedSegment, encoder, json, noContent, queryMetadata, readJson } from "../respond.js";
+import { decodedSegment, encoder, json, jsonType, noContent, queryMetadata, readJson, stringMetadata } from "../respond.js";
 
 const raw = { parse: "none" as const };
 const PUBLISH_PREFIX = "/v1.0/publish/";
@@ -25,7 +25,7 @@ export function pubsubRoutes(app: Elysia, ctx: ApiContext) {
     publishOverHttp(ctx, request, params.pubsub, topicParam(params));
   const bulk = async ({ params, request }: { params: Record<string, string>; request: Request }) => {
     const url = new URL(request.url);
-    const body = await readJson(request, `bulk publish to ${params.pubsub}`);
+    const body = await readJson(request, `bulk publish to ${params.pubsub}`, ctx.config.maxRequestBodyBytes, errors.pubsubEventsSer);
     if (!Array.isArray(body)) throw errors.pubsubEventsSer("bulk publish body must be a JSON array of {entryId, event, contentType}");
     const entries: BulkPublishEntry[] = body.map((e, i) => bulkEntry(e, i));
     const out = await pubsubBlockOf(ctx).bulkPublish(params.pubsub, topicParam(params), entries, queryMetadata(url), request.headers.get("traceparent") ?? undefined);
@@ -65,18 +65,22 @@ async function publishOverHttp(ctx: ApiContext, request: Request, pubsubName: st
 }
 
 function bulkEntry(e: unknown, i: number): BulkPublishEntry {
-  if (!e || typeof e !== "object") throw errors.pubsubEventsSer(`entries[${i}] must be an object {entryId, event, contentType}`);
+  const where = `entries[${i}]`;
+  if (!e || typeof e !== "object" || Array.isArray(e)) throw errors.pubsubEventsSer(`${where} must be an object {entryId, event, contentType}`);
   // daprd decodes with Go's case-insensitive field matching, and the JS SDK sends "entryID": do the same.
   const o: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(e)) {
     const canonical = ["entryId", "event", "contentType", "metadata"].find((f) => f.toLowerCase() === k.toLowerCase());
     o[canonical ?? k] = v;
   }
+  for (const field of ["entryId", "contentType"]) {
+    const v = o[field];
+    if (v !== undefined && v !== null && typeof v !== "string") throw errors.pubsubEventsSer(`${where}: "${field}" must be a string, got ${jsonType(v)}`);
+  }
   const contentType = typeof o.contentType === "string" && o.contentType ? o.contentType : typeof o.event === "string" ? "text/plain" : "application/json";
   let event: Uint8Array;
   if (typeof o.event === "string" && !isJsonContentType(contentType) && !isCloudEventContentType(contentType)) event = encoder.encode(o.event);
   else event = encoder.encode(JSON.stringify(o.event ?? null));
-  const metadata: Record<string, string> = {};
-  if (o.metadata && typeof o.metadata === "object") for (const [k, v] of Object.entries(o.metadata)) metadata[k] = String(v);
-  return { entryId: String(o.entryId ?? ""), event, contentType, metadata };
+  const metadata = stringMetadata(o.metadata, `${where}:`, errors.pubsubEventsSer) ?? {};
+  return { entryId: (o.entryId as string | null | undefined) ?? "", event, contentType, metadata };
 }

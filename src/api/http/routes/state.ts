@@ -3,7 +3,7 @@ import type { Elysia } from "elysia";
 import type { ApiContext } from "../../context.js";
 import { CONTENT_TYPE, type DeleteInput, type SaveInput, type TransactionInput } from "../../../blocks/state/state-block.js";
 import { errors } from "../../../errors.js";
-import { encoder, json, noContent, queryMetadata, readJson, valueAsJson } from "../respond.js";
+import { encoder, json, noContent, queryMetadata, readJson, stringMetadata, valueAsJson } from "../respond.js";
 
 const raw = { parse: "none" as const };
 
@@ -96,11 +96,11 @@ function parseSaveItem(item: unknown, where: string): SaveInput {
   if (typeof options !== "object") throw errors.malformedRequest(`${where}.options must be an object`);
   return {
     key: o.key,
-    value: encoder.encode(jsonText(o.value ?? null, `${where}.value`)),
+    value: encoder.encode(JSON.stringify(o.value ?? null)),
     etag: o.etag ?? undefined,
     concurrency: options.concurrency,
     consistency: options.consistency,
-    metadata: stringMap(o.metadata, `${where}.metadata`),
+    metadata: stringMetadata(o.metadata, `${where}:`),
   };
 }
 
@@ -119,22 +119,4 @@ function parseTransactionOp(o: unknown, i: number, store: string): TransactionIn
   }
   const got = typeof operation === "string" ? JSON.stringify(operation) : typeof operation;
   throw errors.malformedRequest(`${where}.operation must be "upsert" or "delete", got ${got}`);
-}
-
-/** JSON text of a parsed request value; one nested too deeply to serialize again is the caller's error, not a 500. */
-function jsonText(value: unknown, where: string): string {
-  try {
-    return JSON.stringify(value);
-  } catch (err) {
-    if (err instanceof RangeError) throw errors.malformedRequest(`${where} is nested too deeply`);
-    throw err;
-  }
-}
-
-function stringMap(raw: unknown, where: string): Record<string, string> | undefined {
-  if (raw === undefined || raw === null) return undefined;
-  if (typeof raw !== "object" || Array.isArray(raw)) throw errors.malformedRequest(`${where} must be an object of strings`);
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(raw)) out[k] = typeof v === "string" ? v : jsonText(v, `${where}.${k}`);
-  return out;
 }
