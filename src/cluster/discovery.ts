@@ -104,11 +104,7 @@ export class SwarmDiscovery {
       conn.destroy();
     };
     conn.on("error", () => {});
-    const T0 = Date.now(); const TR = (what: string, extra: any = {}) => process.env.RAPR_CLUSTER_TRACE && console.error("TRACE", Date.now() % 100000, what, remote, JSON.stringify({ ms: Date.now() - T0, init: conn.isInitiator, id: conn.rawStream?.id, rid: conn.rawStream?.remoteId, rh: conn.rawStream?.remoteHost, rp: conn.rawStream?.remotePort, rr: conn.rawBytesRead, rw: conn.rawBytesWritten, ptx: conn.rawStream?.packetsTransmitted, prx: conn.rawStream?.packetsReceived, rtx: conn.rawStream?.retransmits, ...extra })); // TRACE-TMP
-    TR("open", { conns: this.swarm?.connections?.size }); // TRACE-TMP
-    conn.once("close", () => TR("close")); // TRACE-TMP
-    conn.on("data", (d: Buffer) => TR("data", { len: d.length })); // TRACE-TMP
-    const timer = setTimeout(() => { TR("timeout", { st: conn.rawStream?._debugState?.() }); drop("cluster: peer did not complete admission; dropping"); }, HELLO_TIMEOUT_MS); // TRACE-TMP
+    const timer = setTimeout(() => drop("cluster: peer did not complete admission; dropping"), HELLO_TIMEOUT_MS);
     conn.once("close", () => clearTimeout(timer));
 
     const handshakeHash: Buffer = conn.handshakeHash;
