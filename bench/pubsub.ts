@@ -320,7 +320,7 @@ async function fanout(sc: Sidecar, n: number, secret: string, topic: string): Pr
 }
 
 async function fanoutBench() {
-  const secret = "bench-secret";
+  const secret = "bench-secret-Zr8wT1qM";
   const res = natsResources();
   const sc = await startSidecar({ appId: `fanout-${RUN}`, args: ["--resources-path", res, "--subscriber-token-secret", secret, "--log-level", "error"] });
   try {

@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import type { LogLevel } from "../observability/logger.js";
 import type { AppProtocol, RuntimeConfig } from "../runtime/config.js";
 import { UsageError, type FlagSpec, type FlagValues } from "./flags.js";
-import { pubsubRunFlags } from "../blocks/pubsub/flags.js";
+import { checkPubsubFlags, pubsubRunFlags } from "../blocks/pubsub/flags.js";
 import { invokeRunFlags } from "../blocks/invoke/flags.js";
 import { checkClusterFlags, clusterRunFlags } from "../cluster/flags.js";
 import { dataplaneRunFlags } from "../transport/dataplane-flags.js";
@@ -55,6 +55,7 @@ export function toRuntimeConfig(v: FlagValues, appCommand: string[], env: Record
     throw new UsageError(`invalid value "${appId}" for flag --app-id: letters, digits, '.', '_' and '-' only, at most 63 characters`);
   }
   checkClusterFlags(v, env);
+  checkPubsubFlags(v, env);
   const concurrency = v["app-max-concurrency"] as number;
   const known = new Set(runFlags.map((f) => f.name));
   const extra: RuntimeConfig["extra"] = {};

@@ -16,7 +16,7 @@ const CHROMIUM = "/usr/bin/chromium";
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.log(`pubsub-browser: skipped: ${CHROMIUM} is not installed (bash .ci/setup.d/chromium.sh installs it)`);
 
-const SECRET = "browser-test-secret";
+const SECRET = "browser-test-secret-9f3Kq2Lx";
 const quiet = { error() {}, warn() {}, info() {}, verbose() {}, debug() {} };
 
 describe.skipIf(!haveChromium)("a browser subscribes outside the cluster", () => {

@@ -9,6 +9,7 @@ import { waitFor } from "../support/ports.js";
 import { connectSubscribe, stalledWsSubscriber, wsSubscribe } from "../pubsub/outside-clients.js";
 import { filterGenerator, nestedAll } from "../pubsub/costly-filters.js";
 import { fuzzRandom } from "../support/fuzz.js";
+import { runRapr } from "../support/rapr-cli.js";
 
 setDefaultTimeout(30_000);
 
@@ -173,3 +174,17 @@ describe("subscribers outside the cluster", () => {
   });
 });
 
+
+describe("subscriber token secret strength (rapr binary)", () => {
+  for (const [how, args, env] of [
+    ["--subscriber-token-secret s3cret", ["--subscriber-token-secret", "s3cret"], {}],
+    ["RAPR_SUBSCRIBER_TOKEN_SECRET=aaaaaaaaaaaaaaaaaaaa", [], { RAPR_SUBSCRIBER_TOKEN_SECRET: "aaaaaaaaaaaaaaaaaaaa" }],
+  ] as const) {
+    test(`${how} is refused before start with exit 2 and how to make a good one`, async () => {
+      const r = await runRapr(["run", "--app-id", "weak-edge", ...args], { env: { ...env } });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("subscriber token secret too weak");
+      expect(r.stderr).toContain("rapr cluster-secret");
+    });
+  }
+});
