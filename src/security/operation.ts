@@ -55,3 +55,28 @@ function forbidden(c: string): boolean {
   const code = c.charCodeAt(0);
   return code < 0x20 || code === 0x7f || c === "?" || c === "#";
 }
+
+/** Printable ASCII but space, '"', "#", "<" and ">": what a URL parser leaves raw in a query. */
+const PLAIN_QUERY = /^[!\x24-\x3b=\x3f-\x7e]*$/;
+
+/** A raw query string (without "?") as it may go into a request line: the characters a URL parser would escape
+ * (space, non-ASCII, …) are escaped, the rest is left as it is, and a control character is refused (it could end
+ * the request line). */
+export function normalizeQuery(query: string): string {
+  if (PLAIN_QUERY.test(query)) return query;
+  let out = "";
+  for (const c of query) {
+    const code = c.charCodeAt(0);
+    if (code < 0x20 || code === 0x7f) throw new InvalidOperationError(`the query ${JSON.stringify(query)} holds a control character`);
+    out += PLAIN_QUERY.test(c) ? c : encodeURIComponent(c);
+  }
+  return out;
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** An HTTP method (an RFC 9110 token), upper-cased. */
+export function normalizeVerb(verb: string): string {
+  if (!TOKEN.test(verb)) throw new InvalidOperationError(`${JSON.stringify(verb)} is not an HTTP method`);
+  return verb.toUpperCase();
+}

@@ -95,15 +95,17 @@ function rawHttp(port: number, target: string): Promise<string> {
   });
 }
 
+/** gRPC's OK, which Connect's Code has no member for. */
+const OK = 0 as Code;
 const grpcClient = (s: Sidecar) => createClient(Dapr, createGrpcTransport({ baseUrl: `http://127.0.0.1:${s.grpcPort}` }));
 
-async function viaGrpc(method: string): Promise<{ code: Code; echo?: Echo; message?: string }> {
+async function viaGrpc(method: string, querystring = ""): Promise<{ code: Code; echo?: Echo & { query: string }; message?: string }> {
   try {
     const res = await grpcClient(secA).invokeService({
       id: ids.secB,
-      message: { method, data: create(AnySchema, { value: new TextEncoder().encode("x") }), httpExtension: { verb: HTTPExtension_Verb.POST } },
+      message: { method, data: create(AnySchema, { value: new TextEncoder().encode("x") }), httpExtension: { verb: HTTPExtension_Verb.POST, querystring } },
     });
-    return { code: Code.OK as number as Code, echo: JSON.parse(new TextDecoder().decode(res.data!.value)) };
+    return { code: OK, echo: JSON.parse(new TextDecoder().decode(res.data!.value)) };
   } catch (err) {
     const ce = ConnectError.from(err);
     return { code: ce.code, message: ce.rawMessage };
@@ -151,11 +153,18 @@ describe("item 1: access control matches the normalised method, and the app rece
 
   test("gRPC InvokeService: an allowed method reaches the app normalised; ?, # and control characters are refused", async () => {
     const ok = await viaGrpc("x/../open/a b");
-    expect(ok.code).toBe(Code.OK as number as Code);
+    expect(ok.code).toBe(OK);
     expect(ok.echo!.path).toBe("/open/a%20b");
     for (const m of ["open?x=1", "open#x", "open\r\nx-injected: 1", "open%ZZ"]) {
       expect({ m, code: Code[(await viaGrpc(m)).code] }).toEqual({ m, code: Code[Code.InvalidArgument] });
     }
+  });
+
+  test("gRPC InvokeService: a querystring goes to the app escaped as a URL would be; one with a line break is refused", async () => {
+    const ok = await viaGrpc("open", "a=b c&d={x}");
+    expect(ok.code).toBe(OK);
+    expect(ok.echo!.query).toBe("a=b%20c&d={x}");
+    expect(Code[(await viaGrpc("open", "a=1 HTTP/1.1\r\nx-injected: 1\r\n\r\nGET /admin")).code]).toBe(Code[Code.InvalidArgument]);
   });
 
   const { seed, rand, pick } = fuzzRandom(20261207);
@@ -202,7 +211,7 @@ describe("item 1: access control matches the normalised method, and the app rece
       if (h.status !== 200 || (h.body as Echo).path !== wantHttp) failures.push(`#${i} HTTP ${m}: ${h.status} ${(h.body as Echo)?.path} (want ${wantHttp})`);
       const want = `/${normalizeOperation(m)}`;
       const g = await viaGrpc(climb(m));
-      if (g.code !== (Code.OK as number) || g.echo?.path !== want) failures.push(`#${i} gRPC ${m}: ${Code[g.code]} ${g.echo?.path ?? g.message} (want ${want})`);
+      if (g.code !== OK || g.echo?.path !== want) failures.push(`#${i} gRPC ${m}: ${Code[g.code]} ${g.echo?.path ?? g.message} (want ${want})`);
     }
     expect(failures).toEqual([]);
   }, 60_000);
@@ -229,6 +238,22 @@ describe("item 3: without mTLS a caller's claimed app id is not trusted", () => 
       expect(res.status).toBe(403);
       expect(body.errorCode).toBe("ERR_PERMISSION_DENIED");
       expect(body.message).toContain("unknown caller");
+    } finally {
+      await raw.close();
+    }
+  });
+
+  test("a verb that is no HTTP method is refused before it could reach the app's request line", async () => {
+    const raw = new MtlsTransport({ name: "raw-test-client" });
+    try {
+      const res = await raw.request(transportAddress(ids.secC), {
+        kind: "invoke",
+        path: "open",
+        headers: { "rapr-target-app": ids.secC, "rapr-target-ns": "default", "rapr-verb": "GET /admin HTTP/1.1\r\nx-injected: 1\r\n\r\nGET", "rapr-query": "" },
+        body: new Uint8Array(),
+      });
+      expect(res.status).toBe(400);
+      expect(JSON.parse(new TextDecoder().decode(res.body)).errorCode).toBe("ERR_MALFORMED_REQUEST");
     } finally {
       await raw.close();
     }

@@ -1,7 +1,7 @@
 // The one normalisation of invocation methods (src/security/operation.ts) and access control matching on it.
 import { describe, expect, test } from "bun:test";
 import { decide, parseAccessControl } from "../../src/security/access-control.js";
-import { InvalidOperationError, normalizeOperation } from "../../src/security/operation.js";
+import { InvalidOperationError, normalizeOperation, normalizeQuery, normalizeVerb } from "../../src/security/operation.js";
 
 describe("normalizeOperation", () => {
   test("escapes of unreserved characters and of / are decoded; others keep their meaning in upper-case hex", () => {
@@ -64,5 +64,18 @@ describe("access control on normalised operations", () => {
 
   test("a rule name that cannot be an operation is a configuration error with its place", () => {
     expect(() => parseAccessControl({ policies: [{ appId: "a", operations: [{ name: "/a?b" }] }] }, "c.yaml")).toThrow(/c\.yaml: spec\.accessControl\.policies\[0\]\.operations\[0\]\.name/);
+  });
+});
+
+describe("normalizeQuery and normalizeVerb", () => {
+  test("a query keeps what a URL parser leaves raw, escapes the rest and refuses control characters", () => {
+    expect(normalizeQuery("a=1&b=%ZZ&c={x}|y")).toBe("a=1&b=%ZZ&c={x}|y");
+    expect(normalizeQuery("a=b c&d=ключ#\"<>")).toBe("a=b%20c&d=%D0%BA%D0%BB%D1%8E%D1%87%23%22%3C%3E");
+    for (const bad of ["a=1\r\nx: y", "a\u0000", "a\u007f"]) expect(() => normalizeQuery(bad), bad).toThrow(InvalidOperationError);
+  });
+
+  test("a verb is an HTTP token, upper-cased", () => {
+    expect(normalizeVerb("patch")).toBe("PATCH");
+    for (const bad of ["", "GET /x HTTP/1.1\r\n", "G T", "GET\n"]) expect(() => normalizeVerb(bad), bad).toThrow(InvalidOperationError);
   });
 });

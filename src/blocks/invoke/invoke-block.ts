@@ -10,7 +10,7 @@ import type { Logger } from "../../observability/logger.js";
 import { CircuitOpenError, PolicyTimeoutError, statusIsFailure, type Resiliency, type RetryPolicy, type RunOptions } from "../../resiliency/index.js";
 import { sleepUnless } from "../../resiliency/sleep.js";
 import { decide, type AccessControlSpec, type Caller } from "../../security/access-control.js";
-import { InvalidOperationError, normalizeOperation } from "../../security/operation.js";
+import { InvalidOperationError, normalizeOperation, normalizeQuery, normalizeVerb } from "../../security/operation.js";
 import { parseSpiffeId } from "../../security/spiffe.js";
 import { PEER_IDENTITY_HEADER } from "../../transport/mtls/index.js";
 import {
@@ -99,7 +99,7 @@ export class InvokeBlock {
   async invoke(req: InvokeRequest): Promise<InvokeResponse> {
     if (!req.appId) throw errors.malformedRequest("invoke: the target app id is empty");
     if (req.body.length > this.d.maxBodyBytes) throw errors.bodyTooLarge(`invoke: body of ${req.body.length} bytes exceeds --dapr-http-max-request-size (${this.d.maxBodyBytes} bytes)`);
-    req = { ...req, method: operationOf(req.method) };
+    req = { ...req, method: valid(normalizeOperation, req.method), verb: valid(normalizeVerb, req.verb), query: valid(normalizeQuery, req.query) };
     const endpoint = this.d.httpEndpoints?.get(req.appId) ?? (isUrlTarget(req.appId) ? { name: req.appId, baseUrl: req.appId, headers: [] } : undefined);
     if (endpoint) return this.external(endpoint, req);
     const target = parseTarget(req.appId, this.d.namespace, this.d.appId);
@@ -233,7 +233,7 @@ export class InvokeBlock {
     let path: string;
     try {
       if (open.kind !== GRPC_STREAM) throw errors.directInvoke(`unsupported sidecar stream kind "${open.kind}"`);
-      const method = operationOf(open.path);
+      const method = valid(normalizeOperation, open.path);
       headers = this.admit(open.headers, method, "");
       path = `/${method}`;
     } catch (err) {
@@ -410,11 +410,11 @@ export class InvokeBlock {
   async serve(treq: TransportRequest): Promise<TransportResponse> {
     try {
       if (treq.kind !== "invoke" && treq.kind !== "grpc-proxy") throw errors.directInvoke(`unsupported sidecar request kind "${treq.kind}"`);
-      const verb = treq.headers[H.verb] ?? "POST";
-      const method = operationOf(treq.path);
+      const verb = valid(normalizeVerb, treq.headers[H.verb] ?? "POST");
+      const method = valid(normalizeOperation, treq.path);
       const headers = this.admit(treq.headers, method, treq.kind === "grpc-proxy" ? "" : verb);
       if (treq.kind === "grpc-proxy") return joinTrailers(await this.deliverGrpc({ path: `/${method}`, headers, body: treq.body }));
-      return await this.deliver({ appId: this.d.appId, method, verb, query: treq.headers[H.query] ?? "", headers, body: treq.body });
+      return await this.deliver({ appId: this.d.appId, method, verb, query: valid(normalizeQuery, treq.headers[H.query] ?? ""), headers, body: treq.body });
     } catch (err) {
       const e = err instanceof DaprError ? err : errors.directInvoke(err instanceof Error ? err.message : String(err));
       return { status: e.httpStatus, headers: { "content-type": "application/json", [H.error]: e.errorCode }, body: new TextEncoder().encode(JSON.stringify(e)) };
@@ -522,10 +522,11 @@ class AppNotFound extends Error {
   }
 }
 
-/** The method in its one normalised form (security/operation.ts): what access control matches and the app gets. */
-function operationOf(method: string): string {
+/** A call's method, verb or query in the one form (security/operation.ts) that access control matches and the app
+ * receives; what cannot take that form is the caller's mistake. */
+function valid(normalize: (s: string) => string, s: string): string {
   try {
-    return normalizeOperation(method);
+    return normalize(s);
   } catch (err) {
     if (err instanceof InvalidOperationError) throw errors.malformedRequest(`invoke: ${err.message}`);
     throw err;
