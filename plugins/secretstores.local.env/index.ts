@@ -2,6 +2,7 @@
 import type { SecretStore } from "../../src/components/contracts/secretstore.js";
 import { field } from "../../src/components/metadata-schema.js";
 import { definePlugin } from "../../src/components/plugin.js";
+import { ownValue } from "../../src/dictionary.js";
 
 export default definePlugin({
   type: "secretstores.local.env",
@@ -16,7 +17,8 @@ export default definePlugin({
         .map(([k, v]) => [k.slice(meta.prefix.length), v as string] as const);
     return {
       async get(name) {
-        const value = process.env[meta.prefix + name];
+        // process.env inherits Object.prototype: "toString" & co. are not variables.
+        const value = ownValue(process.env, meta.prefix + name);
         return value === undefined ? undefined : { [name]: value };
       },
       async bulkGet() {

@@ -4,8 +4,10 @@ import { isAbsolute, resolve } from "node:path";
 import type { SecretStore } from "../../src/components/contracts/secretstore.js";
 import { field } from "../../src/components/metadata-schema.js";
 import { definePlugin } from "../../src/components/plugin.js";
+import { dictionary } from "../../src/dictionary.js";
 
-type Secrets = Record<string, Record<string, string>>;
+/** Secret name → its keys and values. A Map, so a secret named "toString" or "__proto__" is just another name. */
+type Secrets = Map<string, Record<string, string>>;
 
 export default definePlugin({
   type: "secretstores.local.file",
@@ -24,25 +26,25 @@ export default definePlugin({
       throw new Error(`metadata field "secretsFile": cannot read JSON from ${file}: ${(err as Error).message}`);
     }
     if (!doc || typeof doc !== "object" || Array.isArray(doc)) throw new Error(`metadata field "secretsFile": ${file} must hold a JSON object`);
-    const secrets: Secrets = {};
+    const secrets: Secrets = new Map();
     const sep = meta.nestedSeparator;
     if (meta.multiValued) {
       for (const [name, value] of Object.entries(doc)) {
-        const flat: Record<string, string> = {};
+        const flat = dictionary<string>();
         flatten(value, "", sep, flat);
-        secrets[name] = flat;
+        secrets.set(name, flat);
       }
     } else {
-      const flat: Record<string, string> = {};
+      const flat = dictionary<string>();
       flatten(doc, "", sep, flat);
-      for (const [k, v] of Object.entries(flat)) secrets[k] = { [k]: v };
+      for (const [k, v] of Object.entries(flat)) secrets.set(k, { [k]: v });
     }
     return {
       async get(name) {
-        return secrets[name];
+        return secrets.get(name);
       },
       async bulkGet() {
-        return secrets;
+        return Object.fromEntries(secrets);
       },
       async close() {},
     };

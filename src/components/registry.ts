@@ -5,6 +5,7 @@ import type { SecretStore } from "./contracts/secretstore.js";
 import { MetadataError, parseMetadata } from "./metadata-schema.js";
 import type { Component, ComponentPlugin } from "./plugin.js";
 import { settlesWithin } from "../resiliency/sleep.js";
+import { dictionary, ownValue } from "../dictionary.js";
 
 export interface LoadedComponent {
   spec: ComponentSpec;
@@ -115,7 +116,7 @@ export class ComponentRegistry {
 
   /** Values of {name, value | secretKeyRef} items, secrets read from `secretStore` (auth.secretStore). */
   async resolveItems(items: MetadataItem[], secretStore: string | undefined, fail: (message: string) => Error): Promise<Record<string, string>> {
-    const out: Record<string, string> = {};
+    const out = dictionary<string>();
     for (const item of items) {
       if (!item.secretKeyRef) {
         out[item.name] = item.value ?? "";
@@ -126,7 +127,7 @@ export class ComponentRegistry {
       if (!store) throw fail(`"${item.name}": secretKeyRef needs secret store "${storeName}" (auth.secretStore), which is not loaded`);
       const secret = await store.get(item.secretKeyRef.name);
       const key = item.secretKeyRef.key ?? item.secretKeyRef.name;
-      const value = secret?.[key];
+      const value = ownValue(secret, key);
       if (value === undefined) throw fail(`"${item.name}": secret "${item.secretKeyRef.name}" key "${key}" not found in secret store "${storeName}"`);
       out[item.name] = value;
     }

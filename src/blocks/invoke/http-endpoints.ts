@@ -53,7 +53,7 @@ export function parseHttpEndpoints(resources: RawResource[], appId: string): Htt
     const tlsItems = Object.entries((tlsRaw ?? {}) as Record<string, unknown>)
       .filter(([name]) => name !== "renegotiation")
       .map(([name, v]) => {
-        if (!(name in TLS_FIELDS)) throw new ResourceError(r.source, `${where}: spec.clientTLS.${name} is not one of rootCA, certificate, privateKey, renegotiation`);
+        if (!Object.hasOwn(TLS_FIELDS, name)) throw new ResourceError(r.source, `${where}: spec.clientTLS.${name} is not one of rootCA, certificate, privateKey, renegotiation`);
         return { name, ...(typeof v === "object" && v !== null ? v : { value: v }) };
       });
     const auth = r.body.auth as { secretStore?: unknown } | undefined;

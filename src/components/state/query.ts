@@ -1,6 +1,7 @@
 // The state query language (Dapr's alpha query API): validation, and an evaluator for stores that filter in memory.
 import type { Query, QueryFilter, StateItem } from "../contracts/state.js";
 import { parseJson } from "../../json.js";
+import { ownValue } from "../../dictionary.js";
 
 export class QueryError extends Error {
   constructor(message: string) {
@@ -101,7 +102,7 @@ function valueAt(doc: unknown, path: string): unknown {
   let cur = doc;
   for (const part of path.split(".")) {
     if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<string, unknown>)[part];
+    cur = ownValue(cur as Record<string, unknown>, part);
   }
   return cur;
 }

@@ -4,6 +4,7 @@ import type { ApiContext } from "../../context.js";
 import type { PubsubBlock, BulkPublishEntry } from "../../../blocks/pubsub/pubsub-block.js";
 import { isCloudEventContentType, isJsonContentType } from "../../../blocks/pubsub/cloudevents.js";
 import { errors } from "../../../errors.js";
+import { dictionary } from "../../../dictionary.js";
 import { decodedSegment, encoder, json, jsonType, noContent, queryMetadata, readJson, stringMetadata } from "../respond.js";
 
 const raw = { parse: "none" as const };
@@ -68,7 +69,7 @@ function bulkEntry(e: unknown, i: number): BulkPublishEntry {
   const where = `entries[${i}]`;
   if (!e || typeof e !== "object" || Array.isArray(e)) throw errors.pubsubEventsSer(`${where} must be an object {entryId, event, contentType}`);
   // daprd decodes with Go's case-insensitive field matching, and the JS SDK sends "entryID": do the same.
-  const o: Record<string, unknown> = {};
+  const o = dictionary<unknown>();
   for (const [k, v] of Object.entries(e)) {
     const canonical = ["entryId", "event", "contentType", "metadata"].find((f) => f.toLowerCase() === k.toLowerCase());
     o[canonical ?? k] = v;
