@@ -13,6 +13,7 @@ import type { SubscribeTopicEventsRequestAlpha1 } from "../../src/gen/dapr/proto
 import { startSidecar, type Sidecar } from "../support/sidecar.js";
 import { freePort, waitFor } from "../support/ports.js";
 import { componentYaml } from "../support/components.js";
+import { MAX_JSON_DEPTH } from "../../src/json.js";
 import { appPort, BUN, FIXTURE_APP, received, resourcesDir, until } from "../pubsub/harness.js";
 
 setDefaultTimeout(30_000);
@@ -209,6 +210,18 @@ describe("subscriptions", () => {
     expect(count(after, "/declared", "a4")).toBe(3);
     expect(count(after, "/declared", "a5")).toBe(1);
     expect(count(after, "/dead", "a5")).toBe(1);
+  });
+
+  test("an event nested as deeply as publishing allows is routed by CEL and delivered; an app answering with JSON nested past the limit counts as success, as in daprd", async () => {
+    const inner = "[".repeat(MAX_JSON_DEPTH - 2) + "]".repeat(MAX_JSON_DEPTH - 2); // the CloudEvent and its data are the other two levels
+    const ce = `{"specversion":"1.0","id":"deepest","source":"t","type":"order","data":{"total":500,"deep":${inner}}}`;
+    expect((await publish("typed", ce, { "content-type": "application/cloudevents+json" })).status).toBe(204);
+    expect((await publish("answers", JSON.stringify({ action: "deep-answer", tag: "deep1" }))).status).toBe(204);
+    const log = await until(port, (r) => r.some((x) => x.event?.id === "deepest") && r.some((x) => x.event?.data?.tag === "deep1"), "the deep event and the deep answer");
+    expect(log.find((x) => x.event?.id === "deepest")!.path).toBe("/big-orders");
+    await Bun.sleep(200);
+    expect((await received(port)).filter((x) => x.event?.data?.tag === "deep1").length).toBe(1); // answered, not redelivered
+    expect((await sidecar.http("/v1.0/healthz")).status).toBe(204);
   });
 
   test("an app that hangs past the delivery timeout gets the event again", async () => {
