@@ -12,6 +12,10 @@ export interface FlagSpec {
   min?: number;
   max?: number;
   aliases?: string[];
+  /** A daprd / dapr run flag rapr accepts but has no use for: what rapr does instead (one warning at start). */
+  inert?: string;
+  /** Parsed by this function instead of by type (e.g. a resource quantity such as 16Mi). */
+  parse?: (raw: string) => string | number | boolean;
 }
 
 export class UsageError extends Error {
@@ -23,12 +27,21 @@ export class UsageError extends Error {
 
 export type FlagValues = Record<string, string | number | boolean | string[] | undefined>;
 
-export function parseFlags(specs: FlagSpec[], argv: string[]): { values: FlagValues; rest: string[] } {
+export interface ParsedFlags {
+  values: FlagValues;
+  rest: string[];
+  /** Names (spec.name) of the flags the user gave, as opposed to defaults. */
+  given: Set<string>;
+}
+
+/** `command` names the subcommand in "see rapr <command> --help". */
+export function parseFlags(specs: FlagSpec[], argv: string[], command = "run"): ParsedFlags {
   const byName = new Map<string, FlagSpec>();
   for (const s of specs) for (const n of [s.name, ...(s.aliases ?? [])]) byName.set(n, s);
   const values: FlagValues = {};
   for (const s of specs) values[s.name] = Array.isArray(s.default) ? [...s.default] : s.default;
   const seenList = new Set<string>();
+  const given = new Set<string>();
   let i = 0;
   for (; i < argv.length; i++) {
     const arg = argv[i];
@@ -37,11 +50,11 @@ export function parseFlags(specs: FlagSpec[], argv: string[]): { values: FlagVal
       break;
     }
     if (!arg.startsWith("-")) break;
-    const m = /^--?([^=]+)(?:=(.*))?$/s.exec(arg);
+    const m = /^(--?)([^=]+)(?:=(.*))?$/s.exec(arg);
     if (!m) throw new UsageError(`bad argument "${arg}"`);
-    const spec = byName.get(m[1]);
-    if (!spec) throw new UsageError(`unknown flag --${m[1]} (see rapr run --help)`);
-    let raw = m[2];
+    const spec = byName.get(m[2]);
+    if (!spec) throw new UsageError(`unknown flag ${m[1]}${m[2]} (see rapr ${command} --help)`);
+    let raw = m[3];
     if (raw === undefined) {
       if (spec.type === "bool") {
         const next = argv[i + 1];
@@ -51,6 +64,9 @@ export function parseFlags(specs: FlagSpec[], argv: string[]): { values: FlagVal
         raw = argv[++i];
       }
     }
+    // An empty value leaves a flag at its default, as daprd command lines in container specs write unset options.
+    if (raw === "" && spec.type !== "list" && spec.type !== "bool") continue;
+    given.add(spec.name);
     const value = convert(spec, raw);
     if (spec.type === "list" || spec.type === "csv") {
       if (!seenList.has(spec.name)) values[spec.name] = [];
@@ -60,11 +76,27 @@ export function parseFlags(specs: FlagSpec[], argv: string[]): { values: FlagVal
       values[spec.name] = value;
     }
   }
-  return { values, rest: argv.slice(i) };
+  return { values, rest: argv.slice(i), given };
 }
+
+/** The flags a user gave that rapr accepts without acting on them, as one warning line (undefined: none). */
+export function inertFlagsWarning(specs: FlagSpec[], given: Set<string>): string | undefined {
+  const byNote = new Map<string, string[]>();
+  for (const s of specs) if (s.inert && given.has(s.name)) byNote.set(s.inert, [...(byNote.get(s.inert) ?? []), `--${s.name}`]);
+  const notes = [...byNote].map(([note, flags]) => `${flags.join(", ")} (${note})`);
+  return notes.length ? `accepted for compatibility, not used: ${notes.join("; ")}` : undefined;
+}
+
 
 function convert(spec: FlagSpec, raw: string): string | number | boolean | string[] {
   const bad = (what: string) => new UsageError(`invalid value "${raw}" for flag --${spec.name}: ${what}`);
+  if (spec.parse) {
+    try {
+      return spec.parse(raw);
+    } catch (err) {
+      throw bad((err as Error).message);
+    }
+  }
   switch (spec.type) {
     case "bool":
       if (raw === "true" || raw === "1") return true;

@@ -2,8 +2,13 @@
 import { createLogger } from "../observability/logger.js";
 import { Runtime, StartAbortedError } from "../runtime/runtime.js";
 import { RAPR_VERSION } from "../version.js";
-import { formatHelp, parseFlags, UsageError } from "./flags.js";
+import { formatHelp, inertFlagsWarning, parseFlags, UsageError } from "./flags.js";
 import { allRunFlags, toRuntimeConfig } from "./run-flags.js";
+import { configurationWarning } from "../security/configuration.js";
+import { runTemplate } from "./multi-run.js";
+import { explainListenError } from "./port-conflict.js";
+import { registerSidecar, RUN_TEMPLATE_ENV } from "./sidecar-registry.js";
+import { list, listFlags, stop, stopFlags } from "./stop-list.js";
 import { subscriberToken, subscriberTokenFlags } from "./subscriber-token.js";
 import { newClusterSecret } from "../cluster/keys.js";
 
@@ -11,6 +16,9 @@ const USAGE = `rapr — a distributed application runtime, compatible with Dapr'
 
 Usage:
   rapr run [flags] [-- <app command...>]   start the sidecar (and the app, if given)
+  rapr run -f <dapr.yaml or its folder>    start every app of a Dapr run template, each with its sidecar
+  rapr list [-o json]                     the sidecars running on this machine
+  rapr stop --app-id <id> | -f <template> stop sidecars (and their apps)
   rapr subscriber-token --subject <who> --topics <pubsub/topic,...> [--ttl s] [--secret s]
                                           mint a token for a subscriber outside the cluster
   rapr cluster-secret                     print a new random secret for --cluster-secret
@@ -50,6 +58,19 @@ export async function main(argv: string[]): Promise<number> {
         if (args.length > 0) throw new UsageError(`rapr cluster-secret takes no arguments (got "${args[0]}")`);
         process.stdout.write(newClusterSecret() + "\n");
         return 0;
+      case "list":
+        if (args.includes("--help") || args.includes("-h")) {
+          process.stdout.write(`Flags of rapr list:\n${formatHelp(listFlags)}\n`);
+          return 0;
+        }
+        process.stdout.write(list(args) + "\n");
+        return 0;
+      case "stop":
+        if (args.includes("--help") || args.includes("-h")) {
+          process.stdout.write(`Flags of rapr stop:\n${formatHelp(stopFlags)}\n`);
+          return 0;
+        }
+        return await stop(args, (line) => process.stdout.write(line + "\n"));
       case "run":
         if (args.includes("--help") || args.includes("-h")) {
           process.stdout.write(USAGE + formatHelp(allRunFlags()) + "\n");
@@ -57,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
         }
         return await run(args);
       default:
-        throw new UsageError(`unknown command "${cmd}" (commands: run, subscriber-token, cluster-secret, version, help)`);
+        throw new UsageError(`unknown command "${cmd}" (commands: run, list, stop, subscriber-token, cluster-secret, version, help)`);
     }
   } catch (err) {
     if (err instanceof UsageError) {
@@ -70,9 +91,16 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function run(args: string[]): Promise<number> {
-  const { values, rest } = parseFlags(allRunFlags(), args);
-  const config = toRuntimeConfig(values, rest, process.env);
+  const { values, rest, given } = parseFlags(allRunFlags(), args);
+  if (values["run-file"] !== undefined) {
+    if (rest.length) throw new UsageError("rapr run -f takes no app command: the run template names each app's command");
+    return await runTemplate(values["run-file"] as string);
+  }
+  const config = toRuntimeConfig(values, rest, process.env, given);
   const logger = createLogger({ level: (process.env.RAPR_LOG_LEVEL as any) ?? config.logLevel, json: config.logAsJson, appId: config.appId });
+  for (const warning of [inertFlagsWarning(allRunFlags(), given), configurationWarning(config.configPath)]) if (warning) logger.warn(warning);
+  const { consoleFd, ...template } = takeRunTemplateEnv();
+  if (config.appOutput && consoleFd) config.appOutput.consoleFd = consoleFd;
   const runtime = new Runtime(config, logger);
   let signals = 0;
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
@@ -92,10 +120,41 @@ async function run(args: string[]): Promise<number> {
     await runtime.start();
   } catch (err) {
     if (err instanceof StartAbortedError) return await runtime.finished; // a signal during start-up
-    logger.error("start-up failed", { error: err });
-    process.stderr.write(`rapr: ${err instanceof Error ? err.message : String(err)}\n`);
+    const message = explainListenError(err, config) ?? (err instanceof Error ? err.message : String(err));
+    logger.error("start-up failed", { error: message });
+    process.stderr.write(`rapr: ${message}\n`);
     await runtime.stop("start-up failed");
     return 1;
   }
-  return await runtime.finished;
+  const unregister = registerSidecar({
+    appId: config.appId,
+    pid: process.pid,
+    httpPort: runtime.httpPort,
+    grpcPort: runtime.grpcPort,
+    appPort: config.appPort,
+    unixDomainSocket: config.unixDomainSocketDir,
+    command: config.appCommand.join(" "),
+    appPid: runtime.appPid,
+    created: Date.now(),
+    ...template,
+  });
+  try {
+    return await runtime.finished;
+  } finally {
+    unregister();
+  }
+}
+
+/** What `rapr run -f` told this sidecar about itself, taken out of the environment the app inherits. */
+function takeRunTemplateEnv() {
+  const env = process.env;
+  const out = {
+    cliPid: env[RUN_TEMPLATE_ENV.cliPid] ? Number(env[RUN_TEMPLATE_ENV.cliPid]) : undefined,
+    runTemplatePath: env[RUN_TEMPLATE_ENV.path],
+    appLogPath: env[RUN_TEMPLATE_ENV.appLog],
+    daprdLogPath: env[RUN_TEMPLATE_ENV.daprdLog],
+    consoleFd: env[RUN_TEMPLATE_ENV.consoleFd] ? Number(env[RUN_TEMPLATE_ENV.consoleFd]) : undefined,
+  };
+  for (const name of Object.values(RUN_TEMPLATE_ENV)) delete env[name];
+  return out;
 }

@@ -2,12 +2,13 @@
 import { homedir, hostname } from "node:os";
 import { join, resolve } from "node:path";
 import type { LogLevel } from "../observability/logger.js";
-import type { AppProtocol, RuntimeConfig } from "../runtime/config.js";
+import type { AppOutput, AppProtocol, RuntimeConfig } from "../runtime/config.js";
 import { UsageError, type FlagSpec, type FlagValues } from "./flags.js";
 import { checkPubsubFlags, pubsubRunFlags } from "../blocks/pubsub/flags.js";
 import { invokeRunFlags } from "../blocks/invoke/flags.js";
 import { checkClusterFlags, clusterRunFlags } from "../cluster/flags.js";
 import { dataplaneRunFlags } from "../transport/dataplane-flags.js";
+import { daprdCompatFlags } from "./daprd-compat-flags.js";
 
 const PORT = { min: 0, max: 65535 };
 
@@ -16,13 +17,13 @@ export const runFlags: FlagSpec[] = [
   { name: "app-port", type: "int", help: "port the app listens on (none: the app is not called)", ...PORT, aliases: ["p"] },
   { name: "app-protocol", type: "string", help: "how to call the app", default: "http", oneOf: ["http", "https", "grpc", "grpcs", "h2c"], aliases: ["P"] },
   { name: "app-channel-address", type: "string", help: "host the app listens on", default: "127.0.0.1" },
-  { name: "dapr-http-port", type: "int", help: "HTTP API port", default: 3500, ...PORT, aliases: ["H"] },
-  { name: "dapr-grpc-port", type: "int", help: "gRPC API port (gRPC, gRPC-Web, Connect)", default: 50001, ...PORT, aliases: ["G"] },
-  { name: "dapr-internal-grpc-port", type: "int", help: "sidecar-to-sidecar port (0: any free port)", default: 0, ...PORT },
-  { name: "metrics-port", type: "int", help: "Prometheus metrics port", default: 9090, ...PORT, aliases: ["M"] },
+  { name: "dapr-http-port", type: "int", help: "HTTP API port (with an app command and not given: a free port)", default: 3500, ...PORT, aliases: ["H"] },
+  { name: "dapr-grpc-port", type: "int", help: "gRPC API port (gRPC, gRPC-Web, Connect; with an app command and not given: a free port)", default: 50001, ...PORT, aliases: ["G"] },
+  { name: "dapr-internal-grpc-port", type: "int", help: "sidecar-to-sidecar port (0: any free port)", default: 0, ...PORT, aliases: ["I"] },
+  { name: "metrics-port", type: "int", help: "Prometheus metrics port (with an app command and not given: a free port)", default: 9090, ...PORT, aliases: ["M"] },
   { name: "enable-metrics", type: "bool", help: "serve Prometheus metrics", default: true },
   { name: "dapr-grpc-http1", type: "bool", help: "also serve Connect and gRPC-Web over HTTP/1.1 on the gRPC port (browsers); false: HTTP/2 only, faster", default: true },
-  { name: "dapr-listen-addresses", type: "string", help: "address the APIs listen on", default: "127.0.0.1" },
+  { name: "dapr-listen-addresses", type: "string", help: "address the APIs listen on (of a comma-separated list as daprd takes: the first IPv4 one)", default: "127.0.0.1" },
   { name: "resources-path", type: "list", help: "folder of component YAML files (repeatable); none: embedded defaults", default: [], aliases: ["components-path", "d"] },
   { name: "plugins-path", type: "list", help: "folder or file of extra component plugins (repeatable)", default: [] },
   { name: "config", type: "string", help: "Configuration YAML file", aliases: ["c"] },
@@ -34,13 +35,20 @@ export const runFlags: FlagSpec[] = [
   { name: "app-health-probe-interval", type: "int", help: "seconds between app health probes", default: 5, min: 1 },
   { name: "app-health-probe-timeout", type: "int", help: "milliseconds a probe may take", default: 500, min: 1 },
   { name: "app-health-threshold", type: "int", help: "failed probes before the app counts as unhealthy", default: 3, min: 1 },
-  { name: "dapr-http-max-request-size", type: "int", help: "largest request body, in MB", default: 4, min: 1, max: 4096 },
-  { name: "dapr-http-read-buffer-size", type: "int", help: "accepted for compatibility (KB)", default: 4, min: 1 },
+  { name: "dapr-http-max-request-size", type: "int", help: "largest request body, in MB (-1: the default, as Kubernetes specs write it)", default: 4, min: -1, max: 4096 },
+  { name: "dapr-http-read-buffer-size", type: "int", help: "accepted for compatibility (KB)", default: 4, min: -1 },
   { name: "data-dir", type: "string", help: "where embedded defaults keep their data", default: join(homedir(), ".rapr") },
   { name: "allowed-origins", type: "csv", help: "CORS origins allowed to call the APIs", default: ["*"] },
-  { name: "dapr-graceful-shutdown-seconds", type: "int", help: "time the app gets to stop before it is killed", default: 5, min: 0 },
+  { name: "dapr-graceful-shutdown-seconds", type: "int", help: "time the app gets to stop before it is killed (-1: the default)", default: 5, min: -1 },
   { name: "enable-api-logging", type: "bool", help: "log every API call", default: false },
+  { name: "run-file", type: "string", help: "run every app of a Dapr run template (a dapr.yaml, or a folder holding one)", aliases: ["f"] },
+  { name: "app-log-file", type: "string", help: "also write the app's output to this file (rapr run -f sets it)" },
+  { name: "app-log-destination", type: "string", help: "where the app's output goes with --app-log-file", default: "fileAndConsole", oneOf: ["console", "file", "fileAndConsole"] },
+  ...daprdCompatFlags,
 ];
+
+/** The ports `dapr run` picks free ones for when the user did not set them, with the flag that sets each. */
+const APP_RUN_PORTS = [["dapr-http-port", "httpPort"], ["dapr-grpc-port", "grpcPort"], ["metrics-port", "metricsPort"]] as const;
 
 /** Blocks that bring flags of their own (cluster, dataplane, …) append them here. */
 export const extraRunFlags: FlagSpec[] = [...pubsubRunFlags, ...invokeRunFlags, ...clusterRunFlags, ...dataplaneRunFlags];
@@ -49,7 +57,11 @@ export function allRunFlags(): FlagSpec[] {
   return [...runFlags, ...extraRunFlags];
 }
 
-export function toRuntimeConfig(v: FlagValues, appCommand: string[], env: Record<string, string | undefined>): RuntimeConfig {
+/**
+ * `given` names the flags the user set: with an app command, the API and metrics ports left unset get free ones (as
+ * `dapr run` does; the app learns them from DAPR_HTTP_PORT / DAPR_GRPC_PORT), so they cannot collide with its own.
+ */
+export function toRuntimeConfig(v: FlagValues, appCommand: string[], env: Record<string, string | undefined>, given?: Set<string>): RuntimeConfig {
   const appId = (v["app-id"] as string | undefined) ?? generatedAppId();
   if (!/^[A-Za-z0-9]([A-Za-z0-9._-]{0,62})$/.test(appId) || appId.includes("||")) {
     throw new UsageError(`invalid value "${appId}" for flag --app-id: letters, digits, '.', '_' and '-' only, at most 63 characters`);
@@ -61,10 +73,16 @@ export function toRuntimeConfig(v: FlagValues, appCommand: string[], env: Record
   const extra: RuntimeConfig["extra"] = {};
   for (const [k, val] of Object.entries(v)) if (!known.has(k)) extra[k] = val;
   const level = v["log-level"] as string;
+  const ports = { httpPort: v["dapr-http-port"] as number, grpcPort: v["dapr-grpc-port"] as number, metricsPort: v["metrics-port"] as number };
+  if (appCommand.length && given) for (const [flag, key] of APP_RUN_PORTS) if (!given.has(flag)) ports[key] = 0;
+  checkDistinctPorts(v, given);
+  let appProtocol = v["app-protocol"] as AppProtocol;
+  if (v["app-ssl"] === true) appProtocol = appProtocol === "grpc" ? "grpcs" : appProtocol === "http" ? "https" : appProtocol;
+  const maxBody = (v["max-body-size"] as number | undefined) ?? orDefault(v, "dapr-http-max-request-size", 1) * 1024 * 1024;
   return {
     appId,
     appPort: v["app-port"] as number | undefined,
-    appProtocol: v["app-protocol"] as AppProtocol,
+    appProtocol,
     appChannelAddress: v["app-channel-address"] as string,
     appMaxConcurrency: concurrency > 0 ? concurrency : undefined,
     enableAppHealthCheck: v["enable-app-health-check"] as boolean,
@@ -72,28 +90,52 @@ export function toRuntimeConfig(v: FlagValues, appCommand: string[], env: Record
     appHealthProbeIntervalMs: (v["app-health-probe-interval"] as number) * 1000,
     appHealthProbeTimeoutMs: v["app-health-probe-timeout"] as number,
     appHealthThreshold: v["app-health-threshold"] as number,
-    httpPort: v["dapr-http-port"] as number,
-    grpcPort: v["dapr-grpc-port"] as number,
+    ...ports,
     internalGrpcPort: v["dapr-internal-grpc-port"] as number,
-    metricsPort: v["metrics-port"] as number,
     enableMetrics: v["enable-metrics"] as boolean,
     enableApiLogging: v["enable-api-logging"] as boolean,
-    listenAddress: v["dapr-listen-addresses"] as string,
+    listenAddress: firstListenAddress(v["dapr-listen-addresses"] as string),
     grpcHttp1: v["dapr-grpc-http1"] as boolean,
     resourcesPaths: (v["resources-path"] as string[]).map((p) => resolve(p)),
     pluginsPaths: (v["plugins-path"] as string[]).map((p) => resolve(p)),
     configPath: v.config as string | undefined,
     logLevel: (level === "fatal" ? "error" : level) as LogLevel,
     logAsJson: v["log-as-json"] as boolean,
-    maxRequestBodyBytes: (v["dapr-http-max-request-size"] as number) * 1024 * 1024,
+    maxRequestBodyBytes: maxBody,
+    unixDomainSocketDir: v["unix-domain-socket"] ? resolve(v["unix-domain-socket"] as string) : undefined,
     dataDir: resolve(v["data-dir"] as string),
     allowedOrigins: v["allowed-origins"] as string[],
-    gracefulShutdownMs: (v["dapr-graceful-shutdown-seconds"] as number) * 1000,
+    gracefulShutdownMs: orDefault(v, "dapr-graceful-shutdown-seconds") * 1000,
     apiToken: env.DAPR_API_TOKEN || undefined,
     appApiToken: env.APP_API_TOKEN || undefined,
     appCommand,
+    appOutput: v["app-log-file"] ? { file: resolve(v["app-log-file"] as string), destination: v["app-log-destination"] as AppOutput["destination"] } : undefined,
     extra,
   };
+}
+
+/** A number below `least` (Kubernetes sidecar specs write -1 for "not set") means the flag's default. */
+function orDefault(v: FlagValues, flag: string, least = 0): number {
+  const n = v[flag] as number;
+  return n >= least ? n : (runFlags.find((f) => f.name === flag)!.default as number);
+}
+
+/** daprd takes a comma-separated list ("[::1],127.0.0.1"); rapr listens on one address: the first IPv4 one. */
+function firstListenAddress(list: string): string {
+  const addresses = list.split(",").map((a) => a.trim().replace(/^\[(.*)\]$/, "$1")).filter(Boolean);
+  return addresses.find((a) => !a.includes(":")) ?? addresses[0] ?? "127.0.0.1";
+}
+
+/** Two of rapr's listeners given the same port would fail at start with EADDRINUSE; say so up front instead. */
+function checkDistinctPorts(v: FlagValues, given: Set<string> | undefined): void {
+  const byPort = new Map<number, string>();
+  for (const flag of ["dapr-http-port", "dapr-grpc-port", "metrics-port", "dapr-internal-grpc-port", "app-port"]) {
+    const port = v[flag] as number | undefined;
+    if (!port || (given && !given.has(flag))) continue;
+    const other = byPort.get(port);
+    if (other) throw new UsageError(`--${other} and --${flag} are both ${port}: each needs a port of its own`);
+    byPort.set(port, flag);
+  }
 }
 
 function generatedAppId(): string {

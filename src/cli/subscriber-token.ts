@@ -10,7 +10,7 @@ export const subscriberTokenFlags: FlagSpec[] = [
 ];
 
 export function subscriberToken(args: string[], env: Record<string, string | undefined>, now = Date.now()): string {
-  const { values, rest } = parseFlags(subscriberTokenFlags, args);
+  const { values, rest } = parseFlags(subscriberTokenFlags, args, "subscriber-token");
   if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
   const secret = (values.secret as string | undefined) ?? env.RAPR_SUBSCRIBER_TOKEN_SECRET;
   if (!secret) throw new UsageError("flag --secret (or RAPR_SUBSCRIBER_TOKEN_SECRET) is required");

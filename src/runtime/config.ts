@@ -1,5 +1,12 @@
 import type { LogLevel } from "../observability/logger.js";
 
+export interface AppOutput {
+  file: string;
+  destination: "console" | "file" | "fileAndConsole";
+  /** Where "console" output goes when not rapr's own stdout/stderr (`rapr run -f` hands its console down). */
+  consoleFd?: number;
+}
+
 export type AppProtocol = "http" | "https" | "grpc" | "grpcs" | "h2c";
 
 /** Everything `rapr run` was told, typed and validated. */
@@ -29,6 +36,8 @@ export interface RuntimeConfig {
   logLevel: LogLevel;
   logAsJson: boolean;
   maxRequestBodyBytes: number;
+  /** --unix-domain-socket: the APIs listen on sockets in this directory instead of TCP ports. */
+  unixDomainSocketDir?: string;
   dataDir: string;
   allowedOrigins: string[];
   gracefulShutdownMs: number;
@@ -38,6 +47,8 @@ export interface RuntimeConfig {
   appApiToken?: string;
   /** The app to launch (everything after `--`). */
   appCommand: string[];
+  /** --app-log-file: the app's output also (or only) goes to this file. */
+  appOutput?: AppOutput;
   /** Options of blocks that register their own flags (cluster, dataplane, …), by flag name. */
   extra: Record<string, string | string[] | boolean | number | undefined>;
 }

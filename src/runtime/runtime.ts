@@ -105,6 +105,11 @@ export class Runtime {
     return this.grpc?.port;
   }
 
+  /** The app's process id (the leader of its process group), once launched. */
+  get appPid(): number | undefined {
+    return this.app?.pid;
+  }
+
   /** Starts everything; rejects with StartAbortedError when a stop arrives first (stop() then tears down what started). */
   start(): Promise<void> {
     return (this.starting ??= this.startSteps());
@@ -182,7 +187,7 @@ export class Runtime {
     if (c.appPort !== undefined) env.APP_PORT = String(c.appPort);
     if (c.apiToken) env.DAPR_API_TOKEN = c.apiToken;
     if (c.appApiToken) env.APP_API_TOKEN = c.appApiToken;
-    this.app = AppProcess.launch({ command: c.appCommand, env, logger: this.logger.child("app") });
+    this.app = AppProcess.launch({ command: c.appCommand, env, logger: this.logger.child("app"), output: c.appOutput });
     this.app.exited.then((code) => {
       this.logger.info("app exited", { code });
       this.stop("app exited", code);
@@ -217,7 +222,8 @@ export class Runtime {
       if (!(await settlesWithin(drains, drainMs + DRAIN_SLACK_MS))) this.logger.warn("draining did not finish within the graceful-shutdown time; stopping anyway");
       let code = exitCode;
       const appGraceMs = Math.max(MIN_APP_GRACE_MS, deadline - performance.now());
-      if (this.app) code = reason === "app exited" ? exitCode : await this.app.stop(appGraceMs).then(() => exitCode);
+      // Also after the app exited by itself: what it started in its process group may still run.
+      if (this.app) await this.app.stop(appGraceMs);
       this.appChannel.stop();
       await Promise.allSettled([this.http?.stop(), this.grpc?.stop(), this.metrics.stop()]);
       for (const m of this.modules.reverse()) await m.stop().catch((err) => this.logger.warn("module stop failed", { module: m.name, error: err }));

@@ -10,6 +10,24 @@ export interface InvocationConfiguration {
   nameResolution?: { component: string; configuration: Record<string, string> };
 }
 
+/** The Configuration spec sections rapr acts on; any other is named in a warning at start (see configurationWarning). */
+export const IMPLEMENTED_CONFIGURATION_SECTIONS = ["accessControl", "nameResolution"];
+
+/** One warning line naming the --config spec sections rapr does not implement yet (undefined: none, or no file). */
+export function configurationWarning(path: string | undefined): string | undefined {
+  if (!path) return undefined;
+  let doc: any;
+  try {
+    doc = parse(readFileSync(path, "utf8"));
+  } catch {
+    return undefined; // readInvocationConfiguration reports the error
+  }
+  const spec = doc?.spec;
+  if (!spec || typeof spec !== "object") return undefined;
+  const ignored = Object.keys(spec).filter((k) => !IMPLEMENTED_CONFIGURATION_SECTIONS.includes(k));
+  return ignored.length ? `--config ${path}: not implemented yet, ignored: spec.${ignored.join(", spec.")} (implemented: ${IMPLEMENTED_CONFIGURATION_SECTIONS.join(", ")})` : undefined;
+}
+
 export function readInvocationConfiguration(path: string | undefined): InvocationConfiguration {
   if (!path) return {};
   let doc: any;

@@ -1,5 +1,6 @@
 // The gRPC API: dapr.proto.runtime.v1.Dapr and rapr.v1.* through Connect. One port speaks gRPC (HTTP/2), and
 // gRPC-Web and Connect over HTTP/1.1 or HTTP/2, so native gRPC clients and browsers share it.
+import { apiListen, boundPort, listenNodeServer } from "../listen-address.js";
 import { ConnectError, Code, createConnectRouter, type ConnectRouter, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { cors as connectCors } from "@connectrpc/connect";
@@ -155,9 +156,9 @@ export async function startGrpcServer(ctx: ApiContext): Promise<GrpcServerHandle
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(ctx.config.grpcPort, ctx.config.listenAddress, () => resolve());
+    listenNodeServer(server, apiListen(ctx.config, "grpc"), resolve);
   });
-  const port = (server.address() as net.AddressInfo).port;
+  const port = boundPort(server.address());
   return {
     port,
     async stop() {
@@ -178,10 +179,10 @@ async function listenHttp2Only(h2: http2.Http2Server, ctx: ApiContext): Promise<
   });
   await new Promise<void>((resolve, reject) => {
     h2.once("error", reject);
-    h2.listen(ctx.config.grpcPort, ctx.config.listenAddress, () => resolve());
+    listenNodeServer(h2, apiListen(ctx.config, "grpc"), resolve);
   });
   return {
-    port: (h2.address() as net.AddressInfo).port,
+    port: boundPort(h2.address()),
     async stop() {
       await new Promise<void>((resolve) => {
         h2.close(() => resolve());

@@ -1,4 +1,5 @@
 // The HTTP API (Dapr's /v1.0 surface) on Elysia.
+import { apiListen } from "../listen-address.js";
 import { Elysia } from "elysia";
 import type { ApiContext } from "../context.js";
 import { DaprError, errors } from "../../errors.js";
@@ -89,9 +90,9 @@ export function startHttpServer(ctx: ApiContext): HttpServerHandle {
     return response;
   };
   const server = Bun.serve({
-    port: ctx.config.httpPort,
+    // { port, hostname } or { unix }: Bun's option types cannot take the union as one spread.
+    ...(apiListen(ctx.config, "http") as { port: number }),
     websocket: outside.handler,
-    hostname: ctx.config.listenAddress,
     // Bun answers a Content-Length over this with a bare 413 before the API sees the request; keep it out of the
     // way so onRequest answers with ERR_BODY_TOO_LARGE. Bodies without a length are limited by limitUnsizedBody.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
@@ -113,7 +114,7 @@ export function startHttpServer(ctx: ApiContext): HttpServerHandle {
     },
   });
   return {
-    port: server.port!,
+    port: server.port ?? 0,
     async stop() {
       await server.stop(false);
     },
