@@ -225,38 +225,33 @@ describe("item 3: without mTLS a caller's claimed app id is not trusted", () => 
     return (JSON.parse(readFileSync(join(dir, entry), "utf8")) as { address: string }).address;
   }
 
-  test("a raw client on the transport port claiming to be secA falls to the default action (deny)", async () => {
+  /** An invocation frame sent to secC's transport port by a plain TCP client, not a sidecar. */
+  async function rawInvoke(headers: Record<string, string>): Promise<{ status: number; body: { errorCode: string; message: string } }> {
     const raw = new MtlsTransport({ name: "raw-test-client" });
     try {
       const res = await raw.request(transportAddress(ids.secC), {
         kind: "invoke",
         path: "open",
-        headers: { "rapr-target-app": ids.secC, "rapr-target-ns": "default", "rapr-caller-app": ids.secA, "rapr-caller-ns": "default", "rapr-verb": "GET", "rapr-query": "" },
+        headers: { "rapr-target-app": ids.secC, "rapr-target-ns": "default", "rapr-verb": "GET", "rapr-query": "", ...headers },
         body: new Uint8Array(),
       });
-      const body = JSON.parse(new TextDecoder().decode(res.body));
-      expect(res.status).toBe(403);
-      expect(body.errorCode).toBe("ERR_PERMISSION_DENIED");
-      expect(body.message).toContain("unknown caller");
+      return { status: res.status, body: JSON.parse(new TextDecoder().decode(res.body)) };
     } finally {
       await raw.close();
     }
+  }
+
+  test("a raw client on the transport port claiming to be secA falls to the default action (deny)", async () => {
+    const r = await rawInvoke({ "rapr-caller-app": ids.secA, "rapr-caller-ns": "default" });
+    expect(r.status).toBe(403);
+    expect(r.body.errorCode).toBe("ERR_PERMISSION_DENIED");
+    expect(r.body.message).toContain("unknown caller");
   });
 
   test("a verb that is no HTTP method is refused before it could reach the app's request line", async () => {
-    const raw = new MtlsTransport({ name: "raw-test-client" });
-    try {
-      const res = await raw.request(transportAddress(ids.secC), {
-        kind: "invoke",
-        path: "open",
-        headers: { "rapr-target-app": ids.secC, "rapr-target-ns": "default", "rapr-verb": "GET /admin HTTP/1.1\r\nx-injected: 1\r\n\r\nGET", "rapr-query": "" },
-        body: new Uint8Array(),
-      });
-      expect(res.status).toBe(400);
-      expect(JSON.parse(new TextDecoder().decode(res.body)).errorCode).toBe("ERR_MALFORMED_REQUEST");
-    } finally {
-      await raw.close();
-    }
+    const r = await rawInvoke({ "rapr-verb": "GET /admin HTTP/1.1\r\nx-injected: 1\r\n\r\nGET" });
+    expect(r.status).toBe(400);
+    expect(r.body.errorCode).toBe("ERR_MALFORMED_REQUEST");
   });
 
   test("a sidecar without mTLS is an unknown caller too, even with the app id the policy allows", async () => {
