@@ -46,8 +46,10 @@ export class Metrics {
       this.server = Bun.serve({
         hostname: host,
         port,
+        development: false,
         fetch: async (req) => {
-          if (new URL(req.url).pathname !== "/metrics") return new Response("not found; try /metrics\n", { status: 404 });
+          // A request with an empty Host header has a URL of only its path.
+          if (new URL(req.url, "http://localhost").pathname !== "/metrics") return new Response("not found; try /metrics\n", { status: 404 });
           return new Response(await this.registry.metrics(), { headers: { "content-type": this.registry.contentType } });
         },
       });

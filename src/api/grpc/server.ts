@@ -11,6 +11,7 @@ import { Dapr } from "../../gen/dapr/proto/runtime/v1/dapr_pb.js";
 import type { ApiContext } from "../context.js";
 import { isPreflight } from "../cors.js";
 import { installGrpcFastPath, type FastPathRoutes } from "./h2-fast-path.js";
+import { requireAuthority } from "./authority-guard.js";
 import type { CallGuard, UnaryRoute } from "./unary-grpc.js";
 import type { DescMethodUnary, DescService } from "@bufbuild/protobuf";
 import { DaprError } from "../../errors.js";
@@ -131,7 +132,7 @@ export function buildConnectHandlers(ctx: ApiContext) {
 
 export async function startGrpcServer(ctx: ApiContext): Promise<GrpcServerHandle> {
   const { nodeHandler, fastPath } = buildConnectHandlers(ctx);
-  const withCors = corsWrapper(ctx.config.allowedOrigins, nodeHandler);
+  const withCors = corsWrapper(ctx.config.allowedOrigins, requireAuthority(nodeHandler));
   const h2 = http2.createServer({}, withCors as any);
   installGrpcFastPath(h2, fastPath);
   if (!ctx.config.grpcHttp1) return listenHttp2Only(h2, ctx);

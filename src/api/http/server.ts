@@ -45,9 +45,20 @@ function requestGuard(ctx: ApiContext): (request: Request, pathname: string) => 
   };
 }
 
-function apiError(ctx: ApiContext, error: unknown, request: Request): Response {
-  if (!(error instanceof DaprError)) ctx.logger.error("unhandled HTTP API error", { path: pathOf(request.url), error });
-  return errorResponse(error);
+/** `request` is absent only for what Bun.serve's error handler catches outside every route. */
+function apiError(ctx: ApiContext, error: unknown, request?: Request): Response {
+  const known = error instanceof DaprError ? error : request && unreadableBody(error, request);
+  if (!known) ctx.logger.error("unhandled HTTP API error", { path: request && pathOf(request.url), error });
+  return errorResponse(known ?? error);
+}
+
+/**
+ * A body that breaks off (malformed chunked encoding, a client gone mid-body) fails its read with an AbortError
+ * once Bun has answered 400 and closed the connection: the caller's mistake, not an API failure.
+ */
+function unreadableBody(error: unknown, request: Request): DaprError | undefined {
+  if (!(error instanceof DOMException && error.name === "AbortError" && request.signal.aborted)) return undefined;
+  return errors.malformedRequest(`the request body could not be read: ${error.message}`);
 }
 
 /** The Elysia app with every block's routes; requests reach it through startHttpServer's guard. */
@@ -97,11 +108,16 @@ export function startHttpServer(ctx: ApiContext): HttpServerHandle {
     // way so onRequest answers with ERR_BODY_TOO_LARGE. Bodies without a length are limited by limitUnsizedBody.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     idleTimeout: 120,
-    fetch: async (request, srv) => {
-      const url = request.url;
-      const upgraded = outside.tryUpgrade(request, url, srv);
+    // Never Bun's development error page (it shows source lines) for something no route caught.
+    development: false,
+    error: (error) => apiError(ctx, error),
+    fetch: async (sent, srv) => {
+      const sentUrl = sent.url;
+      const url = routableUrl(sentUrl);
+      const upgraded = outside.tryUpgrade(sent, url, srv);
       if (upgraded === true) return undefined;
       if (upgraded) return upgraded;
+      const request = url === sentUrl ? sent : new Request(url, sent);
       const pathname = pathOf(url);
       if (!observed) return answer(limitUnsizedBody(request, ctx.config.maxRequestBodyBytes), pathname, url);
       const started = performance.now();
@@ -134,6 +150,18 @@ function limitUnsizedBody(request: Request, maxBytes: number): Request {
     },
   });
   return new Request(request, { body: request.body.pipeThrough(counter) });
+}
+
+/**
+ * request.url with a host of at least four characters: Bun gives a request with an empty Host header a URL of only
+ * its path, and Elysia's router takes the path to start after "http://" plus four characters. Such URLs get the host
+ * "localhost" (the Host header stays as sent).
+ */
+function routableUrl(url: string): string {
+  const pathStart = url.startsWith("http://") ? url.indexOf("/", 7) : 0;
+  if (pathStart >= 11) return url;
+  const path = pathStart < 0 ? "" : url.slice(pathStart);
+  return `http://localhost${path.startsWith("/") ? "" : "/"}${path}`;
 }
 
 /** The path of an absolute request URL, without parsing the whole URL. */
