@@ -3,7 +3,7 @@ import type { ComponentRegistry, LoadedComponent } from "../../components/regist
 import type { StateStore } from "../../components/contracts/state.js";
 import type { PubSub } from "../../components/contracts/pubsub.js";
 import type { RuntimeConfig } from "../../runtime/config.js";
-import { errors } from "../../errors.js";
+import { ExtendedAttributes } from "./extended-attributes.js";
 import { RAPR_VERSION } from "../../version.js";
 
 export interface ComponentInfo {
@@ -47,23 +47,22 @@ function capabilitiesOf(l: LoadedComponent): string[] {
 export type MetadataContributor = (snap: MetadataSnapshot) => void;
 
 export class MetadataBlock {
-  private readonly extended = new Map<string, string>();
+  private readonly extended = new ExtendedAttributes();
   private readonly contributors: MetadataContributor[] = [];
 
   constructor(private readonly config: RuntimeConfig, private readonly registry: ComponentRegistry) {
-    this.extended.set("daprRuntimeVersion", RAPR_VERSION);
-    this.extended.set("raprRuntimeVersion", RAPR_VERSION);
-    if (config.appCommand.length) this.extended.set("appCommand", config.appCommand.join(" "));
-    this.extended.set("cliPID", String(process.pid));
+    this.extended.setOwn("daprRuntimeVersion", RAPR_VERSION);
+    this.extended.setOwn("raprRuntimeVersion", RAPR_VERSION);
+    if (config.appCommand.length) this.extended.setOwn("appCommand", config.appCommand.join(" "));
+    this.extended.setOwn("cliPID", String(process.pid));
   }
 
   contribute(fn: MetadataContributor): void {
     this.contributors.push(fn);
   }
 
+  /** An attribute the app sets (bounded: see ExtendedAttributes). */
   set(key: string, value: string): void {
-    if (!key || key.length > 256) throw errors.malformedRequest(`metadata key must be 1 to 256 characters, got ${key.length}`);
-    if (value.length > 65536) throw errors.malformedRequest(`metadata value for "${key}" must be at most 64 KiB`);
     this.extended.set(key, value);
   }
 
@@ -80,7 +79,7 @@ export class MetadataBlock {
         version: l.spec.version,
         capabilities: capabilitiesOf(l),
       })),
-      extended: Object.fromEntries(this.extended),
+      extended: this.extended.toObject(),
       subscriptions: [],
       httpEndpoints: [],
       appConnectionProperties: {
