@@ -1,5 +1,5 @@
 // rapr's command line: `rapr run`, `rapr version`, `rapr --help`.
-import { createLogger } from "../observability/logger.js";
+import { createLogger, type Logger } from "../observability/logger.js";
 import { Runtime, StartAbortedError } from "../runtime/runtime.js";
 import { RAPR_VERSION } from "../version.js";
 import { formatHelp, inertFlagsWarning, parseFlags, UsageError } from "./flags.js";
@@ -7,7 +7,7 @@ import { allRunFlags, toRuntimeConfig } from "./run-flags.js";
 import { configurationWarning } from "../security/configuration.js";
 import { runTemplate } from "./multi-run.js";
 import { explainListenError } from "./port-conflict.js";
-import { registerSidecar, RUN_TEMPLATE_ENV } from "./sidecar-registry.js";
+import { registerSidecar, RUN_TEMPLATE_ENV, type SidecarRecord } from "./sidecar-registry.js";
 import { list, listFlags, stop, stopFlags } from "./stop-list.js";
 import { subscriberToken, subscriberTokenFlags } from "./subscriber-token.js";
 import { newClusterSecret } from "../cluster/keys.js";
@@ -126,7 +126,7 @@ async function run(args: string[]): Promise<number> {
     await runtime.stop("start-up failed");
     return 1;
   }
-  const unregister = registerSidecar({
+  const unregister = recordSidecar(logger, {
     appId: config.appId,
     pid: process.pid,
     httpPort: runtime.httpPort,
@@ -142,6 +142,16 @@ async function run(args: string[]): Promise<number> {
     return await runtime.finished;
   } finally {
     unregister();
+  }
+}
+
+/** A sidecar that cannot write its record (a read-only home) still runs; only `rapr list` and `rapr stop` miss it. */
+function recordSidecar(logger: Logger, record: SidecarRecord): () => void {
+  try {
+    return registerSidecar(record);
+  } catch (err) {
+    logger.warn("cannot record this sidecar for rapr list and rapr stop", { error: err });
+    return () => {};
   }
 }
 
