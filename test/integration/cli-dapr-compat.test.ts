@@ -11,6 +11,7 @@ import { freePort, waitFor } from "../support/ports.js";
 import { runRapr } from "../support/rapr-cli.js";
 import { RAPR_BIN } from "../support/sidecar.js";
 import { componentYaml } from "../support/components.js";
+import { isAlive } from "../../src/cli/sidecar-registry.js";
 
 setDefaultTimeout(60_000);
 
@@ -40,15 +41,6 @@ function spawnRapr(args: string[], env: Record<string, string> = {}, cwd?: strin
 async function output(proc: Subprocess<"ignore", "pipe", "pipe">): Promise<string> {
   const [o, e] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
   return o + e;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function healthy(url: string, proc: Subprocess, init?: RequestInit): Promise<void> {
