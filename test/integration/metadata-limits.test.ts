@@ -7,6 +7,9 @@ import { Dapr } from "../../src/gen/dapr/proto/runtime/v1/dapr_pb.js";
 import { EXTENDED_METADATA_LIMITS as LIMITS } from "../../src/blocks/metadata/extended-attributes.js";
 import { startSidecar, type Sidecar } from "../support/sidecar.js";
 
+/** A response body as loosely typed JSON, for assertions. */
+const jsonOf = (r: Response): Promise<any> => r.json();
+
 let sidecar: Sidecar;
 let grpc: Client<typeof Dapr>;
 
@@ -19,11 +22,11 @@ afterAll(async () => {
 });
 
 const put = (key: string, value: string) => sidecar.http(`/v1.0/metadata/${encodeURIComponent(key)}`, { method: "PUT", body: value });
-const extended = async (): Promise<Record<string, string>> => (await (await sidecar.http("/v1.0/metadata")).json()).extended;
+const extended = async (): Promise<Record<string, string>> => (await jsonOf(await sidecar.http("/v1.0/metadata"))).extended;
 
 async function expectRefused(res: Response, message: RegExp) {
   expect(res.status).toBe(400);
-  const body = await res.json();
+  const body = await jsonOf(res);
   expect(body.errorCode).toBe("ERR_MALFORMED_REQUEST");
   expect(body.message).toMatch(message);
 }

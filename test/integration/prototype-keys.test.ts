@@ -11,6 +11,9 @@ import { Dapr } from "../../src/gen/dapr/proto/runtime/v1/dapr_pb.js";
 import { componentYaml } from "../support/components.js";
 import { startSidecar, type Sidecar } from "../support/sidecar.js";
 
+/** A response body as loosely typed JSON, for assertions. */
+const jsonOf = (r: Response): Promise<any> => r.json();
+
 const PROTOTYPE_NAMES = ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf"];
 
 let dir: string;
@@ -72,7 +75,7 @@ describe("secret stores", () => {
     for (const store of ["files", "env"]) {
       for (const name of PROTOTYPE_NAMES.filter((n) => !(store === "files" && n === "constructor"))) {
         const res = await sidecar.http(`/v1.0/secrets/${store}/${name}`);
-        const body = await res.json();
+        const body = await jsonOf(res);
         expect({ store, name, status: res.status, errorCode: body.errorCode }).toEqual({ store, name, status: 500, errorCode: "ERR_SECRET_GET" });
         expect(body.message).toContain("not found");
       }
@@ -87,17 +90,17 @@ describe("secret stores", () => {
   });
 
   test("secrets really named so are found, one and in bulk, over HTTP and gRPC", async () => {
-    expect(await (await sidecar.http("/v1.0/secrets/files/constructor")).json()).toEqual({ constructor: "a real one" });
-    expect(await (await sidecar.http("/v1.0/secrets/named/__proto__")).json()).toEqual(JSON.parse('{"__proto__": "named so"}'));
+    expect(await jsonOf(await sidecar.http("/v1.0/secrets/files/constructor"))).toEqual({ constructor: "a real one" });
+    expect(await jsonOf(await sidecar.http("/v1.0/secrets/named/__proto__"))).toEqual(JSON.parse('{"__proto__": "named so"}'));
     expect((await grpc.getSecret({ storeName: "files", key: "constructor" })).data).toEqual({ constructor: "a real one" });
-    const bulk = await (await sidecar.http("/v1.0/secrets/named/bulk")).json();
+    const bulk = await jsonOf(await sidecar.http("/v1.0/secrets/named/bulk"));
     expect(Object.keys(bulk).sort()).toEqual(["__proto__", "plain"]);
     expect(Object.getOwnPropertyDescriptor(bulk, "__proto__")?.value).toEqual(JSON.parse('{"__proto__": "named so"}'));
-    expect(await (await sidecar.http("/v1.0/secrets/env/visible")).json()).toEqual({ visible: "v" });
+    expect(await jsonOf(await sidecar.http("/v1.0/secrets/env/visible"))).toEqual({ visible: "v" });
   });
 
   test("a secretKeyRef to a key named toString that the secret lacks fails the component (ignoreErrors keeps rapr up)", async () => {
-    const meta = await (await sidecar.http("/v1.0/metadata")).json();
+    const meta = await jsonOf(await sidecar.http("/v1.0/metadata"));
     const names = meta.components.map((c: { name: string }) => c.name);
     expect(names).toEqual(expect.arrayContaining(["files", "named", "env", "mem"]));
     expect(names).not.toContain("leaky");
@@ -110,7 +113,7 @@ test("a state query on a field named toString or constructor matches only docume
   for (const field of ["toString", "constructor"]) {
     const res = await sidecar.http("/v1.0-alpha1/state/mem/query", { method: "POST", body: JSON.stringify({ filter: { GT: { [field]: "" } } }) });
     expect(res.status).toBe(200);
-    const keys = ((await res.json()).results as { key: string }[]).map((r) => r.key);
+    const keys = ((await jsonOf(res)).results as { key: string }[]).map((r) => r.key);
     expect({ field, keys }).toEqual({ field, keys: field === "toString" ? ["b"] : [] });
   }
 });
@@ -119,7 +122,7 @@ test("extended metadata keys named __proto__ and constructor are stored and list
   for (const key of ["__proto__", "constructor"]) {
     expect((await sidecar.http(`/v1.0/metadata/${key}`, { method: "PUT", body: `value of ${key}` })).status).toBe(204);
   }
-  const extended = (await (await sidecar.http("/v1.0/metadata")).json()).extended;
+  const extended = (await jsonOf(await sidecar.http("/v1.0/metadata"))).extended;
   expect(Object.getOwnPropertyDescriptor(extended, "__proto__")?.value).toBe("value of __proto__");
   expect(Object.getOwnPropertyDescriptor(extended, "constructor")?.value).toBe("value of constructor");
 });
