@@ -70,7 +70,7 @@ export async function readJson(request: Request, what: string, maxBytes = Infini
 export function stringMetadata(raw: unknown, where: string, fail = errors.malformedRequest): Record<string, string> | undefined {
   if (raw === undefined || raw === null) return undefined;
   if (typeof raw !== "object" || Array.isArray(raw)) throw fail(`${where} "metadata" must be an object of strings, got ${jsonType(raw)}`);
-  const out: Record<string, string> = {};
+  const out = dictionary<string>();
   for (const [k, v] of Object.entries(raw)) {
     checkWellFormed(k, `${where} metadata name`, fail);
     const field = `${where} "metadata.${k}"`;
