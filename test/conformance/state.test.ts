@@ -12,9 +12,10 @@ import { parseMetadata } from "../../src/components/metadata-schema.js";
 import type { ComponentPlugin, PluginContext } from "../../src/components/plugin.js";
 import { EtagMismatchError } from "../../src/errors.js";
 import { silentLogger } from "../../src/observability/logger.js";
+import { missing, PG_URL } from "../support/backends.js";
 import { waitFor } from "../support/ports.js";
 
-const PG_URL = process.env.RAPR_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
+const noPostgres = await missing("postgres");
 
 interface Subject {
   store: StateStore;
@@ -62,7 +63,7 @@ const bytes = (s: string) => enc.encode(s);
 const json = (v: unknown) => enc.encode(JSON.stringify(v));
 const sameBytes = (a: Uint8Array | undefined, b: Uint8Array) => !!a && Buffer.from(a).equals(Buffer.from(b));
 
-describe.each(subjects)("StateStore contract: %s", (_name, make) => {
+for (const [name, make] of subjects) describe.skipIf(name === "state.postgresql" && noPostgres)(`StateStore contract: ${name}`, () => {
   let subject: Subject;
   let store: StateStore;
   // Every test works under its own key prefix, so tests never see each other's keys.

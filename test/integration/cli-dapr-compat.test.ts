@@ -11,6 +11,7 @@ import { freePort, waitFor } from "../support/ports.js";
 import { runRapr } from "../support/rapr-cli.js";
 import { RAPR_BIN } from "../support/sidecar.js";
 import { componentYaml } from "../support/components.js";
+import { missing, NATS_URL } from "../support/backends.js";
 import { isAlive } from "../../src/cli/sidecar-registry.js";
 
 setDefaultTimeout(60_000);
@@ -212,8 +213,7 @@ describe("ports of rapr run with an app", () => {
   });
 });
 
-describe("multi-app run templates", () => {
-  const NATS_URL = process.env.RAPR_TEST_NATS ?? "127.0.0.1:4222";
+describe.skipIf(await missing("nats"))("multi-app run templates", () => {
   const streamPrefix = `raprcompat-${Math.random().toString(36).slice(2, 8)}-`;
   afterAll(async () => {
     const nc = await connect({ servers: NATS_URL });

@@ -2,11 +2,14 @@
 // with ERR_STATE_* instead of hanging, outbound health reports it, the sidecar stays up, and it recovers.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
+import { missing, PG_URL } from "../support/backends.js";
 import { waitFor } from "../support/ports.js";
 import { dropTable, postgresResourcesDir, uniqueTable } from "../support/postgres.js";
 import { startSidecar, type Sidecar } from "../support/sidecar.js";
 import { TcpProxy } from "../support/tcp-proxy.js";
 
+const noPostgres = await missing("postgres");
+const outageTest = test.skipIf(noPostgres);
 const table = uniqueTable("outage");
 let proxy: TcpProxy;
 let sidecar: Sidecar;
@@ -28,30 +31,35 @@ async function expectStateError(res: Response, code: RegExp) {
 }
 
 beforeAll(async () => {
-  proxy = await TcpProxy.start({ host: "127.0.0.1", port: 5432 });
+  if (noPostgres) return;
+  const server = new URL(PG_URL);
+  proxy = await TcpProxy.start({ host: server.hostname, port: Number(server.port || 5432) });
+  const viaProxy = new URL(PG_URL);
+  viaProxy.host = `127.0.0.1:${proxy.port}`;
   resources = postgresResourcesDir({
     table,
-    connectionString: `postgres://postgres@127.0.0.1:${proxy.port}/test`,
+    connectionString: viaProxy.href,
     extra: { timeout: "2s", maxConns: "4" },
   });
   sidecar = await startSidecar({ args: ["--resources-path", resources] });
 });
 
 afterAll(async () => {
+  if (noPostgres) return;
   await sidecar?.stop();
   await proxy?.close();
   rmSync(resources, { recursive: true, force: true });
   await dropTable(table);
 }, 60_000);
 
-test("with the backend reachable, state calls work and outbound is healthy", async () => {
+outageTest("with the backend reachable, state calls work and outbound is healthy", async () => {
   expect((await save("k1", { n: 1 })).status).toBe(204);
   expect(await (await get("k1")).json()).toEqual({ n: 1 });
   expect((await call("/v1.0/healthz/outbound")).status).toBe(204);
   expect(proxy.connections).toBeGreaterThan(0);
 }, 60_000);
 
-test("with the backend gone, calls fail with 500 ERR_STATE_*, outbound is 500, /healthz stays 204", async () => {
+outageTest("with the backend gone, calls fail with 500 ERR_STATE_*, outbound is 500, /healthz stays 204", async () => {
   await proxy.cut();
   // Every connection rapr held was reset; each call must come back with an error, not hang.
   for (let i = 0; i < 3; i++) {
@@ -77,7 +85,7 @@ test("with the backend gone, calls fail with 500 ERR_STATE_*, outbound is 500, /
   expect(sidecar.proc.exitCode).toBeNull();
 }, 60_000);
 
-test("when the backend comes back on the same address, calls succeed again and outbound is healthy", async () => {
+outageTest("when the backend comes back on the same address, calls succeed again and outbound is healthy", async () => {
   await proxy.restore();
   await waitFor(async () => (await save("k2", { n: 2 })).status === 204, "a save to succeed after the backend is back", 20_000, 200);
   expect(await (await get("k1")).json()).toEqual({ n: 1 });
@@ -86,7 +94,7 @@ test("when the backend comes back on the same address, calls succeed again and o
   expect(sidecar.proc.exitCode).toBeNull();
 }, 60_000);
 
-test("a second outage and recovery behaves the same", async () => {
+outageTest("a second outage and recovery behaves the same", async () => {
   await proxy.cut();
   await expectStateError(await get("k1"), /^ERR_STATE_GET$/);
   expect((await call("/v1.0/healthz/outbound")).status).toBe(500);
@@ -95,7 +103,7 @@ test("a second outage and recovery behaves the same", async () => {
   await waitFor(async () => (await call("/v1.0/healthz/outbound")).status === 204, "outbound health to recover", 20_000, 200);
 }, 60_000);
 
-test("when the backend stops answering (connections open, no bytes), calls fail after `timeout` and recover when it answers again", async () => {
+outageTest("when the backend stops answering (connections open, no bytes), calls fail after `timeout` and recover when it answers again", async () => {
   proxy.freeze();
   await expectStateError(await save("hang-1", { n: 1 }), /^ERR_STATE_SAVE$/);
   const got = await get("k1");

@@ -14,18 +14,21 @@ import { startSidecar, type Sidecar } from "../support/sidecar.js";
 import { freePort, waitFor } from "../support/ports.js";
 import { BUN, FIXTURE_APP, received, resourcesDir, uniq } from "../pubsub/harness.js";
 import { PrivateNats } from "../support/private-nats.js";
+import { missing, NATS_URL } from "../support/backends.js";
 import { natsName } from "../../plugins/pubsub.nats/names.js";
 import { componentYaml } from "../support/components.js";
 
 setDefaultTimeout(60_000);
 
-const NATS_URL = process.env.RAPR_TEST_NATS ?? "127.0.0.1:4222";
+const noNats = await missing("nats");
+const withPrivateNats = test.skipIf(await missing("nats-server"));
 const RUN = uniq();
 const STREAM_PREFIX = `raprit-${RUN}-`;
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 
 afterAll(async () => {
   for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => {});
+  if (noNats) return;
   const nc = await connect({ servers: NATS_URL });
   const jsm = await jetstreamManager(nc);
   for await (const s of jsm.streams.list()) if (s.config.name.startsWith(STREAM_PREFIX)) await jsm.streams.delete(s.config.name);
@@ -98,7 +101,7 @@ async function recordingApp(subs: unknown[], answer: () => Promise<void> = async
   return { port, got, stats };
 }
 
-describe("pubsub.nats through rapr", () => {
+describe.skipIf(noNats)("pubsub.nats through rapr", () => {
   test("instances of one app id share a topic; another app id gets every message", async () => {
     const res = resourcesDir({ "nats.yaml": natsComponent(NATS_URL) });
     cleanups.push(() => rmSync(res, { recursive: true, force: true }));
@@ -230,7 +233,7 @@ describe("pubsub.nats through rapr", () => {
     for (let s = 0; s < N; s++) expect(unique.has(s)).toBe(true);
   });
 
-  test("broker down: publish answers 500 while the sidecar stays up; after the broker is back, publishing and delivery resume", async () => {
+  withPrivateNats("broker down: publish answers 500 while the sidecar stays up; after the broker is back, publishing and delivery resume", async () => {
     const nats = await PrivateNats.start();
     cleanups.push(() => nats.dispose());
     const res = resourcesDir({ "nats.yaml": natsComponent(nats.url, { publishTimeout: "1s" }) });
@@ -261,7 +264,7 @@ describe("pubsub.nats through rapr", () => {
     await waitFor(async () => (await received(port)).some((r) => r.event?.data?.n === 3), "delivery after the outage", 20_000);
   });
 
-  test("subscriptions that cannot start while the broker is down start once it is back", async () => {
+  withPrivateNats("subscriptions that cannot start while the broker is down start once it is back", async () => {
     const nats = await PrivateNats.start();
     cleanups.push(() => nats.dispose());
     const res = resourcesDir({ "nats.yaml": natsComponent(nats.url, { publishTimeout: "1s" }) });

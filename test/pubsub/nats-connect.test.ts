@@ -3,9 +3,10 @@
 import { expect, test } from "bun:test";
 import { connect } from "@nats-io/transport-node";
 import { connectCoalesced } from "../../plugins/pubsub.nats/connect.js";
+import { missing, NATS_URL } from "../support/backends.js";
 import { uniq } from "./harness.js";
 
-const NATS_URL = process.env.RAPR_TEST_NATS ?? "127.0.0.1:4222";
+const natsTest = test.skipIf(await missing("nats"));
 
 /** A plain subscriber on its own connection; done() waits (up to 10 s) for n messages. */
 async function collect(subject: string, n: number) {
@@ -22,7 +23,7 @@ async function collect(subject: string, n: number) {
   };
 }
 
-test("publishes from many event-loop turns and from one turn arrive complete and in order", async () => {
+natsTest("publishes from many event-loop turns and from one turn arrive complete and in order", async () => {
   const subject = `rapr-coalesce-${uniq()}`;
   const sink = await collect(subject, 600);
   const nc = await connectCoalesced({ servers: NATS_URL });
@@ -37,7 +38,7 @@ test("publishes from many event-loop turns and from one turn arrive complete and
   expect(sink.got).toEqual([...Array.from({ length: 300 }, (_, i) => `a${i}`), ...Array.from({ length: 300 }, (_, i) => `b${i}`)]);
 });
 
-test("messages still queued when the connection is drained are sent before it closes", async () => {
+natsTest("messages still queued when the connection is drained are sent before it closes", async () => {
   const subject = `rapr-coalesce-drain-${uniq()}`;
   const sink = await collect(subject, 50);
   const nc = await connectCoalesced({ servers: NATS_URL });

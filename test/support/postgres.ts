@@ -3,9 +3,10 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
+import { PG_URL } from "./backends.js";
 import { componentYaml } from "./components.js";
 
-export const PG_URL = process.env.RAPR_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
+export { PG_URL };
 
 /** A table name no other test run uses. */
 export function uniqueTable(prefix: string): string {
