@@ -3,6 +3,7 @@ import type { Subprocess } from "bun";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { killMarked, MARKER_VAR, newMarker } from "./leftovers.js";
 import { freePort, GiveUp, waitFor } from "./ports.js";
 
 /** RAPR_BIN in the environment swaps in another executable (e.g. a wrapper that runs src/main.ts under a profiler). */
@@ -46,12 +47,13 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     ...(opts.args ?? []),
     ...(opts.appCommand ? ["--", ...opts.appCommand] : []),
   ];
+  const marker = newMarker();
   const proc = Bun.spawn([opts.bin ?? RAPR_BIN, ...args], {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
     cwd: opts.cwd,
-    env: opts.replaceEnv ? { ...opts.env } : { ...process.env, RAPR_LOG_LEVEL: "", ...opts.env },
+    env: { ...(opts.replaceEnv ? opts.env : { ...process.env, RAPR_LOG_LEVEL: "", ...opts.env }), [MARKER_VAR]: marker },
   });
   let outputText: Promise<string> | undefined;
   const output = () => (outputText ??= Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]).then(([o, e]) => o + e));
@@ -63,6 +65,7 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     async stop() {
       proc.kill("SIGTERM");
       const code = await proc.exited;
+      killMarked(marker); // the app, when a test SIGKILLed rapr before (rapr's own stop never ran)
       if (ownDir) rmSync(dataDir, { recursive: true, force: true });
       return code;
     },
@@ -78,6 +81,8 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
       }, `rapr ${appId} to become healthy`, 15_000);
     } catch (err) {
       proc.kill("SIGKILL");
+      await proc.exited;
+      killMarked(marker);
       throw err;
     }
   }
