@@ -152,7 +152,8 @@ test("a copy of dist/rapr alone in an empty dir, with no bun on PATH, serves sta
   const bin = join(alone, "rapr");
   copyFileSync(RAPR_BIN, bin);
   const dataDir = join(scratch, "alone-data");
-  const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  // The usual system dirs, but any that holds a bun of its own (a system-wide install).
+  const PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"].filter((dir) => !existsSync(join(dir, "bun"))).join(":");
   expect(Bun.which("bun", { PATH })).toBeNull();
   const sidecar = await startSidecar({ bin, cwd: alone, dataDir, replaceEnv: true, env: { PATH, HOME: join(scratch, "alone-home") } });
   try {
