@@ -44,8 +44,11 @@ function toCel(v: unknown): unknown {
   if (typeof v === "number") return Number.isInteger(v) ? BigInt(v) : v;
   if (Array.isArray(v)) return v.map(toCel);
   if (v && typeof v === "object") {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = toCel(x);
+    const out: Record<string, unknown> = {}; // the CEL library reads plain objects only (no null prototype)
+    for (const [k, x] of Object.entries(v)) {
+      if (k === "__proto__") Object.defineProperty(out, k, { value: toCel(x), enumerable: true, writable: true, configurable: true });
+      else out[k] = toCel(x);
+    }
     return out;
   }
   return v;
