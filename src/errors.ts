@@ -52,6 +52,8 @@ export const errors = {
   pubsubCloudEventsSer: make("ERR_PUBSUB_CLOUD_EVENTS_SER", 400, Code.InvalidArgument),
   pubsubEventsSer: make("ERR_PUBSUB_EVENTS_SER", 400, Code.InvalidArgument),
   pubsubForbidden: make("ERR_PUBSUB_FORBIDDEN", 403, Code.PermissionDenied),
+  /** A topic's outside subscribers already hold as many (or as costly) distinct filters as one node evaluates per event. */
+  pubsubFilterLimit: make("ERR_PUBSUB_FILTER_LIMIT", 429, Code.ResourceExhausted),
   /** Every failure of an output binding call (unknown binding, unsupported operation, the binding's own error), as Dapr. */
   invokeOutputBinding: (name: string, detail: string) =>
     new DaprError("ERR_INVOKE_OUTPUT_BINDING", `error invoking output binding ${name}: ${detail}`, 500, Code.Internal),

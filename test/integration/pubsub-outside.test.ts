@@ -137,6 +137,30 @@ describe("subscribers outside the cluster", () => {
     plain.close();
   });
 
+  test("a topic's distinct filters are capped per node (4429 ERR_PUBSUB_FILTER_LIMIT); a shared filter still joins, and many costly filters on one large event hold up neither healthz nor later events", async () => {
+    const token = signSubscriberToken(SECRET, { sub: "many", topics: ["pubsub/capped"] });
+    const open: { close(): void; frames: { event: any }[] }[] = [];
+    try {
+      // Cheap as estimated, each spends a whole budget on a large event: 64 of them were 64 budgets per event.
+      for (let i = 0; i < 64; i++) open.push(await wsSubscribe(sc.httpPort, "pubsub", "capped", token, `event.data.a.exists(x, x == ${-1 - i})`));
+      const err = await wsSubscribe(sc.httpPort, "pubsub", "capped", token, "event.data.a.size() > 100").then(() => "", (e: Error) => e.message);
+      expect(err).toStartWith('WebSocket closed: 4429 {"errorCode":"ERR_PUBSUB_FILTER_LIMIT"');
+      open.push(await wsSubscribe(sc.httpPort, "pubsub", "capped", token, "event.data.a.exists(x, x == -1)"));
+      const plain = await wsSubscribe(sc.httpPort, "pubsub", "capped", token);
+      open.push(plain);
+      const publish = (a: number[]) => sc.http("/v1.0/publish/pubsub/capped", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ a }) });
+      expect((await publish(Array.from({ length: 50_000 }, (_, i) => i))).status).toBe(204);
+      let healthy = 0;
+      for (let i = 0; i < 20; i++) if ((await sc.http("/v1.0/healthz")).status === 204) healthy++;
+      expect(healthy).toBe(20);
+      expect((await publish([-1])).status).toBe(204);
+      await waitFor(() => plain.frames.length === 2, "both events reach the subscriber without a filter");
+      await waitFor(() => open[0].frames.length === 1 && open[64].frames.length === 1, "the small event matches the shared filter");
+    } finally {
+      for (const s of open) s.close();
+    }
+  });
+
   test("token claims of the wrong shape are a bad token (4401 / 401 / Unauthenticated), never an internal error", async () => {
     const bad = [{ sub: "x", topics: [null, 5] }, null, [1], { sub: "x" }, { sub: "x", topics: [] }, { sub: 5, topics: ["*"] }, { sub: "x", topics: ["*"], exp: "never" }, { sub: "x", topics: ["no-slash"] }];
     for (const claims of bad) {

@@ -69,6 +69,44 @@ describe("run-time budget", () => {
   });
 });
 
+describe("walking functions are charged by the actual sizes they walk, before they run", () => {
+  const zeros = Array.from({ length: 200_000 }, () => 0);
+  const long = "a".repeat(400_000);
+  // Each was accepted and then ran for 1-2.5 s on one event (outside loops unmetered, inside loops charged as if the
+  // event held CEL_LIMITS.assumedSize items), holding the event loop.
+  const cases: [string, unknown][] = [
+    ["event.data.a.exists(x, -1 in event.data.a)", { a: zeros }],
+    [Array.from({ length: 40 }, () => "-1 in event.data.a").join(" || "), { a: zeros }],
+    ["event.data.a.all(x, size(event.data.s) > 0)", { a: zeros, s: long }],
+    ["event.data.a.all(x, event.data.a == event.data.b)", { a: zeros, b: [...zeros] }],
+    ['event.data.s.matches("(a|b|c|d|e|f|g|h)*(x|y)+z")', { s: long }],
+    ["(event.data.s + event.data.s + event.data.s).size() > 0", { s: long }],
+    ["event.data.a.map(x, x).size() > 0", { a: zeros }],
+  ];
+  for (const [expr, data] of cases) {
+    test(expr.slice(0, 60), () => {
+      const c = compileBoundedCel(expr);
+      const r = c.eval({ event: celEvent(ce(data)) });
+      expect(r.ok).toBe(false);
+      // Charged (the walk that would have gone over the budget did not run), yet fine on a small event.
+      expect(r.spent).toBeGreaterThan(CEL_LIMITS.maxCost / 2);
+      expect(c.eval({ event: celEvent(ce({ a: [1, 2], b: [1, 2], s: "ab" })) }).ok).toBe(true);
+    });
+  }
+
+  test("matches() costs by the compiled pattern, not its length: a short pattern of a large program is refused in a loop", () => {
+    expect(refusal('event.data.items.exists(x, x.matches("\\pL{1000}"))')).toStartWith("CEL expression too costly");
+    expect(refusal('event.data.items.exists(x, x.matches("^[a-z]+$"))')).toBeUndefined();
+  });
+
+  test("a smaller budget stops the evaluation sooner (the topic's budget shared by its filters)", () => {
+    const c = compileBoundedCel("event.data.a.all(x, x >= 0)");
+    const event = celEvent(ce({ a: Array.from({ length: 1000 }, (_, i) => i) }));
+    expect(c.eval({ event }).ok).toBe(true);
+    expect(c.eval({ event }, 100)).toMatchObject({ ok: false });
+  });
+});
+
 describe("seeded fuzz of comprehensions", () => {
   const fuzz = fuzzRandom(20261207);
   const { seed: SEED, rand } = fuzz;

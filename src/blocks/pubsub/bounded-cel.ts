@@ -3,12 +3,15 @@
 //
 // One cost model, after cel-go's (checker/cost.go for the estimate, interpreter/runtimecost.go for the budget): a
 // unit is about one step of evaluation; a comprehension (`all`, `exists`, `exists_one`, `map`, `filter`) costs
-// its range, its start and result, plus the size of its range times the cost of one iteration. Sizes are exact for
-// literals and assumed (CEL_LIMITS.assumedSize) for whatever comes from the event. At run time each iteration of
-// every comprehension spends its own (flat) cost from the evaluation's budget; once the budget or the time is spent
-// every loop stops at its next iteration and the evaluation is over budget. Everything outside loops is bounded by
-// the expression's size.
-import { CelScalar, celEnv, celFunc, parse, plan } from "@bufbuild/cel";
+// its range, its start and result, plus the size of its range times the cost of one iteration; a function that walks
+// its arguments (comparison, `+`, `in`, `contains`, `size`, conversions…) costs in proportion to their sizes, and
+// `matches` to the input's size times the compiled pattern's. Sizes are exact for literals and assumed
+// (CEL_LIMITS.assumedSize) for whatever comes from the event. At run time the same costs are spent from the
+// evaluation's budget, with the actual sizes: each comprehension iteration spends its flat cost, each walking
+// function its arguments' sizes before it runs. Once the budget or the time is spent, loops stop at their next
+// iteration, no walking function runs, and the evaluation is over budget.
+import { CelScalar, celEnv, celFunc, isCelList, isCelMap, parse, plan } from "@bufbuild/cel";
+import { RE2JS } from "@bufbuild/re2";
 import { DaprError, errors } from "../../errors.js";
 
 export const CEL_LIMITS = {
@@ -32,7 +35,8 @@ export interface BoundedCel {
   readonly expression: string;
   /** The static estimate, in cost units. */
   readonly cost: number;
-  eval(vars: Record<string, unknown>): BoundedResult;
+  /** Evaluates within `budget` units (at most CEL_LIMITS.maxCost) and CEL_LIMITS.maxEvalMs. */
+  eval(vars: Record<string, unknown>, budget?: number): BoundedResult;
 }
 
 /** Compiles a CEL expression within CEL_LIMITS; throws a 400 ERR_MALFORMED_REQUEST saying which bound it broke. */
@@ -58,13 +62,16 @@ export function compileBoundedCel(expression: string): BoundedCel {
   return {
     expression,
     cost,
-    eval(vars) {
+    eval(vars, budget = CEL_LIMITS.maxCost) {
       const outer = meter;
-      const own: Meter = { spent: 0, ticks: 0, deadline: performance.now() + CEL_LIMITS.maxEvalMs, exhausted: false };
+      const own: Meter = { spent: 0, budget: Math.min(budget, CEL_LIMITS.maxCost), deadline: performance.now() + CEL_LIMITS.maxEvalMs, exhausted: false };
       meter = own;
       try {
         const value = program(vars);
         return own.exhausted ? { ok: false, spent: own.spent } : { ok: true, value, spent: own.spent };
+      } catch (err) {
+        if (own.exhausted) return { ok: false, spent: own.spent };
+        throw err;
       } finally {
         meter = outer;
       }
@@ -76,11 +83,12 @@ function formatCost(cost: number): string {
   return cost >= 1e6 ? cost.toExponential(1) : String(Math.ceil(cost));
 }
 
-// ---- run-time budget: each comprehension's loop condition becomes `STEP(w) && <condition>` ----
+// ---- run-time budget: each comprehension's loop condition becomes `STEP(w) && <condition>`, each walking function's
+// argument `SIZED(arg, factor)`, and `matches` charges before it runs ----
 
 interface Meter {
   spent: number;
-  ticks: number;
+  budget: number;
   deadline: number;
   exhausted: boolean;
 }
@@ -88,26 +96,96 @@ interface Meter {
 /** The evaluation under way (evaluations are synchronous, so one at a time). */
 let meter: Meter | undefined;
 
-/** Not a name the CEL grammar can spell, so no expression can call it. */
+/** Not names the CEL grammar can spell, so no expression can call them. */
 const STEP = "@rapr_step";
+const SIZED = "@rapr_sized";
 
-function step(weight: bigint): boolean {
+class OverBudgetError extends Error {}
+
+/** Spends units from the evaluation's budget; false once it (or its time) is spent. */
+function charge(units: number): boolean {
   const m = meter;
   if (!m) return true;
   if (m.exhausted) return false;
-  m.spent += Number(weight);
-  if (m.spent > CEL_LIMITS.maxCost || ((++m.ticks & 63) === 0 && performance.now() > m.deadline)) m.exhausted = true;
+  m.spent += units;
+  if (m.spent > m.budget || performance.now() > m.deadline) m.exhausted = true;
   return !m.exhausted;
 }
 
-const env = celEnv({ funcs: [celFunc(STEP, [CelScalar.INT], CelScalar.BOOL, step)] });
+/** Charges what is about to be walked; an error value (so the walk never runs) once the budget is spent. */
+function chargeOrStop(units: number): void {
+  if (!charge(units)) throw new OverBudgetError("CEL evaluation over its budget");
+}
+
+/** Characters of a string, bytes of bytes, elements of a list, entries of a map; 0 for scalars. */
+function runtimeSize(v: unknown): number {
+  if (typeof v === "string" || v instanceof Uint8Array) return v.length;
+  if (isCelList(v) || isCelMap(v)) return v.size;
+  return 0;
+}
+
+const MAX_CACHED_PATTERNS = 64;
+const patterns = new Map<string, RE2JS>();
+
+/** Compiled once per pattern (RE2: linear in the input times the program's instructions). */
+function compilePattern(pattern: string): RE2JS {
+  let re = patterns.get(pattern);
+  if (!re) {
+    re = RE2JS.compile(pattern);
+    if (patterns.size >= MAX_CACHED_PATTERNS) patterns.delete(patterns.keys().next().value!);
+    patterns.set(pattern, re);
+  }
+  return re;
+}
+
+function instructions(re: RE2JS): number {
+  return (re as unknown as { re2Input: { prog: { numInst(): number } } }).re2Input.prog.numInst();
+}
+
+/** `matches`: a pass over the input per four instructions of the pattern's program (cel-go: input × pattern). */
+function matchCost(inputSize: number, instructionCount: number): number {
+  return Math.ceil(inputSize * TRAVERSAL) * Math.ceil(instructionCount / 4);
+}
+
+const meteredRe2 = {
+  compile(pattern: string) {
+    const re = compilePattern(pattern);
+    return {
+      test(input: string): boolean {
+        chargeOrStop(matchCost(input.length, instructions(re)));
+        return re.test(input);
+      },
+    };
+  },
+};
+
+const env = celEnv({
+  funcs: [
+    celFunc(STEP, [CelScalar.INT], CelScalar.BOOL, (weight: bigint) => charge(Number(weight))),
+    celFunc(SIZED, [CelScalar.DYN, CelScalar.DOUBLE], CelScalar.DYN, (v, factor) => {
+      chargeOrStop(factor * runtimeSize(v));
+      return v;
+    }),
+  ],
+  re2: meteredRe2 as never,
+});
+
+/** A call of one of the meter's functions, built from a parsed template (the grammar cannot name them). */
+function meterCall(name: string, args: Expr[]): Expr {
+  const call = parse(`f(${args.map(() => "x").join(", ")})`).expr;
+  const value = call.exprKind.value as Kind<"callExpr">;
+  value.function = name;
+  value.args = args;
+  return call;
+}
 
 function meterLoop(c: Kind<"comprehensionExpr">, weight: number) {
-  const guard = parse(`f(${weight}) && true`).expr;
-  const and = guard.exprKind.value as Kind<"callExpr">;
-  (and.args[0].exprKind.value as Kind<"callExpr">).function = STEP;
-  and.args[1] = c.loopCondition!;
-  c.loopCondition = guard;
+  c.loopCondition = meterCall("_&&_", [meterCall(STEP, [parse(String(weight)).expr]), c.loopCondition!]);
+}
+
+/** Wraps an argument so its size is charged, times factor, before the function walks it. */
+function meterArg(arg: Expr, factor: number): Expr {
+  return meterCall(SIZED, [arg, parse(factor.toFixed(3)).expr]);
 }
 
 // ---- static estimate ----
@@ -196,22 +274,38 @@ function estimateLoop(c: Kind<"comprehensionExpr">, scope: Map<string, Size>): E
   const accu: Size = { n: init.size.n + range.size.n, elem: maxSize([ASSUMED, body.size.elem ?? SCALAR]) };
   inner.set(c.accuVar, accu);
   const result = estimate(c.result!, inner);
-  // An iteration spends its flat cost, rounded up, at run time; its inner loops spend theirs.
+  // An iteration spends its flat cost, rounded up, at run time; its inner loops and walking functions spend theirs.
   const weight = Math.max(1, Math.ceil(cond.flat + body.flat));
   meterLoop(c, weight);
+  // The range is copied before the first iteration.
+  c.iterRange = meterArg(c.iterRange!, TRAVERSAL);
   const innerLoops = cond.cost - cond.flat + body.cost - body.flat;
   return {
-    cost: range.cost + init.cost + range.size.n * (weight + innerLoops) + result.cost + 1,
+    cost: range.cost + init.cost + range.size.n * (TRAVERSAL + weight + innerLoops) + result.cost + 1,
     flat: range.flat + init.flat + result.flat + 1,
     size: result.size,
   };
 }
+
+/** Patterns from the event: instructions per pattern character assumed (RE2's worst, e.g. `.{1000}`). */
+const INSTRUCTIONS_PER_PATTERN_CHAR = 150;
 
 function estimateCall(call: Kind<"callExpr">, scope: Map<string, Size>): Estimate {
   const target = call.target ? estimate(call.target, scope) : undefined;
   const args = call.args.map((a) => estimate(a, scope));
   const all = target ? [target, ...args] : args;
   const sizes = all.map((a) => a.size);
+  const exprs = call.target ? [call.target, ...call.args] : call.args;
+  /** Charges the arguments' sizes (at run time: their actual sizes, before the call); `which` indexes `all`. */
+  const walked = (factor: number, which = all.map((_, i) => i)): number => {
+    let units = 0;
+    for (const i of which) {
+      units += factor * sizes[i].n;
+      exprs[i] = meterArg(exprs[i], factor);
+    }
+    if (call.target) [call.target, ...call.args] = exprs;
+    return units;
+  };
   switch (call.function) {
     case "_&&_":
     case "_||_":
@@ -224,25 +318,34 @@ function estimateCall(call: Kind<"callExpr">, scope: Map<string, Size>): Estimat
       return sum(all, 1, sizes[0].elem ?? ASSUMED);
     case "_+_": {
       const n = sizes.reduce((t, s) => t + s.n, 0);
-      return sum(all, 1 + n * TRAVERSAL, n ? { n, elem: maxSize(sizes.flatMap((s) => (s.elem ? [s.elem] : []))) } : SCALAR);
+      return sized(sum(all, 1, n ? { n, elem: maxSize(sizes.flatMap((s) => (s.elem ? [s.elem] : []))) } : SCALAR), walked(TRAVERSAL));
     }
     case "_==_":
     case "_!=_":
     case "_<_":
     case "_<=_":
     case "_>_":
-    case "_>=_":
-      // A comparison stops at the end of the shorter value.
-      return sum(all, 1 + Math.min(...sizes.map((s) => s.n)) * TRAVERSAL, SCALAR);
+    case "_>=_": {
+      // A comparison stops at the end of the shorter value: against a literal, its size (flat); else both are charged.
+      const literal = exprs.findIndex((e) => e.exprKind.case === "constExpr");
+      return literal >= 0 ? sum(all, 1 + sizes[literal].n * TRAVERSAL, SCALAR) : sized(sum(all, 1, SCALAR), walked(TRAVERSAL));
+    }
     case "@in":
-      return sum(all, 1 + sizes[1].n, SCALAR);
-    case "matches":
-      // Linear-time RE2, but per character of the input times the pattern's size.
-      return sum(all, 1 + Math.ceil(sizes[0].n * TRAVERSAL) * Math.ceil((sizes[1]?.n ?? 0) / 4), SCALAR);
-    case "size":
-      return sum(all, 1, SCALAR);
+      return sized(sum(all, 1, SCALAR), walked(1, [1]));
+    case "matches": {
+      const pattern = call.args[0]?.exprKind;
+      const literal = pattern?.case === "constExpr" && typeof pattern.value.constantKind.value === "string" ? pattern.value.constantKind.value : undefined;
+      const instructionCount = literal !== undefined ? instructions(compilePattern(literal)) : (sizes[1]?.n ?? 0) * INSTRUCTIONS_PER_PATTERN_CHAR;
+      // The pattern's compilation walks it; the match is charged by the metered RE2 itself.
+      return sized(sum(all, 1, SCALAR), matchCost(sizes[0].n, instructionCount) + walked(TRAVERSAL, [1]));
+    }
     default:
-      // Comparisons, string functions and conversions walk their arguments at most once.
-      return sum(all, 1 + sizes.reduce((t, s) => t + s.n, 0) * TRAVERSAL, maxSize(sizes));
+      // `size`, string functions and conversions walk their arguments at most once.
+      return sized(sum(all, 1, call.function.startsWith("_") ? SCALAR : maxSize(sizes)), walked(TRAVERSAL));
   }
+}
+
+/** Adds what is charged by size at run time: part of the cost, not of the flat cost a loop iteration spends. */
+function sized(e: Estimate, units: number): Estimate {
+  return { ...e, cost: e.cost + units };
 }

@@ -9,25 +9,33 @@ import type { RouteRule, SubscriptionSpec } from "./subscriptions.js";
 declare const celEventBrand: unique symbol;
 export type CelEvent = { readonly [celEventBrand]: true };
 
-export type EventPredicate = (event: CelEvent) => boolean;
+export interface EventFilter {
+  /** The static cost estimate (bounded-cel.ts). */
+  readonly cost: number;
+  /** Whether the event matches, spending at most `budget` units (default: the limit of one evaluation). */
+  test(event: CelEvent, budget?: number): { match: boolean; spent: number };
+}
 
 /** Told the expression whose evaluation ran out of budget (the event was taken as not matching). */
 export type OverBudget = (expression: string) => void;
 
 /**
- * Compiles a CEL expression into a predicate over `event`; throws a 400 ERR_MALFORMED_REQUEST on a syntax error or
+ * Compiles a CEL expression into a filter over `event`; throws a 400 ERR_MALFORMED_REQUEST on a syntax error or
  * a broken bound. An error while evaluating, or a spent budget, is "no match".
  */
-export function compileFilter(expr: string, overBudget: OverBudget): EventPredicate {
+export function compileFilter(expr: string, overBudget: OverBudget): EventFilter {
   const program = compileBoundedCel(expr);
-  return (event) => {
-    try {
-      const r = program.eval({ event });
-      if (!r.ok) overBudget(expr);
-      return r.ok && r.value === true;
-    } catch {
-      return false;
-    }
+  return {
+    cost: program.cost,
+    test(event, budget) {
+      try {
+        const r = program.eval({ event }, budget);
+        if (!r.ok) overBudget(expr);
+        return { match: r.ok && r.value === true, spent: r.spent };
+      } catch {
+        return { match: false, spent: 0 };
+      }
+    },
   };
 }
 
@@ -73,12 +81,12 @@ export interface Router {
 }
 
 export function compileRouter(spec: SubscriptionSpec, overBudget: OverBudget): Router {
-  const rules = spec.rules.map((r: RouteRule) => ({ path: r.path, test: compileFilter(r.match, overBudget) }));
+  const rules = spec.rules.map((r: RouteRule) => ({ path: r.path, filter: compileFilter(r.match, overBudget) }));
   return {
     route(ce) {
       if (!rules.length) return spec.defaultPath;
       const event = celEvent(ce);
-      for (const r of rules) if (r.test(event)) return r.path;
+      for (const r of rules) if (r.filter.test(event).match) return r.path;
       return spec.defaultPath;
     },
   };

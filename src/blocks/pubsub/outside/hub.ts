@@ -2,14 +2,15 @@
 // fanned out in-process. Each event is serialized once; each client has its own bounded buffer and a drop
 // counter, so a slow client loses events rather than slowing the node or the other clients. A topic's events are
 // fanned out one after the other, off the publisher's call; filters are evaluated within a budget
-// (bounded-cel.ts) and a fan-out lets other work run every FANOUT_SLICE_MS, so costly filters slow only their
-// topic's outside subscribers.
+// (bounded-cel.ts), all of a topic's distinct filters together within TOPIC_FILTER_LIMITS per event, and a fan-out
+// lets other work run every FANOUT_SLICE_MS, so costly filters slow only their topic's outside subscribers.
 import type { HandlerResult, PubSubMessage, Subscription } from "../../../components/contracts/pubsub.js";
 import { errors } from "../../../errors.js";
 import type { Logger } from "../../../observability/logger.js";
 import { eventFromBroker, type CloudEvent } from "../cloudevents.js";
 import type { PubsubBlock } from "../pubsub-block.js";
-import { celEvent, compileFilter, overBudgetWarner, type CelEvent, type EventPredicate, type OverBudget } from "../routing.js";
+import { CEL_LIMITS } from "../bounded-cel.js";
+import { celEvent, compileFilter, overBudgetWarner, type CelEvent, type EventFilter, type OverBudget } from "../routing.js";
 import { TokenError, tokenAllows, verifySubscriberToken, type SubscriberClaims } from "./tokens.js";
 
 /** What the hub hands a client: the event and its JSON text (shared by all clients). */
@@ -29,22 +30,39 @@ export interface OutsideClient {
 
 interface Attached {
   client: OutsideClient;
-  filter?: EventPredicate;
+  filter?: EventFilter;
   filterText?: string;
 }
 
 interface TopicFanout {
   clients: Set<Attached>;
   subscription: Promise<Subscription>;
+  /** Clients per distinct filter text: what the topic's fan-out evaluates per event. */
+  filters: Map<string, number>;
+  /** The sum of the static cost estimates of `filters`. */
+  filterCost: number;
   /** The fan-outs of this topic's events, one after the other. */
   queue: Promise<void>;
   pending: number;
+  pendingBytes: number;
 }
 
 /** Time one fan-out may hold the event loop before it lets other work run. */
 const FANOUT_SLICE_MS = 10;
 /** Events of one topic waiting for their fan-out; further ones are dropped (outside subscribers are at-most-once). */
 const MAX_PENDING_FANOUTS = 1024;
+/** Bytes of events of one topic waiting for their fan-out; further ones are dropped. */
+const MAX_PENDING_BYTES = 64 * 1024 * 1024;
+
+/**
+ * What one node evaluates per event of a topic for its outside subscribers, whatever their number: distinct filters
+ * (a filter shared by many clients counts once), the sum of their static estimates (checked at subscribe time) and
+ * the units all their evaluations of one event may spend together (each also within CEL_LIMITS.maxCost).
+ */
+export const TOPIC_FILTER_LIMITS = {
+  maxFilters: 64,
+  maxCost: 10 * CEL_LIMITS.maxCost,
+} as const;
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -68,7 +86,7 @@ export interface OutsideStats {
 
 export class OutsideHub {
   private readonly topics = new Map<string, TopicFanout>();
-  private readonly filters = new Map<string, EventPredicate>();
+  private readonly filters = new Map<string, EventFilter>();
   private delivered = 0;
   private dropped = 0;
   private lastFanoutMs = 0;
@@ -97,7 +115,7 @@ export class OutsideHub {
   }
 
   /** Compiles (once per distinct text) a CEL filter; throws a 400 on a bad, too long or too costly expression. */
-  filter(text: string | undefined): EventPredicate | undefined {
+  filter(text: string | undefined): EventFilter | undefined {
     if (!text) return undefined;
     let f = this.filters.get(text);
     if (!f) {
@@ -117,14 +135,18 @@ export class OutsideHub {
     if (!fan) {
       const created: TopicFanout = {
         clients: new Set(),
+        filters: new Map(),
+        filterCost: 0,
         queue: Promise.resolve(),
         pending: 0,
+        pendingBytes: 0,
         subscription: this.block.component(pubsubName).subscribe({ topic, mode: "ephemeral", group: this.opts.nodeId }, (msg) => this.onEvent(created, msg, pubsubName, topic)),
       };
       fan = created;
       this.topics.set(key, created);
       created.subscription.catch(() => this.topics.get(key) === created && this.topics.delete(key));
     }
+    useFilter(fan, entry, pubsubName, topic);
     fan.clients.add(entry);
     await fan.subscription;
     let attached = true;
@@ -133,6 +155,7 @@ export class OutsideHub {
       if (!attached) return;
       attached = false;
       f.clients.delete(entry);
+      releaseFilter(f, entry);
       if (f.clients.size === 0 && this.topics.get(key) === f) {
         this.topics.delete(key);
         void f.subscription.then((s) => s.close()).catch(() => {});
@@ -142,15 +165,20 @@ export class OutsideHub {
 
   private async onEvent(f: TopicFanout, msg: PubSubMessage, pubsubName: string, topic: string): Promise<HandlerResult> {
     const { ce } = eventFromBroker(msg.data, msg.contentType, { topic, pubsubName });
-    if (f.pending >= MAX_PENDING_FANOUTS) {
+    const bytes = msg.data.length;
+    if (f.pending >= MAX_PENDING_FANOUTS || f.pendingBytes + bytes > MAX_PENDING_BYTES) {
       this.dropped += f.clients.size;
       return "success";
     }
     f.pending++;
+    f.pendingBytes += bytes;
     f.queue = f.queue
       .then(() => this.fanOut(f.clients, ce))
       .catch((err) => this.opts.logger.warn("fan-out to outside subscribers failed", { topic, error: (err as Error).message }))
-      .finally(() => f.pending--);
+      .finally(() => {
+        f.pending--;
+        f.pendingBytes -= bytes;
+      });
     await f.queue;
     return "success";
   }
@@ -160,8 +188,9 @@ export class OutsideHub {
     let turnStarted = started;
     const ev: OutsideEvent = { ce, json: JSON.stringify(ce) };
     let event: CelEvent | undefined;
-    // One evaluation per distinct filter per event, however many clients share it.
+    // One evaluation per distinct filter per event, however many clients share it, all within one topic budget.
     const verdicts = new Map<string, boolean>();
+    let budget: number = TOPIC_FILTER_LIMITS.maxCost;
     for (const a of [...clients]) {
       if (a.filter) {
         let ok = verdicts.get(a.filterText!);
@@ -170,7 +199,15 @@ export class OutsideHub {
             await nextTurn();
             turnStarted = performance.now();
           }
-          verdicts.set(a.filterText!, (ok = a.filter((event ??= celEvent(ce)))));
+          if (budget > 0) {
+            const r = a.filter.test((event ??= celEvent(ce)), budget);
+            budget -= Math.max(1, r.spent);
+            ok = r.match;
+          } else {
+            this.overBudget(a.filterText!);
+            ok = false;
+          }
+          verdicts.set(a.filterText!, ok);
         }
         if (!ok || !clients.has(a)) continue;
       }
@@ -191,6 +228,32 @@ export class OutsideHub {
     this.topics.clear();
     await Promise.allSettled(all.map((f) => f.subscription.then((s) => s.close())));
   }
+}
+
+/** Counts a client's filter on its topic; a new distinct filter is refused (429) past TOPIC_FILTER_LIMITS. */
+function useFilter(fan: TopicFanout, entry: Attached, pubsubName: string, topic: string) {
+  const text = entry.filterText;
+  if (!entry.filter || !text) return;
+  const users = fan.filters.get(text);
+  if (users === undefined) {
+    if (fan.filters.size >= TOPIC_FILTER_LIMITS.maxFilters) {
+      throw errors.pubsubFilterLimit(`${pubsubName}/${topic} already has ${fan.filters.size} distinct filters on this node, the limit is ${TOPIC_FILTER_LIMITS.maxFilters}; share a filter or subscribe without one`);
+    }
+    if (fan.filterCost + entry.filter.cost > TOPIC_FILTER_LIMITS.maxCost) {
+      throw errors.pubsubFilterLimit(`${pubsubName}/${topic}'s filters on this node would be estimated at ${fan.filterCost + entry.filter.cost} units per event, the limit is ${TOPIC_FILTER_LIMITS.maxCost}; use a cheaper filter`);
+    }
+    fan.filterCost += entry.filter.cost;
+  }
+  fan.filters.set(text, (users ?? 0) + 1);
+}
+
+function releaseFilter(fan: TopicFanout, entry: Attached) {
+  const text = entry.filterText;
+  const users = text === undefined ? undefined : fan.filters.get(text);
+  if (users === undefined || !entry.filter) return;
+  if (users > 1) return void fan.filters.set(text!, users - 1);
+  fan.filters.delete(text!);
+  fan.filterCost -= entry.filter.cost;
 }
 
 /** A client whose transport pulls (a server stream): a bounded queue, newest events dropped when it is full. */
