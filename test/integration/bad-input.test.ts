@@ -1,9 +1,10 @@
 // Hostile and malformed input to the compiled rapr over HTTP and gRPC: every error is a Dapr error naming what
 // was wrong, nothing is half-applied, and the sidecar is still healthy afterwards.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { Code, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Dapr } from "../../src/gen/dapr/proto/runtime/v1/dapr_pb.js";
+import { grpcError } from "../support/grpc-error.js";
 import { startSidecar, type Sidecar } from "../support/sidecar.js";
 import { MAX_JSON_DEPTH } from "../../src/json.js";
 
@@ -35,15 +36,6 @@ async function expectDaprError(res: Response, status: number, errorCode: string,
   expect(Object.keys(body).sort()).toEqual(["errorCode", "message"]);
   expect(body.errorCode).toBe(errorCode);
   expect(body.message).toMatch(message);
-}
-
-async function grpcError(call: () => Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call();
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail");
 }
 
 async function httpGet(key: string): Promise<Response> {

@@ -1,10 +1,11 @@
 // The extended metadata an app sets is bounded (key size, value size, number of keys, total size) over HTTP and
 // gRPC: past a bound the call is a 400 / INVALID_ARGUMENT and changes nothing. Against the compiled binary.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { Code, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Dapr } from "../../src/gen/dapr/proto/runtime/v1/dapr_pb.js";
 import { EXTENDED_METADATA_LIMITS as LIMITS } from "../../src/blocks/metadata/extended-attributes.js";
+import { grpcError } from "../support/grpc-error.js";
 import { startSidecar, type Sidecar } from "../support/sidecar.js";
 
 /** A response body as loosely typed JSON, for assertions. */
@@ -29,15 +30,6 @@ async function expectRefused(res: Response, message: RegExp) {
   const body = await jsonOf(res);
   expect(body.errorCode).toBe("ERR_MALFORMED_REQUEST");
   expect(body.message).toMatch(message);
-}
-
-async function grpcError(call: () => Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call();
-  } catch (err) {
-    return ConnectError.from(err);
-  }
-  throw new Error("expected the call to fail");
 }
 
 test("a key or a value over its bound is 400 naming the bound, over HTTP and gRPC; at the bound it is stored", async () => {
