@@ -33,6 +33,8 @@ export class Http1Error extends Error {
 const CRLF2 = new Uint8Array([13, 10, 13, 10]);
 /** Characters that would end a header line or the request line early. */
 const UNSAFE = /[\r\n\0]/;
+/** RFC 9110 token: a name with anything else (a space before the colon, say) could be read differently by the app. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const latin1 = new TextDecoder("latin1");
 
 interface Pending {
@@ -59,7 +61,7 @@ class Conn {
     this.gotBytes = false;
     this.head = undefined;
     let text = `${req.method} ${req.target} HTTP/1.1\r\nhost: ${hostHeader}\r\n`;
-    for (const [k, v] of req.headers) if (!UNSAFE.test(k) && !UNSAFE.test(v)) text += `${k}: ${v}\r\n`; // no header injection
+    for (const [k, v] of req.headers) if (HEADER_NAME.test(k) && !UNSAFE.test(v)) text += `${k}: ${v}\r\n`; // no header injection
     const body = req.body ?? new Uint8Array(0);
     if (body.length || !/^(GET|HEAD|DELETE|OPTIONS)$/i.test(req.method)) text += `content-length: ${body.length}\r\n`;
     text += "\r\n";

@@ -58,6 +58,15 @@ describe("Http1Pool", () => {
     expect(e.headers["x-custom"]).toBe("yes");
     expect(r.headers["content-type"]).toContain("application/json");
   });
+  test("header names that are not HTTP tokens are not sent (a space before the colon could reframe the request)", async () => {
+    const headers: [string, string][] = [["transfer-encoding ", "chunked"], ["x bad", "1"], ["x-ok", "yes"]];
+    const r = await pool.request({ method: "POST", target: "/names", headers, body: new TextEncoder().encode("hi") });
+    expect(r.status).toBe(200);
+    const e = JSON.parse(dec.decode(r.body));
+    expect(e.body).toBe("hi");
+    expect(e.headers["x-ok"]).toBe("yes");
+    expect(Object.keys(e.headers).filter((k) => k.includes(" "))).toEqual([]);
+  });
   test("chunked bodies, 204 and HEAD without bodies, large bodies", async () => {
     const c = await pool.request({ method: "GET", target: "/chunked", headers: [] });
     expect(dec.decode(c.body)).toBe("part1-part2");
