@@ -1,12 +1,16 @@
-// The outside services some tests need (PostgreSQL, NATS, a nats-server executable), and guards that skip those tests
+// The outside services some tests need (PostgreSQL, NATS, Redis, a nats-server executable), and guards that skip those tests
 // with the reason when a service is missing, so `npm test` passes on a machine without them. With
 // RAPR_REQUIRE_BACKENDS set (.ci/run sets it after starting the services) a missing service fails the file instead.
 import { connect } from "node:net";
 
 export const PG_URL = process.env.RAPR_TEST_PG ?? "postgres://postgres@127.0.0.1:5432/test";
 export const NATS_URL = process.env.RAPR_TEST_NATS ?? "127.0.0.1:4222";
+/** An MQTT broker (Mosquitto) with anonymous access, as an mqtt3 component's url names it. */
+export const MQTT_URL = process.env.RAPR_TEST_MQTT ?? "tcp://127.0.0.1:1883";
+/** host:port, as a Redis component's redisHost names it. */
+export const REDIS_HOST = process.env.RAPR_TEST_REDIS ?? "127.0.0.1:6379";
 
-export type Backend = "postgres" | "nats" | "nats-server";
+export type Backend = "postgres" | "nats" | "nats-server" | "redis" | "mqtt";
 
 const PROBE_TIMEOUT_MS = 1_000;
 
@@ -45,6 +49,14 @@ function whyUnavailable(backend: Backend): Promise<string | undefined> {
     case "nats": {
       const url = new URL(`nats://${NATS_URL.split(",")[0]!.replace(/^\w+:\/\//, "")}`);
       return unreachable(url.hostname, Number(url.port || 4222), "RAPR_TEST_NATS");
+    }
+    case "redis": {
+      const url = new URL(`redis://${REDIS_HOST}`);
+      return unreachable(url.hostname.replace(/^\[|\]$/g, ""), Number(url.port || 6379), "RAPR_TEST_REDIS");
+    }
+    case "mqtt": {
+      const url = new URL(MQTT_URL);
+      return unreachable(url.hostname, Number(url.port || 1883), "RAPR_TEST_MQTT");
     }
     case "nats-server":
       return Promise.resolve(Bun.which("nats-server") ? undefined : "no nats-server executable on PATH");
