@@ -7,6 +7,7 @@ import pubsubNats from "./pubsub.nats/index.js";
 import stateInMemory from "./state.in-memory/index.js";
 import statePostgresql from "./state.postgresql/index.js";
 import stateSqlite from "./state.sqlite/index.js";
+import stateRedis from "./state.redis/index.js";
 import nameresolutionLocal from "./nameresolution.local/index.js";
 import nameresolutionStatic from "./nameresolution.static/index.js";
 import nameresolutionMdns from "./nameresolution.mdns/index.js";
@@ -19,6 +20,7 @@ export const builtinPlugins: ComponentPlugin<any, any>[] = [
   stateInMemory,
   stateSqlite,
   statePostgresql,
+  stateRedis,
   secretstoresLocalEnv,
   secretstoresLocalFile,
   pubsubInMemory,

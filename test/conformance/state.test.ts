@@ -6,16 +6,18 @@ import { join } from "node:path";
 import postgres from "postgres";
 import stateInMemory from "../../plugins/state.in-memory/index.js";
 import statePostgresql from "../../plugins/state.postgresql/index.js";
+import stateRedis from "../../plugins/state.redis/index.js";
 import stateSqlite from "../../plugins/state.sqlite/index.js";
 import type { Query, StateItem, StateStore } from "../../src/components/contracts/state.js";
 import { parseMetadata } from "../../src/components/metadata-schema.js";
 import type { ComponentPlugin, PluginContext } from "../../src/components/plugin.js";
 import { EtagMismatchError } from "../../src/errors.js";
 import { silentLogger } from "../../src/observability/logger.js";
-import { missing, PG_URL } from "../support/backends.js";
+import { missing, PG_URL, REDIS_HOST } from "../support/backends.js";
 import { waitFor } from "../support/ports.js";
 
 const noPostgres = await missing("postgres");
+const noRedis = await missing("redis");
 
 interface Subject {
   store: StateStore;
@@ -56,6 +58,10 @@ const subjects: [string, () => Promise<Subject>][] = [
       },
     };
   }],
+  ["state.redis", async () => {
+    const store = await create(stateRedis, { redisHost: REDIS_HOST, redisPassword: "" }, tmpdir());
+    return { store, cleanup: () => store.close() };
+  }],
 ];
 
 const enc = new TextEncoder();
@@ -63,7 +69,7 @@ const bytes = (s: string) => enc.encode(s);
 const json = (v: unknown) => enc.encode(JSON.stringify(v));
 const sameBytes = (a: Uint8Array | undefined, b: Uint8Array) => !!a && Buffer.from(a).equals(Buffer.from(b));
 
-for (const [name, make] of subjects) describe.skipIf(name === "state.postgresql" && noPostgres)(`StateStore contract: ${name}`, () => {
+for (const [name, make] of subjects) describe.skipIf((name === "state.postgresql" && noPostgres) || (name === "state.redis" && noRedis))(`StateStore contract: ${name}`, () => {
   let subject: Subject;
   let store: StateStore;
   // Every test works under its own key prefix, so tests never see each other's keys.
