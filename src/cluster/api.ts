@@ -24,7 +24,9 @@ export function memberJson(m: Member) {
 export function clusterRoutes(app: Elysia, ctx: ApiContext) {
   return app.get("/v1.0-alpha1/cluster/members", () => {
     const node = clusterOf(ctx);
-    const body = node ? { enabled: true, self: node.id, members: node.members().map(memberJson) } : { enabled: false, members: [] };
+    const body = node
+      ? { enabled: true, self: node.id, discovery: node.discoveryStatus() ?? { state: "off" }, members: node.members().map(memberJson) }
+      : { enabled: false, members: [] };
     return new Response(JSON.stringify(body), { headers: { "content-type": "application/json" } });
   });
 }

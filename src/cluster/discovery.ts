@@ -1,12 +1,32 @@
 import { udxRuntimePlugin } from "./udx/plugin.js";
 import { admissionProof, proofMatches } from "./keys.js";
 import { joinHostPort, type Logger } from "./udp-transport.js";
+import { settlesWithin } from "../resiliency/sleep.js";
 
 /** hyperswarm's public bootstrap nodes, used when no --cluster-bootstrap is given. */
 export const DEFAULT_BOOTSTRAP: string[] | undefined = undefined;
 
 const HELLO_TIMEOUT_MS = 10_000;
+/** A connection over which not one byte has arrived by then is dead: its far end never existed (docs/cluster.md, "Stalled connections"). */
+const FIRST_BYTE_TIMEOUT_MS = 2_000;
+/** Immediate re-dials of one peer after stalled connections, before leaving it to hyperswarm's backoff and the lonely refresh. */
+const REDIALS_PER_PEER = 5;
 const LONELY_REFRESH_MS = 5_000;
+/** How long close() waits for hyperswarm and the DHT to wind down (an unreachable DHT must not hold up a stop). */
+const CLOSE_BOUND_MS = 700;
+const FORCE_CLOSE_BOUND_MS = 300;
+
+/** Where joining the DHT has got to: `joining` until the topic is announced, `failed` if the DHT could not be joined. */
+export type DiscoveryState = "joining" | "announced" | "failed" | "closed";
+
+export interface DiscoveryStatus {
+  state: DiscoveryState;
+  /** Swarm connections whose peer proved the secret / failed the proof / stalled before sending anything. */
+  admitted: number;
+  rejected: number;
+  stalled: number;
+  error?: string;
+}
 
 export interface PeerHello {
   id: string;
@@ -65,19 +85,44 @@ export class SwarmDiscovery {
   private swarm: any = null;
   private session: any = null;
   private refreshTimer: ReturnType<typeof setInterval> | null = null;
+  private readonly redials = new Map<string, number>();
+  private closed = false;
   rejected = 0;
   admitted = 0;
+  stalled = 0;
+  state: DiscoveryState = "joining";
+  error?: string;
 
   constructor(private readonly opts: SwarmDiscoveryOptions) {}
 
+  status(): DiscoveryStatus {
+    const { state, admitted, rejected, stalled, error } = this;
+    return { state, admitted, rejected, stalled, ...(error ? { error } : {}) };
+  }
+
+  /** Joins the DHT and announces the topic; resolves once announced. state follows along (also when run in the background). */
   async start(): Promise<void> {
+    try {
+      await this.join();
+      if (!this.closed) this.state = "announced";
+    } catch (err) {
+      if (this.closed) return;
+      this.state = "failed";
+      this.error = err instanceof Error ? err.message : String(err);
+      throw err;
+    }
+  }
+
+  private async join(): Promise<void> {
     const { Hyperswarm, DHT } = await loadSwarmModules();
+    if (this.closed) return;
     const bootstrap = parseBootstrap(this.opts.bootstrap);
     const dht = new DHT({ bootstrap, host: this.opts.host });
     this.swarm = new Hyperswarm({ dht });
     this.swarm.on("connection", (conn: any, info: any) => this.onConnection(conn, info));
     this.session = this.swarm.join(this.opts.topic, { server: true, client: true });
     await this.session.flushed();
+    if (this.closed) return;
     // hyperswarm looks the topic up again only every ~10 minutes; members that started at the same
     // moment would miss each other until then, so look again while nobody has been admitted.
     this.refreshTimer = setInterval(() => {
@@ -104,8 +149,20 @@ export class SwarmDiscovery {
       conn.destroy();
     };
     conn.on("error", () => {});
-    const timer = setTimeout(() => drop("cluster: peer did not complete admission; dropping"), HELLO_TIMEOUT_MS);
-    conn.once("close", () => clearTimeout(timer));
+    // Unfinished admission: drop the connection and dial the peer again at once rather than at the next refresh.
+    const stalledDrop = (msg: string) => {
+      this.stalled++;
+      conn.once("close", () => this.redial(conn.remotePublicKey));
+      drop(msg);
+    };
+    const firstByte = setTimeout(() => {
+      if (conn.rawBytesRead === 0) stalledDrop("cluster: swarm connection delivered nothing before admission; re-dialing");
+    }, FIRST_BYTE_TIMEOUT_MS);
+    const timer = setTimeout(() => stalledDrop("cluster: peer did not complete admission; re-dialing"), HELLO_TIMEOUT_MS);
+    conn.once("close", () => {
+      clearTimeout(firstByte);
+      clearTimeout(timer);
+    });
 
     const handshakeHash: Buffer = conn.handshakeHash;
     const expected = admissionProof(this.opts.proofKey, handshakeHash, !conn.isInitiator);
@@ -128,17 +185,40 @@ export class SwarmDiscovery {
       const host = conn.rawStream?.remoteHost;
       if (!hello || !host) return drop("cluster: admitted peer sent an unusable hello; dropping");
       this.admitted++;
+      this.admittedPeer(conn.remotePublicKey);
       this.opts.onPeer(joinHostPort(host, hello.port), hello, conn);
     };
     conn.on("data", onData);
   }
 
+  /** Dials the peer again now (as an explicit hyperswarm peer), a bounded number of times. */
+  private redial(publicKey: Buffer | undefined): void {
+    if (!publicKey || !this.swarm || this.closed) return;
+    const key = Buffer.from(publicKey).toString("hex");
+    const n = (this.redials.get(key) ?? 0) + 1;
+    this.redials.set(key, n);
+    if (n <= REDIALS_PER_PEER) this.swarm.joinPeer(publicKey);
+    else this.swarm.leavePeer(publicKey);
+  }
+
+  private admittedPeer(publicKey: Buffer | undefined): void {
+    if (!publicKey || !this.swarm) return;
+    if (this.redials.delete(Buffer.from(publicKey).toString("hex"))) this.swarm.leavePeer(publicKey);
+  }
+
   async close(): Promise<void> {
+    const announced = this.state === "announced";
+    this.closed = true;
+    this.state = "closed";
     const swarm = this.swarm;
     this.swarm = null;
     this.session = null;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
-    await swarm?.destroy();
+    if (!swarm) return;
+    // Gracefully (unannounce, close connections) when the DHT was joined and answers in time. Otherwise force:
+    // hyperswarm's own force still waits for the announcer's queries, the DHT's closes the sockets under them.
+    if (announced && (await settlesWithin(swarm.destroy(), CLOSE_BOUND_MS))) return;
+    await settlesWithin(Promise.all([swarm.dht.destroy({ force: true }), swarm.destroy({ force: true })]), FORCE_CLOSE_BOUND_MS);
   }
 }
 

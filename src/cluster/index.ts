@@ -6,10 +6,11 @@ import { UDX } from "./udx/udx.js";
 import { listInterfaces } from "./udx/network-interfaces.js";
 import { deriveClusterKeys } from "./keys.js";
 import { Swim } from "./membership/swim.js";
-import { SwarmDiscovery } from "./discovery.js";
+import { SwarmDiscovery, type DiscoveryStatus } from "./discovery.js";
 import { UdpTransport, joinHostPort, type Logger } from "./udp-transport.js";
 import type { Member, MembershipEvent, SwimConfig } from "./membership/types.js";
 
+export type { DiscoveryStatus } from "./discovery.js";
 export type { Member, MembershipEvent, MemberState, MembershipEventType, SwimConfig } from "./membership/types.js";
 export { defaultSwimConfig } from "./membership/types.js";
 
@@ -50,6 +51,8 @@ export interface ClusterNode {
   /** Membership events from now on, until the node closes. */
   events(): AsyncIterableIterator<MembershipEvent>;
   setMetadata(metadata: Record<string, string>): void;
+  /** How DHT discovery is doing (it runs in the background); undefined without DHT discovery. */
+  discoveryStatus(): DiscoveryStatus | undefined;
   /** Announces departure, gossips it briefly, then closes. */
   leave(): Promise<void>;
   close(): Promise<void>;
@@ -100,6 +103,10 @@ class RaprClusterNode extends EventEmitter implements ClusterNode {
 
   setMetadata(metadata: Record<string, string>): void {
     this.swim.setMetadata(metadata);
+  }
+
+  discoveryStatus(): DiscoveryStatus | undefined {
+    return this.discovery?.status();
   }
 
   events(): AsyncIterableIterator<MembershipEvent> {
@@ -176,7 +183,8 @@ export async function createClusterNode(opts: ClusterNodeOptions): Promise<Clust
         swim.join([addr]);
       },
     });
-    await discovery.start();
+    // In the background: an unreachable or slow DHT must not hold up the caller (the sidecar's APIs).
+    discovery.start().catch((err) => log("warn", "cluster: could not join the DHT", { error: String(err?.message ?? err) }));
   }
   return new RaprClusterNode(swim, transport, discovery, address, opts.peers ?? []);
 }

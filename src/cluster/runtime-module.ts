@@ -57,6 +57,7 @@ export function clusterModule(rt: Runtime): RuntimeModule | undefined {
         snap.extended["rapr.cluster.name"] = name;
         snap.extended["rapr.cluster.self"] = n.id;
         snap.extended["rapr.cluster.members"] = String(members.filter((m) => m.state === "alive").length);
+        snap.extended["rapr.cluster.discovery"] = n.discoveryStatus()?.state ?? "off";
       });
       // The API ports are known only once the servers listen, after every module has started.
       const deadline = Date.now() + PORT_WAIT_MS;
