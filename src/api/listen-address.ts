@@ -10,9 +10,13 @@ export type ApiListen = { unix: string } | { port: number; hostname: string };
 export function apiListen(config: RuntimeConfig, api: "http" | "grpc"): ApiListen {
   if (!config.unixDomainSocketDir) return { port: api === "http" ? config.httpPort : config.grpcPort, hostname: config.listenAddress };
   mkdirSync(config.unixDomainSocketDir, { recursive: true });
-  const unix = join(config.unixDomainSocketDir, `dapr-${api}-${config.appId}.socket`);
+  const unix = apiSocketPath(config.unixDomainSocketDir, config.appId, api);
   rmSync(unix, { force: true }); // left by a sidecar of this app id that did not stop cleanly
   return { unix };
+}
+
+export function apiSocketPath(dir: string, appId: string, api: "http" | "grpc"): string {
+  return join(dir, `dapr-${api}-${appId}.socket`);
 }
 
 /** Listens a node server where apiListen says. */

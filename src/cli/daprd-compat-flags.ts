@@ -2,6 +2,7 @@
 // written for them start rapr unchanged. Those with a meaning here are implemented; the rest are `inert`: accepted,
 // and named in one warning line at start with what rapr does instead.
 import type { FlagSpec } from "./flags.js";
+import { parseDuration } from "../components/metadata-schema.js";
 
 const NO_CONTROL_PLANE = "rapr needs no control plane: sidecars authenticate each other with the local CA in ~/.rapr/ca or --mtls-*-file";
 const NO_ACTORS = "rapr has no actors, jobs or reminders yet, so no placement or scheduler service is needed";
@@ -16,8 +17,17 @@ export function parseQuantity(raw: string): number {
   return bytes;
 }
 
+/** A Go duration (30s, 1m30s, 500ms) as daprd's duration flags take it, kept as written. */
+function goDuration(raw: string): string {
+  if (parseDuration(raw) === undefined) throw new Error("expected a duration such as 30s, 1m30s or 500ms");
+  return raw;
+}
+
 export const daprdCompatFlags: FlagSpec[] = [
   // Implemented.
+  { name: "disable-init-endpoints", type: "csv", help: "app endpoints not to call at start: subscribe (the app's /dapr/subscribe or ListTopicSubscriptions), config", oneOf: ["config", "subscribe"] },
+  { name: "version", type: "bool", help: "print the version and exit (as daprd --version)", default: false },
+  { name: "build-info", type: "bool", help: "print the version and exit (as daprd --build-info)", default: false },
   { name: "app-ssl", type: "bool", help: "call the app over TLS (deprecated in Dapr: --app-protocol https|grpcs)", default: false },
   { name: "max-body-size", type: "string", help: "largest request body on the HTTP and gRPC APIs, as a quantity (4Mi, 16M); wins over --dapr-http-max-request-size", parse: parseQuantity },
   { name: "unix-domain-socket", type: "string", help: "directory: the HTTP and gRPC APIs listen on dapr-http-<app-id>.socket and dapr-grpc-<app-id>.socket there instead of TCP ports", aliases: ["u"] },
@@ -29,6 +39,9 @@ export const daprdCompatFlags: FlagSpec[] = [
   { name: "scheduler-job-streams", type: "int", help: "accepted for compatibility", min: 0, inert: NO_ACTORS },
   { name: "actors-service", type: "string", help: "accepted for compatibility", inert: NO_ACTORS },
   { name: "reminders-service", type: "string", help: "accepted for compatibility", inert: NO_ACTORS },
+  { name: "actors-disseminate-timeout", type: "string", help: "accepted for compatibility", parse: goDuration, inert: NO_ACTORS },
+  { name: "hot-reload-reconcile-interval", type: "string", help: "accepted for compatibility", parse: goDuration, inert: "resources are read once at start" },
+  { name: "app-binding-options-timeout", type: "string", help: "accepted for compatibility", parse: goDuration, inert: "the app gets 3 s to answer OPTIONS or ListInputBindings, and is asked again later" },
   { name: "control-plane-address", type: "string", help: "accepted for compatibility", inert: NO_CONTROL_PLANE },
   { name: "sentry-address", type: "string", help: "accepted for compatibility", inert: NO_CONTROL_PLANE },
   { name: "control-plane-trust-domain", type: "string", help: "accepted for compatibility (see --trust-domain)", inert: "the trust domain is --trust-domain" },

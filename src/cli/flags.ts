@@ -115,8 +115,13 @@ function convert(spec: FlagSpec, raw: string): string | number | boolean | strin
     case "list":
       if (raw === "") throw bad("must not be empty");
       return [raw];
-    case "csv":
-      return raw.split(",").map((s) => s.trim()).filter(Boolean);
+    case "csv": {
+      const items = raw.split(",").map((s) => s.trim()).filter(Boolean);
+      if (!spec.oneOf) return items;
+      const lower = items.map((item) => item.toLowerCase());
+      if (lower.some((item) => !spec.oneOf!.includes(item))) throw bad(`expected ${spec.oneOf.join(", ")} (comma-separated)`);
+      return lower;
+    }
   }
 }
 

@@ -41,8 +41,7 @@ export async function main(argv: string[]): Promise<number> {
       case "version":
       case "--version":
       case "-v":
-        process.stdout.write(`rapr ${RAPR_VERSION} (bun ${Bun.version})\n`);
-        return 0;
+        return printVersion();
       case "subscriber-token":
         if (args.includes("--help") || args.includes("-h")) {
           process.stdout.write(`Flags of rapr subscriber-token:\n${formatHelp(subscriberTokenFlags)}\n`);
@@ -92,6 +91,7 @@ export async function main(argv: string[]): Promise<number> {
 
 async function run(args: string[]): Promise<number> {
   const { values, rest, given } = parseFlags(allRunFlags(), args);
+  if (values.version || values["build-info"]) return printVersion(); // as daprd --version
   if (values["run-file"] !== undefined) {
     if (rest.length) throw new UsageError("rapr run -f takes no app command: the run template names each app's command");
     return await runTemplate(values["run-file"] as string);
@@ -100,7 +100,7 @@ async function run(args: string[]): Promise<number> {
   const logger = createLogger({ level: (process.env.RAPR_LOG_LEVEL as any) ?? config.logLevel, json: config.logAsJson, appId: config.appId });
   for (const warning of [inertFlagsWarning(allRunFlags(), given), configurationWarning(config.configPath)]) if (warning) logger.warn(warning);
   const { consoleFd, ...template } = takeRunTemplateEnv();
-  if (config.appOutput && consoleFd) config.appOutput.consoleFd = consoleFd;
+  if (config.appOutput && consoleFd) Object.assign(config.appOutput, { consoleFd, linePrefix: `== APP - ${config.appId} == ` });
   const runtime = new Runtime(config, logger);
   let signals = 0;
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
@@ -143,6 +143,11 @@ async function run(args: string[]): Promise<number> {
   } finally {
     unregister();
   }
+}
+
+function printVersion(): number {
+  process.stdout.write(`rapr ${RAPR_VERSION} (bun ${Bun.version})\n`);
+  return 0;
 }
 
 /** A sidecar that cannot write its record (a read-only home) still runs; only `rapr list` and `rapr stop` miss it. */

@@ -14,7 +14,7 @@ const PORT = { min: 0, max: 65535 };
 
 export const runFlags: FlagSpec[] = [
   { name: "app-id", type: "string", help: "the app's id; other apps reach it by this name", aliases: ["a"] },
-  { name: "app-port", type: "int", help: "port the app listens on (none: the app is not called)", ...PORT, aliases: ["p"] },
+  { name: "app-port", type: "int", help: "port the app listens on (none, 0 or -1 as dapr run writes it: the app is not called)", ...PORT, min: -1, aliases: ["p"] },
   { name: "app-protocol", type: "string", help: "how to call the app", default: "http", oneOf: ["http", "https", "grpc", "grpcs", "h2c"], aliases: ["P"] },
   { name: "app-channel-address", type: "string", help: "host the app listens on", default: "127.0.0.1" },
   { name: "dapr-http-port", type: "int", help: "HTTP API port (with an app command and not given: a free port)", default: 3500, ...PORT, aliases: ["H"] },
@@ -81,7 +81,7 @@ export function toRuntimeConfig(v: FlagValues, appCommand: string[], env: Record
   const maxBody = (v["max-body-size"] as number | undefined) ?? orDefault(v, "dapr-http-max-request-size", 1) * 1024 * 1024;
   return {
     appId,
-    appPort: v["app-port"] as number | undefined,
+    appPort: appPortOf(v),
     appProtocol,
     appChannelAddress: v["app-channel-address"] as string,
     appMaxConcurrency: concurrency > 0 ? concurrency : undefined,
@@ -109,9 +109,16 @@ export function toRuntimeConfig(v: FlagValues, appCommand: string[], env: Record
     apiToken: env.DAPR_API_TOKEN || undefined,
     appApiToken: env.APP_API_TOKEN || undefined,
     appCommand,
+    disableInitEndpoints: v["disable-init-endpoints"] as string[] | undefined,
     appOutput: v["app-log-file"] ? { file: resolve(v["app-log-file"] as string), destination: v["app-log-destination"] as AppOutput["destination"] } : undefined,
     extra,
   };
+}
+
+/** `dapr run` writes --app-port 0 for an app without a port (daprd then opens no app channel); -1 is its unset. */
+function appPortOf(v: FlagValues): number | undefined {
+  const port = v["app-port"] as number | undefined;
+  return port !== undefined && port > 0 ? port : undefined;
 }
 
 /** A number below `least` (Kubernetes sidecar specs write -1 for "not set") means the flag's default. */

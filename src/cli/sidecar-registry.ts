@@ -22,6 +22,8 @@ export interface SidecarRecord {
   daprdLogPath?: string;
   /** Start time, ms since the epoch. */
   created: number;
+  /** The process's start time as the kernel counts it (Linux), so a pid reused by another process is not taken for it. */
+  pidStart?: string;
 }
 
 /** Set by `rapr run -f` for each sidecar it starts; read (and taken out of the app's environment) by `rapr run`. */
@@ -42,8 +44,9 @@ export function registryDir(): string {
 export function registerSidecar(record: SidecarRecord): () => void {
   const dir = registryDir();
   mkdirSync(dir, { recursive: true });
+  listSidecars(); // sweeps the records of sidecars that were killed (kill -9) before they could remove theirs
   const file = join(dir, `${record.appId}.${record.pid}.json`);
-  writeFileSync(`${file}.tmp`, JSON.stringify(record));
+  writeFileSync(`${file}.tmp`, JSON.stringify({ ...record, pidStart: processStart(record.pid) }));
   renameSync(`${file}.tmp`, file);
   const remove = () => rmSync(file, { force: true });
   process.once("exit", remove);
@@ -67,10 +70,20 @@ export function listSidecars(): SidecarRecord[] {
     } catch {
       continue; // being written or removed right now
     }
-    if (isAlive(record.pid)) live.push(record);
+    if (isAlive(record.pid) && (record.pidStart === undefined || record.pidStart === processStart(record.pid))) live.push(record);
     else rmSync(join(dir, name), { force: true });
   }
   return live.sort((a, b) => a.created - b.created);
+}
+
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot); undefined where there is no /proc. */
+function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
 }
 
 export function isAlive(pid: number | undefined): boolean {

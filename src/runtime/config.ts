@@ -5,6 +5,8 @@ export interface AppOutput {
   destination: "console" | "file" | "fileAndConsole";
   /** Where "console" output goes when not rapr's own stdout/stderr (`rapr run -f` hands its console down). */
   consoleFd?: number;
+  /** Written before each line (`rapr run -f`: "== APP - <id> == ", as the dapr CLI writes them). */
+  linePrefix?: string;
 }
 
 export type AppProtocol = "http" | "https" | "grpc" | "grpcs" | "h2c";
@@ -49,6 +51,8 @@ export interface RuntimeConfig {
   appCommand: string[];
   /** --app-log-file: the app's output also (or only) goes to this file. */
   appOutput?: AppOutput;
+  /** --disable-init-endpoints: app endpoints daprd does not call at start ("subscribe", "config"). */
+  disableInitEndpoints?: string[];
   /** Options of blocks that register their own flags (cluster, dataplane, …), by flag name. */
   extra: Record<string, string | string[] | boolean | number | undefined>;
 }

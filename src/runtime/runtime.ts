@@ -19,6 +19,7 @@ import { loadResourcePaths, type RawResource } from "../components/loader.js";
 import { ComponentRegistry } from "../components/registry.js";
 import type { Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
+import { apiSocketPath } from "../api/listen-address.js";
 import { Resiliency, resiliencyFromResources } from "../resiliency/index.js";
 import type { RuntimeConfig } from "./config.js";
 import { embeddedDefaults } from "./defaults.js";
@@ -97,6 +98,9 @@ export class Runtime {
     };
   }
 
+  /** The port metrics are served on (undefined: not served). */
+  private metricsPort?: number;
+
   get httpPort(): number | undefined {
     return this.http?.port;
   }
@@ -157,7 +161,7 @@ export class Runtime {
       this.checkpoint();
     }
     this.metrics.componentsLoaded.set({ app_id: c.appId }, this.registry.list().length);
-    if (c.enableMetrics) this.metrics.serve(c.listenAddress, c.metricsPort, this.logger);
+    if (c.enableMetrics) this.metricsPort = this.metrics.serve(c.listenAddress, c.metricsPort, this.logger);
     this.http = startHttpServer(this.api);
     this.grpc = await startGrpcServer(this.api);
     this.checkpoint();
@@ -181,10 +185,16 @@ export class Runtime {
       APP_ID: c.appId,
       DAPR_HTTP_PORT: String(this.http!.port),
       DAPR_GRPC_PORT: String(this.grpc!.port),
-      DAPR_HTTP_ENDPOINT: `http://127.0.0.1:${this.http!.port}`,
-      DAPR_GRPC_ENDPOINT: `http://127.0.0.1:${this.grpc!.port}`,
+      // On unix sockets the gRPC API is a unix:// target (gRPC naming, read by the Go and Python SDKs); HTTP has no such form.
+      ...(c.unixDomainSocketDir
+        ? { DAPR_GRPC_ENDPOINT: `unix://${apiSocketPath(c.unixDomainSocketDir, c.appId, "grpc")}` }
+        : { DAPR_HTTP_ENDPOINT: `http://127.0.0.1:${this.http!.port}`, DAPR_GRPC_ENDPOINT: `http://127.0.0.1:${this.grpc!.port}` }),
     };
+    // As `dapr run` sets them for the app.
     if (c.appPort !== undefined) env.APP_PORT = String(c.appPort);
+    if (this.metricsPort) env.DAPR_METRICS_PORT = String(this.metricsPort);
+    env.APP_PROTOCOL = c.appProtocol;
+    env.APP_CHANNEL_ADDRESS = c.appChannelAddress;
     if (c.apiToken) env.DAPR_API_TOKEN = c.apiToken;
     if (c.appApiToken) env.APP_API_TOKEN = c.appApiToken;
     this.app = AppProcess.launch({ command: c.appCommand, env, logger: this.logger.child("app"), output: c.appOutput });

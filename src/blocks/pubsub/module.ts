@@ -104,7 +104,9 @@ export function pubsubModule(): RuntimeModule {
           await new Promise<void>((resolve) => running.push(subscribeUntilStopped(s, resolve).finally(resolve)));
         };
         for (const s of declarative) await start(s);
-        if (await rt.appChannel.waitForPort(APP_PORT_WAIT_MS, stopped.signal)) {
+        // --disable-init-endpoints subscribe: daprd does not ask the app for programmatic subscriptions.
+        const askApp = !rt.config.disableInitEndpoints?.includes("subscribe");
+        if (askApp && (await rt.appChannel.waitForPort(APP_PORT_WAIT_MS, stopped.signal))) {
           const programmatic = await loadAppSubscriptions(rt.appChannel, log, stopped.signal);
           for (const s of programmatic) await start(s);
         }
