@@ -4,6 +4,7 @@ import secretstoresLocalEnv from "./secretstores.local.env/index.js";
 import secretstoresLocalFile from "./secretstores.local.file/index.js";
 import pubsubInMemory from "./pubsub.in-memory/index.js";
 import pubsubNats from "./pubsub.nats/index.js";
+import pubsubMqtt3 from "./pubsub.mqtt3/index.js";
 import stateInMemory from "./state.in-memory/index.js";
 import statePostgresql from "./state.postgresql/index.js";
 import stateSqlite from "./state.sqlite/index.js";
@@ -14,6 +15,7 @@ import nameresolutionMdns from "./nameresolution.mdns/index.js";
 import bindingsCron from "./bindings.cron/index.js";
 import bindingsHttp from "./bindings.http/index.js";
 import bindingsLocalstorage from "./bindings.localstorage/index.js";
+import bindingsMqtt3 from "./bindings.mqtt3/index.js";
 import bindingsPostgresql, { bindingsPostgresAlias } from "./bindings.postgresql/index.js";
 
 export const builtinPlugins: ComponentPlugin<any, any>[] = [
@@ -25,12 +27,14 @@ export const builtinPlugins: ComponentPlugin<any, any>[] = [
   secretstoresLocalFile,
   pubsubInMemory,
   pubsubNats,
+  pubsubMqtt3,
   nameresolutionLocal,
   nameresolutionStatic,
   nameresolutionMdns,
   bindingsCron,
   bindingsHttp,
   bindingsLocalstorage,
+  bindingsMqtt3,
   bindingsPostgresql,
   bindingsPostgresAlias,
 ];

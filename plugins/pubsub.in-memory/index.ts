@@ -125,7 +125,7 @@ class InMemoryPubSub implements PubSub {
   constructor(private readonly opts: Options) {}
 
   features(): PubSubFeature[] {
-    return ["BULK_PUBLISH", "DURABLE", "EPHEMERAL", "COMPETING_CONSUMERS"];
+    return ["BULK_PUBLISH", "DURABLE", "EPHEMERAL", "COMPETING_CONSUMERS", "CONTENT_TYPE", "HAND_BACK"];
   }
 
   async publish(req: PublishRequest): Promise<void> {

@@ -54,7 +54,7 @@ class NatsPubSub implements PubSub {
   }
 
   features(): PubSubFeature[] {
-    return this.js ? ["BULK_PUBLISH", "DURABLE", "EPHEMERAL", "COMPETING_CONSUMERS"] : ["BULK_PUBLISH", "EPHEMERAL", "COMPETING_CONSUMERS"];
+    return this.js ? ["BULK_PUBLISH", "DURABLE", "EPHEMERAL", "COMPETING_CONSUMERS", "CONTENT_TYPE", "HAND_BACK"] : ["BULK_PUBLISH", "EPHEMERAL", "COMPETING_CONSUMERS", "CONTENT_TYPE"];
   }
 
   private subject(topic: string) {

@@ -10,6 +10,7 @@ import postgres from "postgres";
 import bindingsCron, { CronBinding, type Clock } from "../../plugins/bindings.cron/index.js";
 import { parseSchedule } from "../../plugins/bindings.cron/schedule.js";
 import bindingsHttp from "../../plugins/bindings.http/index.js";
+import bindingsMqtt3 from "../../plugins/bindings.mqtt3/index.js";
 import bindingsLocalstorage from "../../plugins/bindings.localstorage/index.js";
 import { mkdirInside, openInside } from "../../plugins/bindings.localstorage/paths.js";
 import bindingsPostgresql, { bindingsPostgresAlias } from "../../plugins/bindings.postgresql/index.js";
@@ -25,7 +26,7 @@ import type { Component, ComponentPlugin, PluginContext } from "../../src/compon
 import { silentLogger } from "../../src/observability/logger.js";
 import { issueLeaf, loadOrCreateCa } from "../../src/security/ca.js";
 import { freePort, waitFor } from "../support/ports.js";
-import { missing } from "../support/backends.js";
+import { missing, MQTT_URL } from "../support/backends.js";
 import { dropTable, PG_URL, uniqueTable } from "../support/postgres.js";
 
 const enc = new TextEncoder();
@@ -204,11 +205,34 @@ const outputSubjects: [string, () => Promise<OutputSubject>][] = [
       cleanup: () => binding.close(),
     };
   }],
+  ["bindings.mqtt3", async () => {
+    const topic = `rapr-conf/${crypto.randomUUID()}`;
+    const binding = await createOutput(bindingsMqtt3, { url: MQTT_URL, topic, consumerID: `conf-${crypto.randomUUID()}`, cleanSession: "true" });
+    return {
+      binding,
+      roundTripOperations: ["create"],
+      async roundTrip(b) {
+        const got: BindingEvent[] = [];
+        const reader = await createInput(bindingsMqtt3, { url: MQTT_URL, topic: `${topic}/#`, consumerID: `conf-${crypto.randomUUID()}`, cleanSession: "true" });
+        const r = await reader.read(async (e) => (got.push(e), new Uint8Array(0)));
+        await b.invoke(req("create", { topic: `${topic}/a` }, '{"n":1}'));
+        await waitFor(() => got.length === 1, "the message published through the binding");
+        expect(dec.decode(got[0]!.data)).toBe('{"n":1}');
+        expect(got[0]!.metadata.topic).toBe(`${topic}/a`);
+        await r.close();
+      },
+      validRequest: () => req("create", {}, "x"),
+      cleanup: () => binding.close(),
+    };
+  }],
 ];
 
 const noPostgres = await missing("postgres");
+const noMqtt = await missing("mqtt");
+/** Subjects that need a backend this machine may lack. */
+const unavailable = (name: string) => (name === "bindings.postgresql" && noPostgres) || (name === "bindings.mqtt3" && noMqtt);
 
-for (const [name, make] of outputSubjects) describe.skipIf(name === "bindings.postgresql" && noPostgres)(`OutputBinding contract: ${name}`, () => {
+for (const [name, make] of outputSubjects) describe.skipIf(unavailable(name))(`OutputBinding contract: ${name}`, () => {
   let subject: OutputSubject;
   beforeAll(async () => {
     subject = await make();
@@ -282,6 +306,31 @@ const inputSubjects: [string, InputSubject][] = [
       [{}, 'metadata field "schedule" is required'],
     ],
   }],
+  ["bindings.mqtt3", {
+    // A publisher sends to the binding's topic every 200 ms until the binding closes.
+    async makeFrequent() {
+      const topic = `rapr-conf/${crypto.randomUUID()}`;
+      const b = await createInput(bindingsMqtt3, { url: MQTT_URL, topic, consumerID: `conf-${crypto.randomUUID()}`, cleanSession: "true" });
+      const publisher = await createOutput(bindingsMqtt3, { url: MQTT_URL, topic, consumerID: `conf-${crypto.randomUUID()}`, cleanSession: "true" });
+      const timer = setInterval(() => void publisher.invoke(req("create", {}, "tick")).catch(() => {}), 200);
+      const close = b.close.bind(b);
+      b.close = async () => {
+        clearInterval(timer);
+        await Promise.all([close(), publisher.close()]);
+      };
+      return b;
+    },
+    invalid: [
+      [{ topic: "t" }, 'metadata field "url" is required'],
+      [{ url: MQTT_URL }, 'metadata field "topic" is required'],
+      [{ url: "http://127.0.0.1:1883", topic: "t" }, 'unsupported scheme "http"'],
+      [{ url: "not a url", topic: "t" }, 'metadata field "url"'],
+      [{ url: MQTT_URL, topic: "a/#/b" }, '"#" must be a whole level and the last one'],
+      [{ url: MQTT_URL, topic: "a/b+" }, '"+" must be a whole level'],
+      [{ url: "ssl://127.0.0.1:8883", topic: "t", caCert: "not pem" }, 'metadata field "caCert": not PEM'],
+      [{ url: MQTT_URL, topic: "t", backOffMaxRetries: "x" }, 'metadata field "backOffMaxRetries"'],
+    ],
+  }],
 ];
 
 /** A handler whose calls can be held open and released by the test. */
@@ -303,7 +352,7 @@ function recorder(behaviour: (n: number) => Promise<void> | void = () => {}) {
   return { events, handler, running: () => running, maxRunning: () => maxRunning };
 }
 
-describe.each(inputSubjects)("InputBinding contract: %s", (_name, subject) => {
+describe.each(inputSubjects.filter(([name]) => !unavailable(name)))("InputBinding contract: %s", (_name, subject) => {
   const open: In[] = [];
   const make = async () => {
     const b = await subject.makeFrequent();
@@ -432,7 +481,7 @@ test("shared helpers: isTruthy reads Dapr's truthy words; unsupportedOperation n
 
 test("every bindings plugin is registered as a built-in", () => {
   const types = builtinPlugins.map((p) => p.type);
-  expect(types).toEqual(expect.arrayContaining(["bindings.cron", "bindings.http", "bindings.localstorage", "bindings.postgresql", "bindings.postgres"]));
+  expect(types).toEqual(expect.arrayContaining(["bindings.cron", "bindings.http", "bindings.localstorage", "bindings.mqtt3", "bindings.postgresql", "bindings.postgres"]));
 });
 
 describe("bindings.cron", () => {

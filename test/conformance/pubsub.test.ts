@@ -5,14 +5,19 @@ import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import pubsubInMemory from "../../plugins/pubsub.in-memory/index.js";
 import pubsubNats from "../../plugins/pubsub.nats/index.js";
-import type { HandlerResult, PubSub, PubSubMessage, Subscription } from "../../src/components/contracts/pubsub.js";
+import pubsubRedis from "../../plugins/pubsub.redis/index.js";
+import { Redis } from "ioredis";
+import pubsubMqtt3 from "../../plugins/pubsub.mqtt3/index.js";
+import type { HandlerResult, PubSub, PubSubFeature, PubSubMessage, Subscription } from "../../src/components/contracts/pubsub.js";
 import { parseMetadata } from "../../src/components/metadata-schema.js";
 import type { ComponentPlugin } from "../../src/components/plugin.js";
 import { silentLogger } from "../../src/observability/logger.js";
-import { missing, NATS_URL } from "../support/backends.js";
+import { missing, MQTT_URL, NATS_URL, REDIS_HOST } from "../support/backends.js";
 import { waitFor } from "../support/ports.js";
 
 const noNats = await missing("nats");
+const noMqtt = await missing("mqtt");
+const noRedis = await missing("redis");
 const RUN = `c${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 const STREAM_PREFIX = `raprconf-${RUN}-`;
 
@@ -29,11 +34,22 @@ const subjects: [string, Factory][] = [
   // In-process: instances in one process are one broker only if they are the same instance.
   ["pubsub.in-memory", async (o) => (o.maxDeliver ? create(pubsubInMemory, { ...fast, maxDeliver: String(o.maxDeliver) }) : (sharedMemory ??= await create(pubsubInMemory, fast)))],
   ["pubsub.nats", (o) => create(pubsubNats, { natsURL: NATS_URL, streamPrefix: STREAM_PREFIX, storage: "memory", ackWait: "2s", maxDeliver: String(o.maxDeliver ?? -1), ...fast })],
+  ["pubsub.redis", (o) => create(pubsubRedis, { redisHost: REDIS_HOST, processingTimeout: "2s", redeliverInterval: "100ms", maxDeliver: String(o.maxDeliver ?? -1), ...fast })],
+  ["pubsub.mqtt3", (o) => create(pubsubMqtt3, { url: MQTT_URL, maxDeliver: String(o.maxDeliver ?? -1), ...fast })],
+  ["pubsub.mqtt3 (MQTT 5)", (o) => create(pubsubMqtt3, { url: MQTT_URL, protocolVersion: "5", maxDeliver: String(o.maxDeliver ?? -1), ...fast })],
 ];
+/** Subjects that need a broker this machine may lack. */
+const unavailable = (name: string) => (name === "pubsub.nats" && noNats) || (name.startsWith("pubsub.mqtt3") && noMqtt) || (name === "pubsub.redis" && noRedis);
 
 const opened: PubSub[] = [];
 afterAll(async () => {
   await Promise.allSettled(opened.map((p) => p.close()));
+  if (!noRedis) {
+    const redis = new Redis(`redis://${REDIS_HOST}`);
+    const streams = await redis.keys(`t${RUN}-*`);
+    if (streams.length) await redis.del(...streams);
+    redis.disconnect();
+  }
   if (noNats) return;
   const nc = await connect({ servers: NATS_URL });
   const jsm = await jetstreamManager(nc);
@@ -54,7 +70,12 @@ for (const [name, factory] of subjects) {
     return p;
   };
 
-  describe.skipIf(name === "pubsub.nats" && noNats)(`${name} conformance`, () => {
+  /** The subject's features, read off an instance once (an unavailable broker has none). */
+  const features: PubSubFeature[] = unavailable(name) ? [] : await make({}).then((p) => p.features());
+  /** A case that asserts what only plugins with `feature` promise. */
+  const withFeature = (feature: PubSubFeature) => test.skipIf(!features.includes(feature));
+
+  describe.skipIf(unavailable(name))(`${name} conformance`, () => {
     test("a durable subscriber receives what is published after it subscribed, with its content type", async () => {
       const ps = await make({});
       const topic = topicName();
@@ -63,7 +84,7 @@ for (const [name, factory] of subjects) {
       await ps.publish({ topic, data: enc.encode('{"n":1}'), contentType: "application/json" });
       await waitFor(() => got.length === 1, "delivery");
       expect(body(got[0])).toBe('{"n":1}');
-      expect(got[0].contentType).toBe("application/json");
+      if (features.includes("CONTENT_TYPE")) expect(got[0].contentType).toBe("application/json");
       expect(got[0].deliveryAttempt).toBe(1);
       await sub.close();
     });
@@ -151,7 +172,7 @@ for (const [name, factory] of subjects) {
       await second.close();
     }
 
-    test("a message in flight when its subscriber leaves is delivered to the next member of the group", async () => {
+    withFeature("HAND_BACK")("a message in flight when its subscriber leaves is delivered to the next member of the group", async () => {
       await handedBackToNextMember("survivor", (first) => first.close());
     });
 
@@ -212,7 +233,7 @@ for (const [name, factory] of subjects) {
       await second.close();
     });
 
-    test("a drain still waiting on a handler that never answers ends when close() hands the message back", async () => {
+    withFeature("HAND_BACK")("a drain still waiting on a handler that never answers ends when close() hands the message back", async () => {
       await handedBackToNextMember("unanswered", async (first) => {
         const draining = first.drain!();
         await first.close();
@@ -220,7 +241,7 @@ for (const [name, factory] of subjects) {
       });
     });
 
-    test("a member held back by its in-flight limit hands back what it buffered when it drains: once each, not lost", async () => {
+    withFeature("HAND_BACK")("a member held back by its in-flight limit hands back what it buffered when it drains: once each, not lost", async () => {
       const ps = await make({});
       const topic = topicName();
       const answer = Promise.withResolvers<void>();
@@ -248,7 +269,7 @@ for (const [name, factory] of subjects) {
       await second.close();
     });
 
-    test("a drain cut short by its signal returns, and close() hands the unanswered message back", async () => {
+    withFeature("HAND_BACK")("a drain cut short by its signal returns, and close() hands the unanswered message back", async () => {
       await handedBackToNextMember("unanswered", async (first) => {
         const cutShort = new AbortController();
         const draining = first.drain!(cutShort.signal);
@@ -355,5 +376,73 @@ describe.skipIf(noNats)("pubsub.nats core mode (jetstream=false)", () => {
     await waitFor(() => b.length === 5, "the other member got the rest");
     expect(a).toEqual(["c0"]);
     await first.close();
+  });
+});
+
+describe.skipIf(noMqtt)("pubsub.mqtt3", () => {
+  const mqtt = async (raw: Record<string, string> = {}) => {
+    const ps = await create(pubsubMqtt3, { url: MQTT_URL, ...raw });
+    opened.push(ps);
+    return ps;
+  };
+
+  test("subscriptions take the wildcards + and #; each message carries the topic it came on and whether it was retained", async () => {
+    const ps = await mqtt();
+    const base = `rapr-conf/${topicName()}`;
+    const plus: PubSubMessage[] = [];
+    const hash: PubSubMessage[] = [];
+    await ps.subscribe({ topic: `${base}/+/temp`, mode: "durable", group: "g" }, async (m) => (plus.push(m), "success"));
+    await ps.subscribe({ topic: `${base}/#`, mode: "durable", group: "g" }, async (m) => (hash.push(m), "success"));
+    await ps.publish({ topic: `${base}/kitchen/temp`, data: enc.encode("21") });
+    await ps.publish({ topic: `${base}/kitchen/light/level`, data: enc.encode("on") });
+    await waitFor(() => plus.length === 1 && hash.length === 2, "wildcard deliveries");
+    expect(plus.map((m) => [m.topic, body(m), m.metadata.retained])).toEqual([[`${base}/kitchen/temp`, "21", "false"]]);
+    expect(hash.map((m) => m.topic).sort()).toEqual([`${base}/kitchen/light/level`, `${base}/kitchen/temp`]);
+    expect(ps.features()).toContain("SUBSCRIBE_WILDCARDS");
+  });
+
+  test("retain (component or per request) keeps the last message for later subscribers", async () => {
+    const ps = await mqtt();
+    const topic = `rapr-conf/${topicName()}`;
+    await ps.publish({ topic, data: enc.encode("kept"), metadata: { retain: "true" } });
+    const got: PubSubMessage[] = [];
+    await ps.subscribe({ topic, mode: "ephemeral", group: "e" }, async (m) => (got.push(m), "success"));
+    await waitFor(() => got.length === 1, "the retained message");
+    expect([body(got[0]!), got[0]!.metadata.retained]).toEqual(["kept", "true"]);
+    await ps.publish({ topic, data: new Uint8Array(0), metadata: { retain: "true" } }); // clears it on the broker
+    await expect(ps.publish({ topic, data: enc.encode("x"), metadata: { retain: "maybe" } })).rejects.toThrow('retain must be true or false, got "maybe"');
+  });
+
+  test("an app's own $share/{group}/{topic} is subscribed as it is", async () => {
+    const ps = await mqtt();
+    const topic = `rapr-conf/${topicName()}`;
+    const a: string[] = [];
+    const b: string[] = [];
+    await ps.subscribe({ topic: `$share/mine/${topic}`, mode: "durable", group: "x" }, async (m) => (a.push(body(m)), "success"));
+    await ps.subscribe({ topic: `$share/mine/${topic}`, mode: "durable", group: "y" }, async (m) => (b.push(body(m)), "success"));
+    for (let i = 0; i < 10; i++) await ps.publish({ topic, data: enc.encode(`s${i}`) });
+    await waitFor(() => a.length + b.length === 10, "shared deliveries");
+    expect([...a, ...b].sort()).toEqual(Array.from({ length: 10 }, (_, i) => `s${i}`).sort());
+  });
+
+  test("a topic MQTT cannot take is refused with the reason, and the component goes on serving", async () => {
+    const ps = await mqtt();
+    await expect(ps.publish({ topic: "a/+/b", data: enc.encode("x") })).rejects.toThrow("wildcard");
+    await expect(ps.publish({ topic: "a/#", data: enc.encode("x") })).rejects.toThrow("wildcard");
+    await expect(ps.subscribe({ topic: "a/#/b", mode: "durable", group: "g" }, async () => "success")).rejects.toThrow('"#" must be a whole level');
+    await expect(ps.subscribe({ topic: "a/b+", mode: "durable", group: "g" }, async () => "success")).rejects.toThrow('"+" must be a whole level');
+    const topic = `rapr-conf/${topicName()}`;
+    const got: string[] = [];
+    await ps.subscribe({ topic, mode: "durable", group: "g" }, async (m) => (got.push(body(m)), "success"));
+    await ps.publish({ topic, data: enc.encode("still here") });
+    await waitFor(() => got.length === 1, "a delivery after the refusals");
+  });
+
+  test("init names the field at fault and never echoes the password; an unreachable broker fails init", async () => {
+    await expect(mqtt({ url: "http://h" })).rejects.toThrow('unsupported scheme "http"');
+    await expect(mqtt({ qos: "3" })).rejects.toThrow('metadata field "qos"');
+    const err = await mqtt({ url: "tcp://user:s3cret@127.0.0.1:1" }).then(() => undefined, (e: Error) => e);
+    expect(err?.message).toContain("cannot connect to the MQTT broker at tcp://user:***@127.0.0.1:1");
+    expect(err?.message).not.toContain("s3cret");
   });
 });

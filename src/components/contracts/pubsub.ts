@@ -3,7 +3,12 @@
 // "success" or "drop"; "retry" (or a handler that throws) means the broker delivers it again later.
 import type { Component } from "../plugin.js";
 
-export type PubSubFeature = "BULK_PUBLISH" | "DURABLE" | "EPHEMERAL" | "COMPETING_CONSUMERS";
+/**
+ * SUBSCRIBE_WILDCARDS: topics may hold the broker's wildcards (Dapr's name). CONTENT_TYPE: a message keeps the content
+ * type it was published with. HAND_BACK: what a member was handed and had not settled when it closed goes back to its
+ * group at once, as Subscription.close() describes (an MQTT broker cannot take a message back).
+ */
+export type PubSubFeature = "BULK_PUBLISH" | "DURABLE" | "EPHEMERAL" | "COMPETING_CONSUMERS" | "SUBSCRIBE_WILDCARDS" | "CONTENT_TYPE" | "HAND_BACK";
 
 export interface PublishRequest {
   topic: string;
@@ -56,7 +61,7 @@ export interface Subscription {
    * messages to the handler and waits for the calls under way (the broker settles them when the plugin does).
    */
   drain?(signal?: AbortSignal): Promise<void>;
-  /** Stops at once: messages handed to the handler and not answered yet go back to the broker. */
+  /** Stops at once: messages handed to the handler and not answered yet go back to the broker (with HAND_BACK). */
   close(): Promise<void>;
 }
 
