@@ -2,6 +2,7 @@ import { udxRuntimePlugin } from "./udx/plugin.js";
 import { admissionProof, proofMatches } from "./keys.js";
 import { joinHostPort, type Logger } from "./udp-transport.js";
 import { settlesWithin } from "../resiliency/sleep.js";
+import { guardResponderEcho, recheckFirewall } from "./hyperdht-fixes.js";
 
 /** hyperswarm's public bootstrap nodes, used when no --cluster-bootstrap is given. */
 export const DEFAULT_BOOTSTRAP: string[] | undefined = undefined;
@@ -58,13 +59,14 @@ export interface SwarmDiscoveryOptions {
 
 let pluginRegistered = false;
 
-/** Loads hyperswarm with the TypeScript UDX standing in for udx-native (no-op inside a compiled binary). */
+/** Loads hyperswarm with the TypeScript UDX standing in for udx-native (no-op inside a compiled binary) and hyperdht's hole punch corrected. */
 async function loadSwarmModules(): Promise<{ Hyperswarm: any; DHT: any }> {
   if (!pluginRegistered) {
     Bun.plugin(udxRuntimePlugin);
     pluginRegistered = true;
   }
-  const [hs, dht] = await Promise.all([import("hyperswarm"), import("hyperdht")]);
+  const [hs, dht, puncher] = await Promise.all([import("hyperswarm"), import("hyperdht"), import("hyperdht/lib/holepuncher.js")]);
+  guardResponderEcho(puncher.default ?? puncher);
   return { Hyperswarm: hs.default ?? hs, DHT: dht.default ?? dht };
 }
 
@@ -119,6 +121,11 @@ export class SwarmDiscovery {
     const bootstrap = parseBootstrap(this.opts.bootstrap);
     const dht = new DHT({ bootstrap, host: this.opts.host });
     this.swarm = new Hyperswarm({ dht });
+    await dht.ready();
+    if (this.closed) return;
+    // Reachable nodes (same host, LAN, public address) are then connected to directly instead of by hole punching.
+    await recheckFirewall(dht);
+    if (this.closed) return;
     this.swarm.on("connection", (conn: any, info: any) => this.onConnection(conn, info));
     this.session = this.swarm.join(this.opts.topic, { server: true, client: true });
     await this.session.flushed();

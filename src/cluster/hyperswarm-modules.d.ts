@@ -2,3 +2,4 @@
 declare module "hyperswarm";
 declare module "hyperdht";
 declare module "@hyperswarm/testnet";
+declare module "hyperdht/lib/holepuncher.js";

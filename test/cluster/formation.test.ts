@@ -11,8 +11,9 @@ const SECRET = "formation-test-secret-5c21e9a0b7";
 
 describe("cluster formation (rapr binary)", () => {
   let testnet: Testnet;
-  // hyperdht's NAT analysis needs three DHT nodes to answer; a 3-node DHT leaves no slack (docs/cluster.md).
-  beforeAll(async () => (testnet = await startTestnet(10)), 60_000);
+  // A 3-node DHT, as @hyperswarm/testnet makes by default: its nodes cannot NAT-analyse a punch socket (only 2
+  // DHT nodes known), so this passes only because the nodes find each other reachable (docs/cluster.md).
+  beforeAll(async () => (testnet = await startTestnet(3)), 60_000);
   afterAll(() => testnet?.destroy(), 30_000);
 
   test("3 nodes started at once form one cluster, round after round", async () => {
