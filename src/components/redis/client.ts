@@ -117,7 +117,7 @@ export async function connectRedis(md: RedisConnectionMetadata, logger: Logger, 
 
 /** A second connection to the same server, for commands that block (XREAD BLOCK). */
 export async function blockingConnection(client: RedisConnection): Promise<RedisConnection> {
-  const dup: RedisConnection = client instanceof Cluster ? client.duplicate() : client.duplicate({ commandTimeout: undefined });
+  const dup: RedisConnection = client instanceof Cluster ? client.duplicate() : client.duplicate({ commandTimeout: undefined, enableAutoPipelining: false });
   dup.on("error", () => {});
   if (dup.status === "wait") await dup.connect();
   return dup;
