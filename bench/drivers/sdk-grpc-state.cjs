@@ -1,12 +1,14 @@
 // Drives save+get pairs through a sidecar's gRPC port with the official Dapr JS SDK on Node, the way most Dapr
-// apps talk to their sidecar. Usage: node sdk-grpc-state.cjs <grpcPort> <clients> <seconds>; prints pairs/s.
+// apps talk to their sidecar. Usage: node sdk-grpc-state.cjs <port> <clients> <seconds> [grpc|http]; prints pairs/s
+// (the port is the sidecar's gRPC port, or its HTTP port with "http").
 const { DaprClient, CommunicationProtocolEnum, LogLevel } = require("@dapr/dapr");
 
-const [port, clients, seconds] = process.argv.slice(2).map(Number);
+const [port, clients, seconds] = process.argv.slice(2, 5).map(Number);
+const protocol = process.argv[5] === "http" ? CommunicationProtocolEnum.HTTP : CommunicationProtocolEnum.GRPC;
 const client = new DaprClient({
   daprHost: "127.0.0.1",
   daprPort: String(port),
-  communicationProtocol: CommunicationProtocolEnum.GRPC,
+  communicationProtocol: protocol,
   logger: { level: LogLevel.Error },
 });
 const payload = "x".repeat(64);

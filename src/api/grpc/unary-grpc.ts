@@ -3,9 +3,12 @@
 // this costs a decode, the service method and an encode. Anything else (compression, JSON codec, streaming,
 // gRPC-Web, Connect) is left to Connect.
 import { create, fromBinary, toBinary, type DescMessage, type DescMethodUnary, type DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import * as http2 from "node:http2";
 import { encodeGrpcMessage } from "./grpc-message.js";
+import { UnaryCall, type HeaderReader } from "./unary-call.js";
+
+export { headersOf } from "./unary-call.js";
 
 export interface UnaryRoute {
   service: DescService;
@@ -14,7 +17,7 @@ export interface UnaryRoute {
 }
 
 /** Runs a call with the API's cross-cutting rules (token, error mapping, metrics); the Connect interceptor uses the same. */
-export type CallGuard = <T>(method: string, header: Headers, fn: () => Promise<T>) => Promise<T>;
+export type CallGuard = <T>(method: string, header: HeaderReader, fn: () => Promise<T>) => Promise<T>;
 
 /** True when this request can take the direct unary path. */
 export function acceptsDirectUnary(headers: http2.IncomingHttpHeaders): boolean {
@@ -30,32 +33,25 @@ export async function serveUnary(
   guard: CallGuard,
   readMaxBytes: number,
 ): Promise<void> {
-  const contentType = String(headers["content-type"]);
-  const path = String(headers[":path"]);
-  const requestHeader = headersOf(headers);
-  const timeoutMs = parseGrpcTimeout(headers["grpc-timeout"]);
-  const context = createHandlerContext({
-    service: route.service,
-    method: route.method,
-    protocolName: "grpc",
-    requestMethod: "POST",
-    url: `http://${headers[":authority"] ?? "localhost"}${path}`,
-    timeoutMs,
-    requestHeader,
-  });
-  stream.once("close", () => context.abort(new ConnectError("the client closed the stream", Code.Canceled)));
+  const contentType = headers["content-type"] as string;
+  const path = headers[":path"] as string;
+  const call = new UnaryCall(route.service, route.method, stream, headers);
   try {
-    const reply = await guard(path, requestHeader, async () => {
+    const reply = await guard(path, call, async () => {
       const body = await readBody(stream, readMaxBytes);
       const input = fromBinary(route.method.input, unwrapEnvelope(body));
-      const output = await route.impl(input, context);
+      const output = await route.impl(input, call);
       const message = isMessage(output, route.method.output) ? (output as Parameters<typeof toBinary>[1]) : create(route.method.output, output as never);
       return toBinary(route.method.output, message);
     });
-    if (stream.destroyed) return;
-    stream.respond({ ":status": 200, "content-type": contentType, ...Object.fromEntries(context.responseHeader) }, { waitForTrailers: true });
-    stream.once("wantTrailers", () => stream.sendTrailers({ ...Object.fromEntries(context.responseTrailer), "grpc-status": "0" }));
-    stream.end(envelope(reply));
+    const extra = call.headerFields();
+    const trailer = call.trailerFields();
+    afterThisTurn(() => {
+      if (stream.destroyed) return;
+      stream.respond(extra ? { ":status": 200, "content-type": contentType, ...extra } : { ":status": 200, "content-type": contentType }, { waitForTrailers: true });
+      stream.once("wantTrailers", () => stream.sendTrailers(trailer ? { ...trailer, "grpc-status": "0" } : OK_TRAILER));
+      stream.end(envelope(reply));
+    });
   } catch (err) {
     if (stream.destroyed) return;
     const e = ConnectError.from(err);
@@ -67,19 +63,24 @@ export async function serveUnary(
     // The client may still be sending (an oversized message); once our answer is out, stop its stream.
     if (!stream.readableEnded) setImmediate(() => stream.destroyed || stream.close(http2.constants.NGHTTP2_NO_ERROR));
   } finally {
-    context.abort();
+    call.finish();
   }
 }
 
-/** An HTTP/2 request's headers, without the pseudo-headers, as web Headers. */
-export function headersOf(headers: http2.IncomingHttpHeaders): Headers {
-  const out = new Headers();
-  for (const [k, v] of Object.entries(headers)) {
-    if (k.startsWith(":") || v === undefined) continue;
-    if (Array.isArray(v)) for (const item of v) out.append(k, item);
-    else out.set(k, String(v));
-  }
-  return out;
+const OK_TRAILER = { "grpc-status": "0" };
+
+// Bun's node:http2 writes a stream's frames to the socket when the stream ends. Answers written one by one as their
+// handlers finish cost ~1.5x the CPU of the same answers written together once the event loop has run every
+// callback of this turn (a bare server answering a fixed message: 9,000 against 14,000 calls/s under h2load).
+const queuedReplies: (() => void)[] = [];
+
+function afterThisTurn(write: () => void): void {
+  if (queuedReplies.push(write) === 1) setImmediate(writeQueuedReplies);
+}
+
+function writeQueuedReplies(): void {
+  for (let i = 0; i < queuedReplies.length; i++) queuedReplies[i]();
+  queuedReplies.length = 0;
 }
 
 function isMessage(v: unknown, schema: DescMessage): boolean {
@@ -121,12 +122,4 @@ function envelope(message: Uint8Array): Uint8Array {
   new DataView(out.buffer).setUint32(1, message.length);
   out.set(message, 5);
   return out;
-}
-
-const timeoutUnitMs: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
-
-function parseGrpcTimeout(v: string | string[] | undefined): number | undefined {
-  if (typeof v !== "string") return undefined;
-  const m = /^(\d{1,8})([HMSmun])$/.exec(v);
-  return m ? Number(m[1]) * timeoutUnitMs[m[2]] : undefined;
 }
