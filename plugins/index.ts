@@ -5,6 +5,7 @@ import secretstoresLocalFile from "./secretstores.local.file/index.js";
 import pubsubInMemory from "./pubsub.in-memory/index.js";
 import pubsubNats from "./pubsub.nats/index.js";
 import pubsubMqtt3 from "./pubsub.mqtt3/index.js";
+import pubsubRedis from "./pubsub.redis/index.js";
 import stateInMemory from "./state.in-memory/index.js";
 import statePostgresql from "./state.postgresql/index.js";
 import stateSqlite from "./state.sqlite/index.js";
@@ -17,6 +18,7 @@ import bindingsHttp from "./bindings.http/index.js";
 import bindingsLocalstorage from "./bindings.localstorage/index.js";
 import bindingsMqtt3 from "./bindings.mqtt3/index.js";
 import bindingsPostgresql, { bindingsPostgresAlias } from "./bindings.postgresql/index.js";
+import bindingsRedis from "./bindings.redis/index.js";
 
 export const builtinPlugins: ComponentPlugin<any, any>[] = [
   stateInMemory,
@@ -28,6 +30,7 @@ export const builtinPlugins: ComponentPlugin<any, any>[] = [
   pubsubInMemory,
   pubsubNats,
   pubsubMqtt3,
+  pubsubRedis,
   nameresolutionLocal,
   nameresolutionStatic,
   nameresolutionMdns,
@@ -37,4 +40,5 @@ export const builtinPlugins: ComponentPlugin<any, any>[] = [
   bindingsMqtt3,
   bindingsPostgresql,
   bindingsPostgresAlias,
+  bindingsRedis,
 ];

@@ -14,6 +14,7 @@ import bindingsMqtt3 from "../../plugins/bindings.mqtt3/index.js";
 import bindingsLocalstorage from "../../plugins/bindings.localstorage/index.js";
 import { mkdirInside, openInside } from "../../plugins/bindings.localstorage/paths.js";
 import bindingsPostgresql, { bindingsPostgresAlias } from "../../plugins/bindings.postgresql/index.js";
+import bindingsRedis from "../../plugins/bindings.redis/index.js";
 import { parseConnectionString } from "../../plugins/bindings.postgresql/connection.js";
 import { builtinPlugins } from "../../plugins/index.js";
 import {
@@ -26,7 +27,7 @@ import type { Component, ComponentPlugin, PluginContext } from "../../src/compon
 import { silentLogger } from "../../src/observability/logger.js";
 import { issueLeaf, loadOrCreateCa } from "../../src/security/ca.js";
 import { freePort, waitFor } from "../support/ports.js";
-import { missing, MQTT_URL } from "../support/backends.js";
+import { missing, MQTT_URL, REDIS_HOST } from "../support/backends.js";
 import { dropTable, PG_URL, uniqueTable } from "../support/postgres.js";
 
 const enc = new TextEncoder();
@@ -225,12 +226,38 @@ const outputSubjects: [string, () => Promise<OutputSubject>][] = [
       cleanup: () => binding.close(),
     };
   }],
+  ["bindings.redis", async () => {
+    const key = `rapr-conf-${crypto.randomUUID()}`;
+    const binding = await createOutput(bindingsRedis, { redisHost: REDIS_HOST, redisPassword: "" });
+    return {
+      binding,
+      roundTripOperations: ["create", "get", "delete", "increment"],
+      async roundTrip(b) {
+        const binary = Uint8Array.from({ length: 256 }, (_, i) => i);
+        await b.invoke(req("create", { key }, binary));
+        expect(Buffer.from((await b.invoke(req("get", { key }))).data).equals(Buffer.from(binary))).toBe(true);
+        await b.invoke(req("create", { key }, '"quoted"')); // stored as it arrives, as daprd does
+        expect(text(await b.invoke(req("get", { key, delete: "true" })))).toBe('"quoted"');
+        expect((await b.invoke(req("get", { key }))).data.byteLength).toBe(0);
+        await b.invoke(req("increment", { key, ttlInSeconds: "100" }));
+        await b.invoke(req("increment", { key }));
+        expect(text(await b.invoke(req("get", { key })))).toBe("2");
+        await b.invoke(req("delete", { key }));
+        expect((await b.invoke(req("get", { key }))).data.byteLength).toBe(0);
+        await expect(b.invoke(req("get"))).rejects.toThrow("missing key");
+        await expect(b.invoke(req("create", { key, ttlInSeconds: "soon" }))).rejects.toBeInstanceOf(BindingRequestError);
+      },
+      validRequest: () => req("get", { key }),
+      cleanup: () => binding.close(),
+    };
+  }],
 ];
 
 const noPostgres = await missing("postgres");
 const noMqtt = await missing("mqtt");
+const noRedis = await missing("redis");
 /** Subjects that need a backend this machine may lack. */
-const unavailable = (name: string) => (name === "bindings.postgresql" && noPostgres) || (name === "bindings.mqtt3" && noMqtt);
+const unavailable = (name: string) => (name === "bindings.postgresql" && noPostgres) || (name === "bindings.mqtt3" && noMqtt) || (name === "bindings.redis" && noRedis);
 
 for (const [name, make] of outputSubjects) describe.skipIf(unavailable(name))(`OutputBinding contract: ${name}`, () => {
   let subject: OutputSubject;
