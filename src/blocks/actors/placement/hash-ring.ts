@@ -2,7 +2,7 @@
 // to the first 8 bytes, little-endian, of its BLAKE2b-512 digest; host h owns the points hash(h + i) for
 // i in [0, virtualNodes); a key belongs to the first point at or after its hash, wrapping to the first point.
 // The hash is a wire format: every node must compute the same owner (test/actors/hash-ring.test.ts pins it).
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { OwnerStrategy } from "./types.js";
 
 /**
@@ -12,8 +12,7 @@ import type { OwnerStrategy } from "./types.js";
 export const DEFAULT_VIRTUAL_NODES = 400;
 
 export function ringHash(key: string): bigint {
-  const digest = createHash("blake2b512").update(key).digest();
-  return digest.readBigUInt64LE(0);
+  return hash("blake2b512", key, "buffer").readBigUInt64LE(0);
 }
 
 const pointCache = new Map<string, bigint[]>();
