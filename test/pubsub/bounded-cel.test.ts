@@ -50,9 +50,9 @@ describe("compile-time bounds", () => {
 describe("run-time budget", () => {
   test("an accepted filter over an event far larger than assumed stops at the budget and does not match", () => {
     const c = compileBoundedCel("event.data.a.all(x, event.data.a.all(y, y >= 0))");
-    const small = c.eval({ event: celEvent(ce({ a: [1, 2, 3] })) });
+    const small = c.eval({ event: celEvent(ce({ a: [1, 2, 3] })) }, undefined, Infinity);
     expect(small).toMatchObject({ ok: true, value: true });
-    const huge = c.eval({ event: celEvent(ce({ a: Array.from({ length: 5000 }, (_, i) => i) })) });
+    const huge = c.eval({ event: celEvent(ce({ a: Array.from({ length: 5000 }, (_, i) => i) })) }, undefined, Infinity);
     expect(huge.ok).toBe(false);
     // It stopped at the first iteration past the budget (one iteration spends a handful of units).
     expect(huge.spent).toBeLessThan(CEL_LIMITS.maxCost + 100);
@@ -86,11 +86,11 @@ describe("walking functions are charged by the actual sizes they walk, before th
   for (const [expr, data] of cases) {
     test(expr.slice(0, 60), () => {
       const c = compileBoundedCel(expr);
-      const r = c.eval({ event: celEvent(ce(data)) });
+      const r = c.eval({ event: celEvent(ce(data)) }, undefined, Infinity);
       expect(r.ok).toBe(false);
       // Charged (the walk that would have gone over the budget did not run), yet fine on a small event.
       expect(r.spent).toBeGreaterThan(CEL_LIMITS.maxCost / 2);
-      expect(c.eval({ event: celEvent(ce({ a: [1, 2], b: [1, 2], s: "ab" })) }).ok).toBe(true);
+      expect(c.eval({ event: celEvent(ce({ a: [1, 2], b: [1, 2], s: "ab" })) }, undefined, Infinity).ok).toBe(true);
     });
   }
 
@@ -102,8 +102,8 @@ describe("walking functions are charged by the actual sizes they walk, before th
   test("a smaller budget stops the evaluation sooner (the topic's budget shared by its filters)", () => {
     const c = compileBoundedCel("event.data.a.all(x, x >= 0)");
     const event = celEvent(ce({ a: Array.from({ length: 1000 }, (_, i) => i) }));
-    expect(c.eval({ event }).ok).toBe(true);
-    expect(c.eval({ event }, 100)).toMatchObject({ ok: false });
+    expect(c.eval({ event }, undefined, Infinity).ok).toBe(true);
+    expect(c.eval({ event }, 100, Infinity)).toMatchObject({ ok: false });
   });
 });
 
@@ -134,9 +134,9 @@ describe("seeded fuzz of comprehensions", () => {
       }
       accepted++;
       // Within the assumed sizes the estimate bounds the spend; beyond them the budget does.
-      const within = c.eval({ event: celEvent(event(A)) });
+      const within = c.eval({ event: celEvent(event(A)) }, undefined, Infinity);
       if (within.spent > c.cost) failures.push(`${expr}: spent ${within.spent} > estimated ${c.cost}`);
-      const beyond = c.eval({ event: celEvent(event(5 * A)) });
+      const beyond = c.eval({ event: celEvent(event(5 * A)) }, undefined, Infinity);
       if (beyond.spent > CEL_LIMITS.maxCost + 1000) failures.push(`${expr}: spent ${beyond.spent} over the budget`);
     }
     if (failures.length) console.error(`seed ${SEED}:\n${failures.slice(0, 5).join("\n")}`);
