@@ -25,7 +25,7 @@ if (kind === "node-http2") {
       stream.end(reply);
     }
   };
-  server.on("stream", (stream) => {
+  server.on("stream", (stream: http2.ServerHttp2Stream) => {
     stream.on("data", () => {});
     stream.once("end", () => {
       if (queued.push(stream) === 1) setImmediate(answerQueued);
