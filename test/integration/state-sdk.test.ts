@@ -1,8 +1,10 @@
 // The compiled rapr driven by the official Dapr JS SDK over HTTP and gRPC, against the embedded sqlite default
-// and against PostgreSQL.
+// and against PostgreSQL and Redis (with dapr init's own component file).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { CommunicationProtocolEnum, DaprClient, LogLevel, StateConcurrencyEnum, StateConsistencyEnum } from "@dapr/dapr";
+import { fileURLToPath } from "node:url";
+import { missing } from "../support/backends.js";
 import { waitFor } from "../support/ports.js";
 import { dropTable, postgresResourcesDir, uniqueTable } from "../support/postgres.js";
 import { startSidecar, type Sidecar } from "../support/sidecar.js";
@@ -11,6 +13,10 @@ interface Backend {
   name: string;
   start(): Promise<{ sidecar: Sidecar; cleanup(): Promise<void> }>;
 }
+
+/** The components folder `dapr init` writes (state.redis and pubsub.redis on localhost:6379), as it writes it. */
+const DAPR_INIT_RESOURCES = fileURLToPath(new URL("../fixtures/dapr-init", import.meta.url));
+const noRedis = await missing("redis");
 
 const backends: Backend[] = [
   {
@@ -36,6 +42,13 @@ const backends: Backend[] = [
       };
     },
   },
+  ...(noRedis ? [] : [{
+    name: "redis (the statestore.yaml dapr init writes)",
+    async start() {
+      const sidecar = await startSidecar({ appId: `sdk-redis-${Date.now().toString(36)}`, args: ["--resources-path", DAPR_INIT_RESOURCES] });
+      return { sidecar, cleanup: async () => void (await sidecar.stop()) };
+    },
+  }]),
 ];
 
 const protocols = [
