@@ -243,6 +243,22 @@ describe("drain", () => {
     expect(table.isActive("cart", "1")).toBe(false);
   });
 
+  test("a call waiting out a deactivation can still be withdrawn by its signal", async () => {
+    const { app, table } = setup();
+    await table.call("cart", "1", async () => 1);
+    const gate = deferred();
+    app.deactivateGate = gate.promise;
+    const drained = table.drain("cart", "1");
+    const controller = new AbortController();
+    const waiting = table.call("cart", "1", async () => 2, { signal: controller.signal }).catch((e) => e);
+    await settle();
+    controller.abort(new Error("caller gave up"));
+    expect(((await waiting) as Error).message).toBe("caller gave up");
+    gate.resolve();
+    await drained;
+    expect(app.events).toEqual(["activate cart||1", "deactivate cart||1"]);
+  });
+
   test("close drains every actor and refuses later calls", async () => {
     const { app, table } = setup();
     await table.call("cart", "1", async () => 1);

@@ -92,7 +92,7 @@ export class ActorTable {
         turn = await activation.mailbox.enter(options.reentrancyId, options.signal);
       } catch (err) {
         if (!(err instanceof MailboxStoppedError)) throw err;
-        await activation.deactivation;
+        await (options.signal ? untilAborted(activation.deactivation!, options.signal) : activation.deactivation);
         continue;
       }
       return this.run(activation, turn, fn);
