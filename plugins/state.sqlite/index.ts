@@ -130,6 +130,8 @@ class SqliteStateStore implements StateStore {
 
   async close() {
     clearInterval(this.sweeper);
+    // Prepared statements keep a database open past close(false): finalize them so a closed store answers nothing.
+    for (const s of Object.values(this.stmt)) s.finalize();
     this.db.close(false);
   }
 }
@@ -156,7 +158,7 @@ export default definePlugin({
 });
 
 /** Accepts a plain path, "file:path?opts" (Dapr's form) or ":memory:"; relative paths live in --data-dir. */
-function sqlitePath(conn: string, dataDir: string): string {
+export function sqlitePath(conn: string, dataDir: string): string {
   let p = conn.startsWith("file:") ? conn.slice(5).split("?")[0] : conn;
   if (p === ":memory:" || p === "") return ":memory:";
   return isAbsolute(p) ? p : join(dataDir, p);
