@@ -19,6 +19,14 @@ import bindingsLocalstorage from "./bindings.localstorage/index.js";
 import bindingsMqtt3 from "./bindings.mqtt3/index.js";
 import bindingsPostgresql, { bindingsPostgresAlias } from "./bindings.postgresql/index.js";
 import bindingsRedis from "./bindings.redis/index.js";
+import cryptoDaprLocalstorage from "./crypto.dapr.localstorage/index.js";
+import cryptoDaprJwks from "./crypto.dapr.jwks/index.js";
+import lockSqlite from "./lock.sqlite/index.js";
+import lockRedis from "./lock.redis/index.js";
+import lockPostgresql from "./lock.postgresql/index.js";
+import configurationLocalFile from "./configuration.local.file/index.js";
+import configurationRedis from "./configuration.redis/index.js";
+import configurationPostgresql from "./configuration.postgresql/index.js";
 
 export const builtinPlugins: ComponentPlugin<any, any>[] = [
   stateInMemory,
@@ -41,4 +49,12 @@ export const builtinPlugins: ComponentPlugin<any, any>[] = [
   bindingsPostgresql,
   bindingsPostgresAlias,
   bindingsRedis,
+  cryptoDaprLocalstorage,
+  cryptoDaprJwks,
+  lockSqlite,
+  lockRedis,
+  lockPostgresql,
+  configurationLocalFile,
+  configurationRedis,
+  configurationPostgresql,
 ];

@@ -1,6 +1,12 @@
 // Reads a byte stream in exact-size pieces, holding at most the piece asked for plus one chunk of the input.
 import { EncryptionSchemeError } from "./errors.js";
 
+/** The part of a ReadableStream reader the queue uses (any implementation of Web Streams). */
+export interface ByteReader {
+  read(): Promise<{ done: true; value?: undefined } | { done: false; value: Uint8Array }>;
+  cancel(reason?: unknown): Promise<void>;
+}
+
 export class ByteQueue {
   private chunks: Uint8Array[] = [];
   private head = 0; // offset into chunks[0]
@@ -8,7 +14,7 @@ export class ByteQueue {
   /** Bytes buffered and not yet taken. */
   size = 0;
 
-  constructor(private readonly reader: ReadableStreamDefaultReader<Uint8Array>) {}
+  constructor(private readonly reader: ByteReader) {}
 
   /** Reads until at least `n` bytes are buffered or the input ended; true while more may follow. */
   async fill(n: number): Promise<boolean> {
@@ -19,7 +25,7 @@ export class ByteQueue {
   /** Reads one more chunk; false at the end of the input. */
   async pull(): Promise<boolean> {
     if (this.ended) return false;
-    let r: ReadableStreamReadResult<Uint8Array>;
+    let r: Awaited<ReturnType<ByteReader["read"]>>;
     try {
       r = await this.reader.read();
     } catch (err) {

@@ -1,6 +1,6 @@
 // Decrypts a dapr.io/enc/v1 byte stream: the header is read and its MAC checked before any plaintext is produced, and
 // each segment is authenticated before it is handed on.
-import { ByteQueue } from "./byte-queue.js";
+import { ByteQueue, type ByteReader } from "./byte-queue.js";
 import { FILE_KEY_LENGTH, SCHEME_NAME, SEGMENT_OVERHEAD, SEGMENT_SIZE, type KeyWrapAlgorithm } from "./constants.js";
 import { EncryptionSchemeError } from "./errors.js";
 import { FileKey } from "./file-key.js";
@@ -24,7 +24,7 @@ const headerError = (what: string) => new EncryptionSchemeError("header", `inval
  * fails), then returns the plaintext stream; a segment that fails authentication errors that stream.
  */
 export async function decrypt(input: ReadableStream<Uint8Array>, opts: DecryptOptions): Promise<ReadableStream<Uint8Array>> {
-  const queue = new ByteQueue(input.getReader());
+  const queue = new ByteQueue(input.getReader() as ByteReader);
   try {
     const [scheme, manifestBytes, macLine] = await readHeaderLines(queue);
     if (decoder.decode(scheme) !== SCHEME_NAME) throw headerError("unsupported scheme");

@@ -1,5 +1,5 @@
 // Encrypts a byte stream into the dapr.io/enc/v1 format.
-import { ByteQueue } from "./byte-queue.js";
+import { ByteQueue, type ByteReader } from "./byte-queue.js";
 import { resolveDataCipher, resolveKeyWrapAlgorithm, SEGMENT_SIZE, type KeyWrapAlgorithm } from "./constants.js";
 import { EncryptionSchemeError } from "./errors.js";
 import { FileKey } from "./file-key.js";
@@ -42,5 +42,5 @@ export async function encrypt(input: ReadableStream<Uint8Array>, opts: EncryptOp
   const keyName = opts.omitKeyName ? undefined : opts.decryptionKeyName || opts.keyName;
   const header = fk.signedHeader(encodeManifest({ keyName, keyWrapAlgorithm, wrappedFileKey, cipher, noncePrefix: fk.noncePrefix }));
   if (header.length > SEGMENT_SIZE) throw new EncryptionSchemeError("options", "failed to sign header: header is too long");
-  return segmentStream(new ByteQueue(input.getReader()), SEGMENT_SIZE, (segment, index, last) => fk.sealSegment(segment, index, last), header);
+  return segmentStream(new ByteQueue(input.getReader() as ByteReader), SEGMENT_SIZE, (segment, index, last) => fk.sealSegment(segment, index, last), header);
 }
