@@ -33,3 +33,39 @@ export function postgresResourcesDir(opts: { name?: string; table: string; conne
   writeFileSync(join(dir, "statestore.yaml"), componentYaml(opts.name ?? "statestore", "state.postgresql", meta));
   return dir;
 }
+
+/**
+ * A configuration table as Dapr documents it for configuration.postgresql (KEY, VALUE, VERSION, METADATA json),
+ * with Dapr's trigger calling pg_notify(channel, {"table", "action", "data": row}) on every insert, update, delete.
+ */
+export async function createDaprConfigurationTable(table: string, channel: string, url = PG_URL): Promise<void> {
+  const sql = postgres(url, { onnotice: () => {}, max: 1 });
+  try {
+    await sql.unsafe(`CREATE TABLE "${table}" (KEY VARCHAR NOT NULL, VALUE VARCHAR NOT NULL, VERSION VARCHAR NOT NULL, METADATA JSON)`);
+    await sql.unsafe(`CREATE OR REPLACE FUNCTION "${table}_notify"() RETURNS TRIGGER AS $$
+      DECLARE
+        data json;
+        notification json;
+      BEGIN
+        IF (TG_OP = 'DELETE') THEN data = row_to_json(OLD); ELSE data = row_to_json(NEW); END IF;
+        notification = json_build_object('table', TG_TABLE_NAME, 'action', TG_OP, 'data', data);
+        PERFORM pg_notify('${channel}', notification::text);
+        RETURN NULL;
+      END;
+      $$ LANGUAGE plpgsql`);
+    await sql.unsafe(`CREATE TRIGGER "${table}_config" AFTER INSERT OR UPDATE OR DELETE ON "${table}" FOR EACH ROW EXECUTE PROCEDURE "${table}_notify"()`);
+  } finally {
+    await sql.end({ timeout: 2 });
+  }
+}
+
+/** Drops what createDaprConfigurationTable made. */
+export async function dropDaprConfigurationTable(table: string, url = PG_URL): Promise<void> {
+  const sql = postgres(url, { onnotice: () => {}, max: 1 });
+  try {
+    await sql.unsafe(`DROP TABLE IF EXISTS "${table}"`);
+    await sql.unsafe(`DROP FUNCTION IF EXISTS "${table}_notify"()`);
+  } finally {
+    await sql.end({ timeout: 2 });
+  }
+}
