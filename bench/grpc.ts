@@ -5,7 +5,7 @@
 // connections x 16 streams) and over HTTP/1.1 (64 connections), the two alternating round by round (medians).
 // Floors: node:http2 answering a fixed gRPC message (the stack rapr's gRPC port runs on), Bun.serve answering a
 // fixed message over HTTP/2 and HTTP/1.1. Then the official SDK (@dapr/dapr on Node, 16 save+get loops) over gRPC
-// and over HTTP, alternating. Prints the load average before and after.
+// and over HTTP, against rapr and against the floors, alternating. Prints the load average before and after.
 import { create, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -143,16 +143,19 @@ try {
   console.log(`floor: Bun.serve HTTP/1.1 fixed answer ${f(bunH1)}`);
 
   if (!hasFlag("skip-sdk")) {
-    await sdkPairs(sidecar.grpcPort, "grpc");
-    await sdkPairs(sidecar.httpPort, "http");
-    const sdk = { grpc: [] as number[], http: [] as number[] };
-    for (let r = 0; r < ROUNDS; r++) {
-      sdk.grpc.push(await sdkPairs(sidecar.grpcPort, "grpc"));
-      sdk.http.push(await sdkPairs(sidecar.httpPort, "http"));
-    }
-    const g = median(sdk.grpc);
-    const h = median(sdk.http);
-    console.log(`SDK (@dapr/dapr on Node, ${SDK_CLIENTS} save+get loops): gRPC ${Math.round(g)} pairs/s, HTTP ${Math.round(h)} pairs/s, gRPC/HTTP ${(g / h).toFixed(2)}x`);
+    // The SDK against the floors too: its Node client has a ceiling of its own, well below rapr's over gRPC.
+    const cases: [string, number, "grpc" | "http"][] = [
+      ["rapr gRPC", sidecar.grpcPort, "grpc"],
+      ["rapr HTTP", sidecar.httpPort, "http"],
+      ["floor gRPC (node:http2)", floors[0].port, "grpc"],
+      ["floor HTTP (Bun.serve)", floors[1].port, "http"],
+    ];
+    for (const [, port, protocol] of cases) await sdkPairs(port, protocol);
+    const pairs = cases.map(() => [] as number[]);
+    for (let r = 0; r < ROUNDS; r++) for (let i = 0; i < cases.length; i++) pairs[i].push(await sdkPairs(cases[i][1], cases[i][2]));
+    const [g, h, fg, fh] = pairs.map(median);
+    console.log(`SDK (@dapr/dapr on Node, ${SDK_CLIENTS} save+get loops), pairs/s: ${cases.map(([name], i) => `${name} ${Math.round(median(pairs[i]))}`).join(", ")}`);
+    console.log(`SDK gRPC/HTTP ${(g / h).toFixed(2)}x; rapr/floor: gRPC ${(g / fg).toFixed(2)}x, HTTP ${(h / fh).toFixed(2)}x`);
   }
   console.log(`load average after: ${load()}`);
 } finally {
