@@ -185,6 +185,8 @@ class RedisConfigurationStore implements ConfigurationStore {
   async close() {
     this.closed = true;
     await this.subs.close();
+    // A subscription change under way may still be opening the subscriber connection: close it once it is open.
+    await this.listening.catch(() => {});
     const sub = await this.subscriber?.catch(() => undefined);
     if (sub) await closeRedis(sub);
     await closeRedis(this.client);
