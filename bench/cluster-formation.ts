@@ -32,6 +32,8 @@ export async function startTestnet(size = 3): Promise<Testnet> {
 export interface RoundResult {
   /** ms from spawn until every node saw all nodes alive; undefined when the round timed out. */
   formedMs?: number;
+  /** ms from spawn until the last node's HTTP API answered (process start-up and scrypt, not formation). */
+  apiUpMs?: number;
   /** Per node, how many alive members it saw last. */
   lastView: number[];
   /** Lines of the nodes' logs that mention a dropped or rejected swarm connection. */
@@ -55,13 +57,14 @@ interface Node {
   dataDir: string;
 }
 
-async function aliveCount(node: Node): Promise<number> {
+/** Alive members in the node's view, or undefined while its API does not answer. */
+async function aliveCount(node: Node): Promise<number | undefined> {
   try {
     const res = await fetch(`http://127.0.0.1:${node.httpPort}/v1.0-alpha1/cluster/members`, { signal: AbortSignal.timeout(1000) });
     const body = (await res.json()) as { members?: Array<{ state: string }> };
     return (body.members ?? []).filter((m) => m.state === "alive").length;
   } catch {
-    return 0;
+    return undefined;
   }
 }
 
@@ -89,16 +92,20 @@ export async function formationRound(opts: RoundOptions): Promise<RoundResult> {
     }
     const started = performance.now();
     let lastView: number[] = nodes.map(() => 0);
+    const upMs: Array<number | undefined> = nodes.map(() => undefined);
     let formedMs: number | undefined;
     while (performance.now() - started < opts.timeoutMs) {
-      lastView = await Promise.all(nodes.map(aliveCount));
+      const views = await Promise.all(nodes.map(aliveCount));
+      views.forEach((v, i) => v !== undefined && (upMs[i] ??= performance.now() - started));
+      lastView = views.map((v) => v ?? 0);
       if (lastView.every((n) => n === opts.nodes)) {
         formedMs = performance.now() - started;
         break;
       }
       await Bun.sleep(pollMs);
     }
-    return { formedMs, lastView, ...(await stopAll(nodes)) };
+    const apiUpMs = upMs.every((t) => t !== undefined) ? Math.max(...(upMs as number[])) : undefined;
+    return { formedMs, apiUpMs, lastView, ...(await stopAll(nodes)) };
   } finally {
     for (const n of nodes) {
       n.proc?.kill("SIGKILL");
@@ -140,8 +147,10 @@ async function main(): Promise<void> {
   try {
     for (const nodes of sizes) {
       for (const load of loads) {
+        const loadBefore = (await Bun.file("/proc/loadavg").text()).split(" ")[0];
         const loops = busyLoops(load);
         const times: number[] = [];
+        const afterUp: number[] = [];
         const missed: string[] = [];
         let dropped = 0;
         try {
@@ -150,7 +159,9 @@ async function main(): Promise<void> {
             dropped += res.droppedConnections;
             if (res.formedMs === undefined) missed.push(res.lastView.join(" "));
             else times.push(res.formedMs);
-            if (hasFlag("verbose")) console.log(`  round ${r + 1}: ${res.formedMs === undefined ? `missed (${res.lastView.join(" ")})` : `${(res.formedMs / 1000).toFixed(2)} s`}, dropped ${res.droppedConnections}`);
+            if (res.formedMs !== undefined && res.apiUpMs !== undefined) afterUp.push(res.formedMs - res.apiUpMs);
+            if (hasFlag("verbose")) console.log(`  round ${r + 1}: ${res.formedMs === undefined ? `missed (${res.lastView.join(" ")})` : `${(res.formedMs / 1000).toFixed(2)} s`}` +
+              `, last API up at ${res.apiUpMs === undefined ? "-" : `${(res.apiUpMs / 1000).toFixed(2)} s`}, dropped ${res.droppedConnections}`);
             if (hasFlag("keep-logs") && (res.formedMs === undefined || res.droppedConnections > 0)) console.log(res.logs.join("\n----\n"));
           }
         } finally {
@@ -159,7 +170,9 @@ async function main(): Promise<void> {
         const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
         console.log(`${nodes} nodes, ${load} busy loops: formed ${times.length}/${rounds}` +
           (times.length ? `, full view p50 ${s(percentile(times, 50))} p99 ${s(percentile(times, 99))} max ${s(Math.max(...times))}` : "") +
-          `, dropped-connection log lines ${dropped}` + (missed.length ? `, missed views: ${missed.map((v) => `[${v}]`).join(" ")}` : ""));
+          (afterUp.length ? `; after the last node's API answered p50 ${s(percentile(afterUp, 50))} p99 ${s(percentile(afterUp, 99))}` : "") +
+          `, dropped-connection log lines ${dropped}` + (missed.length ? `, missed views: ${missed.map((v) => `[${v}]`).join(" ")}` : "") +
+          ` (load average ${loadBefore} before, ${(await Bun.file("/proc/loadavg").text()).split(" ")[0]} after)`);
       }
     }
   } finally {

@@ -10,6 +10,7 @@ export const DEFAULT_BOOTSTRAP: string[] | undefined = undefined;
 const HELLO_TIMEOUT_MS = 10_000;
 /** A connection over which not one byte has arrived by then is dead: its far end never existed (docs/cluster.md, "Stalled connections"). */
 const FIRST_BYTE_TIMEOUT_MS = 2_000;
+const REJECT_LINGER_MS = 1_000;
 /** Immediate re-dials of one peer after stalled connections, before leaving it to hyperswarm's backoff and the lonely refresh. */
 const REDIALS_PER_PEER = 5;
 const LONELY_REFRESH_MS = 5_000;
@@ -52,6 +53,8 @@ export interface SwarmDiscoveryOptions {
   bootstrap?: string[];
   /** Bind the DHT to this host (e.g. 127.0.0.1 in tests). */
   host?: string;
+  /** A DHT node already started with prepareDht() (bootstrap and host are then its own); closing the discovery destroys it. */
+  prepared?: Promise<PreparedDht>;
   log: Logger;
   /** Called with the SWIM address of every admitted peer. */
   onPeer: (addr: string, hello: PeerHello, link: PeerLink) => void;
@@ -68,6 +71,24 @@ async function loadSwarmModules(): Promise<{ Hyperswarm: any; DHT: any }> {
   const [hs, dht, puncher] = await Promise.all([import("hyperswarm"), import("hyperdht"), import("hyperdht/lib/holepuncher.js")]);
   guardResponderEcho(puncher.default ?? puncher);
   return { Hyperswarm: hs.default ?? hs, DHT: dht.default ?? dht };
+}
+
+export interface PreparedDht {
+  Hyperswarm: any;
+  dht: any;
+}
+
+/**
+ * Starts a DHT node and waits for its bootstrap and its reachability check (reachable nodes — same host, LAN,
+ * public address — are then connected to directly instead of by hole punching). It needs no cluster key, so
+ * it can run while the keys are derived.
+ */
+export async function prepareDht(bootstrap: string[] | undefined, host: string | undefined): Promise<PreparedDht> {
+  const { Hyperswarm, DHT } = await loadSwarmModules();
+  const dht = new DHT({ bootstrap: parseBootstrap(bootstrap), host });
+  await dht.ready();
+  await recheckFirewall(dht);
+  return { Hyperswarm, dht };
 }
 
 function parseBootstrap(list: string[] | undefined): Array<{ host: string; port: number }> | undefined {
@@ -116,16 +137,12 @@ export class SwarmDiscovery {
   }
 
   private async join(): Promise<void> {
-    const { Hyperswarm, DHT } = await loadSwarmModules();
-    if (this.closed) return;
-    const bootstrap = parseBootstrap(this.opts.bootstrap);
-    const dht = new DHT({ bootstrap, host: this.opts.host });
+    const { Hyperswarm, dht } = await (this.opts.prepared ?? prepareDht(this.opts.bootstrap, this.opts.host));
+    if (this.closed) {
+      await settlesWithin(dht.destroy({ force: true }), FORCE_CLOSE_BOUND_MS);
+      return;
+    }
     this.swarm = new Hyperswarm({ dht });
-    await dht.ready();
-    if (this.closed) return;
-    // Reachable nodes (same host, LAN, public address) are then connected to directly instead of by hole punching.
-    await recheckFirewall(dht);
-    if (this.closed) return;
     this.swarm.on("connection", (conn: any, info: any) => this.onConnection(conn, info));
     this.session = this.swarm.join(this.opts.topic, { server: true, client: true });
     await this.session.flushed();
@@ -179,7 +196,11 @@ export class SwarmDiscovery {
       if (!proven) {
         if (!proofMatches(expected, data)) {
           this.rejected++;
-          drop("cluster: rejected peer without the cluster secret");
+          this.opts.log("warn", "cluster: rejected peer without the cluster secret", { peer: remote });
+          // end(), not destroy(): our proof, written a moment ago, still reaches the peer (on a direct
+          // connection it is often still queued), so a member holding what we lack rejects us in turn.
+          conn.end();
+          setTimeout(() => conn.destroy(), REJECT_LINGER_MS).unref?.();
           return;
         }
         proven = true;

@@ -4,9 +4,9 @@ import { EventEmitter } from "node:events";
 import { randomBytes } from "node:crypto";
 import { UDX } from "./udx/udx.js";
 import { listInterfaces } from "./udx/network-interfaces.js";
-import { deriveClusterKeys } from "./keys.js";
+import { clusterSecretWeakness, deriveClusterKeys } from "./keys.js";
 import { Swim } from "./membership/swim.js";
-import { SwarmDiscovery, type DiscoveryStatus } from "./discovery.js";
+import { SwarmDiscovery, prepareDht, type DiscoveryStatus, type PreparedDht } from "./discovery.js";
 import { UdpTransport, joinHostPort, type Logger } from "./udp-transport.js";
 import type { Member, MembershipEvent, SwimConfig } from "./membership/types.js";
 
@@ -156,6 +156,20 @@ class RaprClusterNode extends EventEmitter implements ClusterNode {
 
 export async function createClusterNode(opts: ClusterNodeOptions): Promise<ClusterNode> {
   const log = opts.log ?? silent;
+  const weakness = clusterSecretWeakness(opts.secret);
+  if (weakness) throw new Error(weakness);
+  // The DHT node needs no key: it bootstraps while scrypt derives them (on a busy host both take seconds).
+  const prepared = opts.discovery !== false ? prepareDht(opts.bootstrap, opts.dhtHost) : undefined;
+  prepared?.catch(() => {}); // reported by discovery.start()
+  try {
+    return await startClusterNode(opts, log, prepared);
+  } catch (err) {
+    void prepared?.then(({ dht }) => dht.destroy({ force: true })).catch(() => {});
+    throw err;
+  }
+}
+
+async function startClusterNode(opts: ClusterNodeOptions, log: Logger, prepared: Promise<PreparedDht> | undefined): Promise<ClusterNode> {
   const keys = await deriveClusterKeys(opts.name, opts.secret);
   const id = opts.id ?? randomBytes(8).toString("hex");
   const udx = new UDX();
@@ -168,8 +182,9 @@ export async function createClusterNode(opts: ClusterNodeOptions): Promise<Clust
   swim.start();
 
   let discovery: SwarmDiscovery | null = null;
-  if (opts.discovery !== false) {
+  if (prepared) {
     discovery = new SwarmDiscovery({
+      prepared,
       topic: keys.topic,
       proofKey: keys.proofKey,
       hello: { id, port: transport.port, addr: address },
