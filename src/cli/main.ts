@@ -11,6 +11,9 @@ import { registerSidecar, RUN_TEMPLATE_ENV, type SidecarRecord } from "./sidecar
 import { list, listFlags, stop, stopFlags } from "./stop-list.js";
 import { subscriberToken, subscriberTokenFlags } from "./subscriber-token.js";
 import { newClusterSecret } from "../cluster/keys.js";
+// The wiring: the built-in blocks and plugins are handed to the runtime here, so the core imports neither.
+import { builtinBlocks } from "../blocks/index.js";
+import { builtinPlugins } from "../../plugins/index.js";
 
 const USAGE = `rapr — a distributed application runtime, compatible with Dapr's APIs.
 
@@ -36,7 +39,7 @@ export async function main(argv: string[]): Promise<number> {
       case "help":
       case "--help":
       case "-h":
-        process.stdout.write(USAGE + formatHelp(allRunFlags()) + "\n");
+        process.stdout.write(USAGE + formatHelp(allRunFlags(builtinBlocks)) + "\n");
         return cmd === undefined ? 2 : 0;
       case "version":
       case "--version":
@@ -72,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
         return await stop(args, (line) => process.stdout.write(line + "\n"));
       case "run":
         if (args.includes("--help") || args.includes("-h")) {
-          process.stdout.write(USAGE + formatHelp(allRunFlags()) + "\n");
+          process.stdout.write(USAGE + formatHelp(allRunFlags(builtinBlocks)) + "\n");
           return 0;
         }
         return await run(args);
@@ -90,18 +93,18 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function run(args: string[]): Promise<number> {
-  const { values, rest, given } = parseFlags(allRunFlags(), args);
+  const { values, rest, given } = parseFlags(allRunFlags(builtinBlocks), args);
   if (values.version || values["build-info"]) return printVersion(); // as daprd --version
   if (values["run-file"] !== undefined) {
     if (rest.length) throw new UsageError("rapr run -f takes no app command: the run template names each app's command");
     return await runTemplate(values["run-file"] as string);
   }
-  const config = toRuntimeConfig(values, rest, process.env, given);
+  const config = toRuntimeConfig(builtinBlocks, values, rest, process.env, given);
   const logger = createLogger({ level: (process.env.RAPR_LOG_LEVEL as any) ?? config.logLevel, json: config.logAsJson, appId: config.appId });
-  for (const warning of [inertFlagsWarning(allRunFlags(), given), configurationWarning(config.configPath)]) if (warning) logger.warn(warning);
+  for (const warning of [inertFlagsWarning(allRunFlags(builtinBlocks), given), configurationWarning(config.configPath)]) if (warning) logger.warn(warning);
   const { consoleFd, ...template } = takeRunTemplateEnv();
   if (config.appOutput && consoleFd) Object.assign(config.appOutput, { consoleFd, linePrefix: `== APP - ${config.appId} == ` });
-  const runtime = new Runtime(config, logger);
+  const runtime = new Runtime(config, logger, { blocks: builtinBlocks, plugins: builtinPlugins });
   let signals = 0;
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
     process.on(sig, () => {

@@ -4,10 +4,7 @@ import { join, resolve } from "node:path";
 import type { LogLevel } from "../observability/logger.js";
 import type { AppOutput, AppProtocol, RuntimeConfig } from "../runtime/config.js";
 import { UsageError, type FlagSpec, type FlagValues } from "./flags.js";
-import { checkPubsubFlags, pubsubRunFlags } from "../blocks/pubsub/flags.js";
-import { invokeRunFlags } from "../blocks/invoke/flags.js";
-import { checkClusterFlags, clusterRunFlags } from "../cluster/flags.js";
-import { dataplaneRunFlags } from "../transport/dataplane-flags.js";
+import { blockFlags, parseBlockOptions, type BlockManifest } from "../runtime/block.js";
 import { daprdCompatFlags } from "./daprd-compat-flags.js";
 
 const PORT = { min: 0, max: 65535 };
@@ -50,28 +47,22 @@ export const runFlags: FlagSpec[] = [
 /** The ports `dapr run` picks free ones for when the user did not set them, with the flag that sets each. */
 const APP_RUN_PORTS = [["dapr-http-port", "httpPort"], ["dapr-grpc-port", "grpcPort"], ["metrics-port", "metricsPort"]] as const;
 
-/** Blocks that bring flags of their own (cluster, dataplane, …) append them here. */
-export const extraRunFlags: FlagSpec[] = [...pubsubRunFlags, ...invokeRunFlags, ...clusterRunFlags, ...dataplaneRunFlags];
-
-export function allRunFlags(): FlagSpec[] {
-  return [...runFlags, ...extraRunFlags];
+/** The sidecar's flags and every block's. */
+export function allRunFlags(blocks: readonly BlockManifest<any>[]): FlagSpec[] {
+  return [...runFlags, ...blockFlags(blocks)];
 }
 
 /**
  * `given` names the flags the user set: with an app command, the API and metrics ports left unset get free ones (as
  * `dapr run` does; the app learns them from DAPR_HTTP_PORT / DAPR_GRPC_PORT), so they cannot collide with its own.
  */
-export function toRuntimeConfig(v: FlagValues, appCommand: string[], env: Record<string, string | undefined>, given?: Set<string>): RuntimeConfig {
+export function toRuntimeConfig(blocks: readonly BlockManifest<any>[], v: FlagValues, appCommand: string[], env: Record<string, string | undefined>, given?: Set<string>): RuntimeConfig {
   const appId = (v["app-id"] as string | undefined) ?? generatedAppId();
   if (!/^[A-Za-z0-9]([A-Za-z0-9._-]{0,62})$/.test(appId) || appId.includes("||")) {
     throw new UsageError(`invalid value "${appId}" for flag --app-id: letters, digits, '.', '_' and '-' only, at most 63 characters`);
   }
-  checkClusterFlags(v, env);
-  checkPubsubFlags(v, env);
+  const blockOptions = parseBlockOptions(blocks, v, env);
   const concurrency = v["app-max-concurrency"] as number;
-  const known = new Set(runFlags.map((f) => f.name));
-  const extra: RuntimeConfig["extra"] = {};
-  for (const [k, val] of Object.entries(v)) if (!known.has(k)) extra[k] = val;
   const level = v["log-level"] as string;
   const ports = { httpPort: v["dapr-http-port"] as number, grpcPort: v["dapr-grpc-port"] as number, metricsPort: v["metrics-port"] as number };
   if (appCommand.length && given) for (const [flag, key] of APP_RUN_PORTS) if (!given.has(flag)) ports[key] = 0;
@@ -111,7 +102,7 @@ export function toRuntimeConfig(v: FlagValues, appCommand: string[], env: Record
     appCommand,
     disableInitEndpoints: v["disable-init-endpoints"] as string[] | undefined,
     appOutput: v["app-log-file"] ? { file: resolve(v["app-log-file"] as string), destination: v["app-log-destination"] as AppOutput["destination"] } : undefined,
-    extra,
+    blockOptions,
   };
 }
 

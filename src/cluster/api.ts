@@ -1,34 +1,31 @@
 // Cluster membership on both API fronts: GET /v1.0-alpha1/cluster/members and rapr.v1.Cluster
 // (ListMembers, WatchMembers) over Connect / gRPC-Web / gRPC.
-import { ConnectError, Code, type ConnectRouter } from "@connectrpc/connect";
-import type { Elysia } from "elysia";
+import { ConnectError, Code, type ServiceImpl } from "@connectrpc/connect";
 import type { ApiContext } from "../api/context.js";
 import { Cluster, MemberEvent_Kind } from "../gen/rapr/v1/cluster_pb.js";
+import { Slot, type HttpEndpoint } from "../runtime/block.js";
 import type { ClusterNode, Member, MembershipEvent } from "./index.js";
 
-const nodes = new WeakMap<ApiContext, ClusterNode>();
+/** This sidecar's cluster node, while it is a member. */
+export const clusterSlot = new Slot<ClusterNode>("cluster");
 
-export function attachCluster(ctx: ApiContext, node: ClusterNode | undefined): void {
-  if (node) nodes.set(ctx, node);
-  else nodes.delete(ctx);
-}
-
-export function clusterOf(ctx: ApiContext): ClusterNode | undefined {
-  return nodes.get(ctx);
+function clusterOf(ctx: ApiContext): ClusterNode | undefined {
+  return ctx.blocks.get(clusterSlot);
 }
 
 export function memberJson(m: Member) {
   return { id: m.id, address: m.addr, state: m.state, incarnation: m.incarnation, metadata: m.metadata };
 }
 
-export function clusterRoutes(app: Elysia, ctx: ApiContext) {
-  return app.get("/v1.0-alpha1/cluster/members", () => {
+export function clusterEndpoints(ctx: ApiContext): HttpEndpoint[] {
+  const members = () => {
     const node = clusterOf(ctx);
     const body = node
       ? { enabled: true, self: node.id, discovery: node.discoveryStatus() ?? { state: "off" }, members: node.members().map(memberJson) }
       : { enabled: false, members: [] };
     return new Response(JSON.stringify(body), { headers: { "content-type": "application/json" } });
-  });
+  };
+  return [{ name: "ListClusterMembers", methods: ["GET"], route: "/cluster/members", version: "v1.0-alpha1", group: "cluster", handler: members }];
 }
 
 const kinds: Record<MembershipEvent["type"], MemberEvent_Kind> = {
@@ -44,8 +41,8 @@ function memberMessage(m: Member) {
   return { id: m.id, address: m.addr, state: m.state, incarnation: BigInt(m.incarnation), metadata: m.metadata };
 }
 
-export function clusterRouter(router: ConnectRouter, ctx: ApiContext): void {
-  router.service(Cluster, {
+export function clusterService(ctx: ApiContext): ServiceImpl<typeof Cluster> {
+  return {
     listMembers() {
       return { members: (clusterOf(ctx)?.members() ?? []).map(memberMessage) };
     },
@@ -63,5 +60,5 @@ export function clusterRouter(router: ConnectRouter, ctx: ApiContext): void {
         stop();
       }
     },
-  });
+  };
 }

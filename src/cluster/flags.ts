@@ -1,4 +1,4 @@
-// The flags clustering adds to `rapr run` (they land in RuntimeConfig.extra).
+// The flags clustering adds to `rapr run`, and the options they make.
 import { UsageError, type FlagSpec, type FlagValues } from "../cli/flags.js";
 import { clusterSecretWeakness } from "./keys.js";
 import { defaultSwimConfig } from "./membership/types.js";
@@ -25,11 +25,48 @@ export function clusterSecret(values: FlagValues, env: Record<string, string | u
   return (values["cluster-secret"] as string | undefined) || env.RAPR_CLUSTER_SECRET || undefined;
 }
 
-/** With --cluster, a missing or weak secret stops `rapr run` before anything starts (exit 2). */
-export function checkClusterFlags(values: FlagValues, env: Record<string, string | undefined>): void {
-  if (!values.cluster) return;
+export interface ClusterOptions {
+  name: string;
+  secret: string;
+  bootstrap: string[];
+  peers: string[];
+  dht: boolean;
+  host: string;
+  port: number;
+  advertiseHost?: string;
+  memberId?: string;
+  /** RAPR_CLUSTER_DHT_HOST: the address the DHT node binds. */
+  dhtHost?: string;
+  swim: { probeIntervalMs: number; probeTimeoutMs: number; indirectChecks: number; suspicionMult: number; syncIntervalMs: number };
+}
+
+/** Undefined without --cluster. With it, a missing or weak secret stops `rapr run` before anything starts (exit 2). */
+export function clusterOptions(values: FlagValues, env: Record<string, string | undefined>): ClusterOptions | undefined {
+  const name = values.cluster as string | undefined;
+  if (!name) return undefined;
   const secret = clusterSecret(values, env);
   if (!secret) throw new UsageError("--cluster needs --cluster-secret (or RAPR_CLUSTER_SECRET); make one with: rapr cluster-secret");
   const weakness = clusterSecretWeakness(secret);
   if (weakness) throw new UsageError(weakness);
+  const list = (flag: string) => ((values[flag] as string[] | undefined) ?? []).filter(Boolean);
+  const int = (flag: string) => values[flag] as number;
+  return {
+    name,
+    secret,
+    bootstrap: list("cluster-bootstrap"),
+    peers: list("cluster-peers"),
+    dht: values["cluster-dht"] !== false,
+    host: values["cluster-host"] as string,
+    port: int("cluster-port"),
+    advertiseHost: values["cluster-advertise-host"] as string | undefined,
+    memberId: (values["cluster-member-id"] as string | undefined) || undefined,
+    dhtHost: env.RAPR_CLUSTER_DHT_HOST || undefined,
+    swim: {
+      probeIntervalMs: int("cluster-probe-interval"),
+      probeTimeoutMs: int("cluster-probe-timeout"),
+      indirectChecks: int("cluster-indirect-checks"),
+      suspicionMult: int("cluster-suspicion-mult"),
+      syncIntervalMs: int("cluster-sync-interval"),
+    },
+  };
 }

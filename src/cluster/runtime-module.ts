@@ -1,60 +1,56 @@
-// Clustering's lifecycle in the runtime: join on start (before service invocation, which then resolves
-// app ids through membership), publish this sidecar's ports as member metadata, leave on shutdown.
-import type { Runtime, RuntimeModule } from "../runtime/runtime.js";
+// The cluster block: join on start (before service invocation, which then resolves app ids through membership),
+// publish this sidecar's ports as member metadata, leave on shutdown; its members on both API fronts (api.ts).
+import { defineBlock, type BlockHost, type BlockInstance } from "../runtime/block.js";
 import type { NameResolver } from "../components/contracts/nameresolution.js";
 import { definePlugin } from "../components/plugin.js";
 import { parseMetadata } from "../components/metadata-schema.js";
-import { builtinPlugins } from "../../plugins/index.js";
+import { Cluster } from "../gen/rapr/v1/cluster_pb.js";
 import type { ClusterNode } from "./index.js";
-import { attachCluster } from "./api.js";
+import { clusterEndpoints, clusterService, clusterSlot } from "./api.js";
 import { ClusterResolver } from "./resolver.js";
-import { clusterSecret } from "./flags.js";
+import { clusterOptions, clusterRunFlags, type ClusterOptions } from "./flags.js";
 
 const PORT_WAIT_MS = 60_000;
 
-export function clusterModule(rt: Runtime): RuntimeModule | undefined {
-  const x = rt.config.extra;
-  const name = x["cluster"] as string | undefined;
-  if (!name) return undefined;
+export const clusterManifest = defineBlock<ClusterOptions | undefined>({
+  name: "cluster",
+  flags: clusterRunFlags,
+  parseOptions: clusterOptions,
+  http: clusterEndpoints,
+  grpc: (api) => [{ service: Cluster, impl: clusterService(api) }],
+  create: (host, options) => (options ? clusterModule(host, options) : undefined),
+});
+
+function clusterModule(host: BlockHost, o: ClusterOptions): BlockInstance {
   let node: ClusterNode | undefined;
   let portTimer: ReturnType<typeof setInterval> | undefined;
   return {
-    name: "cluster",
-    async start(rt: Runtime) {
-      const log = rt.logger.child("cluster");
-      const secret = clusterSecret(x, process.env);
-      if (!secret) throw new Error("--cluster needs --cluster-secret (or RAPR_CLUSTER_SECRET)");
-      const list = (k: string) => ((x[k] as string[] | undefined) ?? []).filter(Boolean);
+    async start() {
+      const log = host.logger.child("cluster");
       // Loaded only with --cluster: hyperswarm, the DHT and UDX are ~11 MB of a sidecar's memory.
       const { createClusterNode } = await import("./index.js");
       node = await createClusterNode({
-        name,
-        secret,
-        metadata: { appId: rt.config.appId },
-        bootstrap: list("cluster-bootstrap"),
-        peers: list("cluster-peers"),
-        discovery: x["cluster-dht"] !== false,
-        host: x["cluster-host"] as string | undefined,
-        port: x["cluster-port"] as number | undefined,
-        advertiseHost: x["cluster-advertise-host"] as string | undefined,
-        id: (x["cluster-member-id"] as string | undefined) || undefined,
-        dhtHost: process.env.RAPR_CLUSTER_DHT_HOST || undefined,
-        swim: {
-          probeIntervalMs: x["cluster-probe-interval"] as number,
-          probeTimeoutMs: x["cluster-probe-timeout"] as number,
-          indirectChecks: x["cluster-indirect-checks"] as number,
-          suspicionMult: x["cluster-suspicion-mult"] as number,
-          syncIntervalMs: x["cluster-sync-interval"] as number,
-        },
+        name: o.name,
+        secret: o.secret,
+        metadata: { appId: host.config.appId },
+        bootstrap: o.bootstrap,
+        peers: o.peers,
+        discovery: o.dht,
+        host: o.host,
+        port: o.port,
+        advertiseHost: o.advertiseHost,
+        id: o.memberId,
+        dhtHost: o.dhtHost,
+        swim: o.swim,
         log: (level, msg, fields) => log[level](msg, fields),
       });
       const n = node;
       n.on("event", (e) => log.info(`member ${e.type}`, { member: e.member.id, app_id: e.member.metadata.appId, incarnation: e.member.incarnation }));
-      attachCluster(rt.api, n);
-      await useClusterNameResolution(rt, n);
-      rt.api.metadata.contribute((snap) => {
+      host.provide(clusterSlot, n);
+      await useClusterNameResolution(host, n);
+      host.metadata.contribute((snap) => {
         const members = n.members();
-        snap.extended["rapr.cluster.name"] = name;
+        snap.extended["rapr.cluster.name"] = o.name;
         snap.extended["rapr.cluster.self"] = n.id;
         snap.extended["rapr.cluster.members"] = String(members.filter((m) => m.state === "alive").length);
         snap.extended["rapr.cluster.discovery"] = n.discoveryStatus()?.state ?? "off";
@@ -62,17 +58,18 @@ export function clusterModule(rt: Runtime): RuntimeModule | undefined {
       // The API ports are known only once the servers listen, after every module has started.
       const deadline = Date.now() + PORT_WAIT_MS;
       portTimer = setInterval(() => {
-        if (rt.httpPort === undefined && Date.now() < deadline) return;
+        const ports = host.apiPorts();
+        if (ports.http === undefined && Date.now() < deadline) return;
         clearInterval(portTimer);
         const own = n.member(n.id)?.metadata ?? {};
-        n.setMetadata({ ...own, httpPort: String(rt.httpPort ?? ""), grpcPort: String(rt.grpcPort ?? "") });
+        n.setMetadata({ ...own, httpPort: String(ports.http ?? ""), grpcPort: String(ports.grpc ?? "") });
       }, 50);
       portTimer.unref?.();
-      log.info("joined cluster", { cluster: name, member: n.id, address: n.address });
+      log.info("joined cluster", { cluster: o.name, member: n.id, address: n.address });
     },
     async stop() {
       if (portTimer) clearInterval(portTimer);
-      attachCluster(rt.api, undefined);
+      host.provide(clusterSlot, undefined);
       await node?.leave();
     },
   };
@@ -80,21 +77,22 @@ export function clusterModule(rt: Runtime): RuntimeModule | undefined {
 
 /** Unless a nameresolution component was configured, invocation resolves app ids through membership,
  * falling back to the default same-host resolver (nameresolution.local) for apps outside the cluster. */
-async function useClusterNameResolution(rt: Runtime, node: ClusterNode): Promise<void> {
-  if (rt.registry.list("nameresolution").length > 0) return;
-  const local = builtinPlugins.find((p) => p.type === "nameresolution.local");
+async function useClusterNameResolution(host: BlockHost, node: ClusterNode): Promise<void> {
+  const registry = host.registry;
+  if (registry.list("nameresolution").length > 0) return;
+  const local = registry.plugin("nameresolution.local");
   const fallback: NameResolver | undefined = local
     ? await local.create(parseMetadata(local.metadata, {}), {
         name: "nameresolution",
-        appId: rt.config.appId,
-        dataDir: rt.config.dataDir,
-        logger: rt.logger.child("nameresolution.local"),
+        appId: host.config.appId,
+        dataDir: host.config.dataDir,
+        logger: host.logger.child("nameresolution.local"),
       })
     : undefined;
-  rt.registry.registerPlugin(
+  registry.registerPlugin(
     definePlugin({ type: "nameresolution.cluster", metadata: {}, create: async () => new ClusterResolver(node, fallback) }),
   );
-  await rt.registry.load({
+  await registry.load({
     name: "nameresolution",
     type: "nameresolution.cluster",
     version: "v1",

@@ -42,6 +42,11 @@ export class ComponentRegistry {
     this.plugins.set(plugin.type, plugin);
   }
 
+  /** The registered plugin of a type (to build an instance outside the component list, e.g. a fallback). */
+  plugin(type: string): ComponentPlugin<any, any> | undefined {
+    return this.plugins.get(type);
+  }
+
   pluginTypes(): string[] {
     return [...this.plugins.keys()].sort();
   }

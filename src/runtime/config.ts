@@ -53,6 +53,6 @@ export interface RuntimeConfig {
   appOutput?: AppOutput;
   /** --disable-init-endpoints: app endpoints daprd does not call at start ("subscribe", "config"). */
   disableInitEndpoints?: string[];
-  /** Options of blocks that register their own flags (cluster, dataplane, …), by flag name. */
-  extra: Record<string, string | string[] | boolean | number | undefined>;
+  /** Each block's typed options (its manifest's parseOptions), by block name. */
+  blockOptions: Record<string, unknown>;
 }

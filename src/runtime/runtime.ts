@@ -1,6 +1,5 @@
 // Wires a sidecar together: components, blocks, API servers, the app; and takes it apart again in order.
 import { mkdirSync } from "node:fs";
-import { builtinPlugins } from "../../plugins/index.js";
 import type { ApiContext } from "../api/context.js";
 import { startGrpcServer, type GrpcServerHandle } from "../api/grpc/server.js";
 import { startHttpServer, type HttpServerHandle } from "../api/http/server.js";
@@ -8,15 +7,10 @@ import { AppChannel } from "../app/channel.js";
 import { AppProcess } from "../app/launcher.js";
 import { HealthBlock } from "../blocks/health/health-block.js";
 import { MetadataBlock } from "../blocks/metadata/metadata-block.js";
-import { pubsubModule } from "../blocks/pubsub/module.js";
-import { bindingsModule } from "../blocks/bindings/module.js";
-import { invokeModule } from "../blocks/invoke/module.js";
-import { clusterModule } from "../cluster/runtime-module.js";
-import { SecretsBlock } from "../blocks/secrets/secrets-block.js";
-import { StateBlock } from "../blocks/state/state-block.js";
 import { loadExternalPlugins } from "../components/external-plugins.js";
 import { loadResourcePaths, type RawResource } from "../components/loader.js";
 import { ComponentRegistry } from "../components/registry.js";
+import type { ComponentPlugin } from "../components/plugin.js";
 import type { Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
 import { apiSocketPath } from "../api/listen-address.js";
@@ -24,22 +18,19 @@ import { Resiliency, resiliencyFromResources } from "../resiliency/index.js";
 import type { RuntimeConfig } from "./config.js";
 import { embeddedDefaults } from "./defaults.js";
 import { settlesWithin } from "../resiliency/sleep.js";
+import { readApiAccess } from "../security/configuration.js";
+import { BlockSlots, type BlockHost, type BlockInstance, type BlockManifest } from "./block.js";
 
-/** A building block with a lifecycle of its own (pub/sub subscriptions, cluster membership, …). */
-export interface RuntimeModule {
-  name: string;
-  start(rt: Runtime): Promise<void>;
-  /**
-   * The first step of stopping, run for every module before the app and its channel stop: stop taking input (input
-   * bindings) so nothing new reaches the app, and let deliveries in flight finish within `graceMs` (0 when the app
-   * has already exited: nothing in flight can finish).
-   */
-  drain?(graceMs: number): Promise<void>;
-  stop(): Promise<void>;
+/** What the CLI hands the runtime: the blocks (src/blocks/index.ts) and the component plugins (plugins/index.ts). */
+export interface RuntimeWiring {
+  blocks: readonly BlockManifest<any>[];
+  plugins: readonly ComponentPlugin<any, any>[];
 }
 
-// cluster first: invocation resolves app ids through membership when clustering is on
-export const runtimeModules: ((rt: Runtime) => RuntimeModule | undefined)[] = [clusterModule, invokeModule, pubsubModule, bindingsModule];
+interface RunningBlock {
+  name: string;
+  instance: BlockInstance;
+}
 
 /** How much longer than its grace a module's drain may take before stop() goes on without it. */
 const DRAIN_SLACK_MS = 2_000;
@@ -72,14 +63,14 @@ export class Runtime {
   private http?: HttpServerHandle;
   private grpc?: GrpcServerHandle;
   private app?: AppProcess;
-  private modules: RuntimeModule[] = [];
+  private modules: RunningBlock[] = [];
   private stopping?: Promise<void>;
   private starting?: Promise<void>;
   private stopRequested = false;
   /** Aborted by stop(): a component init still running is given up on instead of waited for. */
   private readonly startCancelled = new AbortController();
 
-  constructor(readonly config: RuntimeConfig, readonly logger: Logger) {
+  constructor(readonly config: RuntimeConfig, readonly logger: Logger, private readonly wiring: RuntimeWiring) {
     this.finished = new Promise((r) => (this.resolveFinished = r));
     this.ready = new Promise((r) => (this.resolveReady = r));
     this.appChannel = new AppChannel(config, logger.child("app-channel"));
@@ -89,11 +80,11 @@ export class Runtime {
       config,
       logger,
       metrics: this.metrics,
-      state: new StateBlock(this.registry, config.appId),
-      secrets: new SecretsBlock(this.registry),
       metadata: new MetadataBlock(config, this.registry),
       health: new HealthBlock(this.registry, () => this.appChannel.channelUp),
       appChannel: this.appChannel,
+      manifests: wiring.blocks,
+      blocks: new BlockSlots(),
       requestShutdown: (reason) => setTimeout(() => this.stop(reason), 10),
     };
   }
@@ -128,7 +119,8 @@ export class Runtime {
     const c = this.config;
     const started = performance.now();
     mkdirSync(c.dataDir, { recursive: true });
-    for (const p of builtinPlugins) this.registry.registerPlugin(p);
+    this.api.apiAccess = readApiAccess(c.configPath);
+    for (const p of this.wiring.plugins) this.registry.registerPlugin(p);
     const external = await loadExternalPlugins(c.pluginsPaths);
     this.checkpoint();
     for (const p of external) {
@@ -151,13 +143,12 @@ export class Runtime {
     }
     this.checkpoint();
     this.resiliency = resiliencyFromResources(this.resources, c.appId);
-    this.api.resiliency = this.resiliency;
-    this.api.state.useResiliency(this.resiliency); // state store calls run under targets.components policies
-    for (const make of runtimeModules) {
-      const m = make(this);
-      if (!m) continue;
-      this.modules.push(m); // pushed first: a module whose start fails half way is still stopped
-      await m.start(this);
+    const host = this.blockHost();
+    for (const manifest of this.wiring.blocks) {
+      const instance = manifest.create?.(host, c.blockOptions[manifest.name]);
+      if (!instance) continue;
+      this.modules.push({ name: manifest.name, instance }); // pushed first: a module whose start fails half way is still stopped
+      await instance.start?.();
       this.checkpoint();
     }
     this.metrics.componentsLoaded.set({ app_id: c.appId }, this.registry.list().length);
@@ -177,6 +168,22 @@ export class Runtime {
     this.appChannel.startHealthChecks();
     // /healthz answers 204 once the app's port opens (daprd waits for its app channel the same way).
     void this.appChannel.waitForPort(Number.POSITIVE_INFINITY, this.startCancelled.signal);
+  }
+
+  /** The narrow view of the sidecar each block's module gets. */
+  private blockHost(): BlockHost {
+    return {
+      config: this.config,
+      logger: this.logger,
+      registry: this.registry,
+      appChannel: this.appChannel,
+      resiliency: this.resiliency,
+      ready: this.ready,
+      metadata: this.api.metadata,
+      resources: this.resources,
+      apiPorts: () => ({ http: this.httpPort, grpc: this.grpcPort }),
+      provide: (slot, value) => this.api.blocks.set(slot, value),
+    };
   }
 
   private launchApp() {
@@ -228,7 +235,7 @@ export class Runtime {
       const grace = this.config.gracefulShutdownMs;
       const deadline = performance.now() + grace;
       const drainMs = reason === "app exited" ? 0 : grace;
-      const drains = Promise.all(this.modules.map((m) => m.drain?.(drainMs).catch((err) => this.logger.warn("module drain failed", { module: m.name, error: err }))));
+      const drains = Promise.all(this.modules.map((m) => m.instance.drain?.(drainMs).catch((err) => this.logger.warn("module drain failed", { module: m.name, error: err }))));
       if (!(await settlesWithin(drains, drainMs + DRAIN_SLACK_MS))) this.logger.warn("draining did not finish within the graceful-shutdown time; stopping anyway");
       let code = exitCode;
       const appGraceMs = Math.max(MIN_APP_GRACE_MS, deadline - performance.now());
@@ -236,7 +243,7 @@ export class Runtime {
       if (this.app) await this.app.stop(appGraceMs);
       this.appChannel.stop();
       await Promise.allSettled([this.http?.stop(), this.grpc?.stop(), this.metrics.stop()]);
-      for (const m of this.modules.reverse()) await m.stop().catch((err) => this.logger.warn("module stop failed", { module: m.name, error: err }));
+      for (const m of this.modules.reverse()) await Promise.resolve(m.instance.stop?.()).catch((err) => this.logger.warn("module stop failed", { module: m.name, error: err }));
       try {
         await this.registry.closeAll();
       } finally {

@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { parseAccessControl, type AccessControlSpec } from "./access-control.js";
+import { parseApiAccess, type ApiAccessRules } from "../api/api-access.js";
 
 export interface InvocationConfiguration {
   accessControl?: AccessControlSpec;
@@ -11,7 +12,7 @@ export interface InvocationConfiguration {
 }
 
 /** The Configuration spec sections rapr acts on; any other is named in a warning at start (see configurationWarning). */
-export const IMPLEMENTED_CONFIGURATION_SECTIONS = ["accessControl", "nameResolution"];
+export const IMPLEMENTED_CONFIGURATION_SECTIONS = ["accessControl", "nameResolution", "api"];
 
 /** One warning line naming the --config spec sections rapr does not implement yet (undefined: none, or no file). */
 export function configurationWarning(path: string | undefined): string | undefined {
@@ -28,7 +29,8 @@ export function configurationWarning(path: string | undefined): string | undefin
   return ignored.length ? `--config ${path}: not implemented yet, ignored: spec.${ignored.join(", spec.")} (implemented: ${IMPLEMENTED_CONFIGURATION_SECTIONS.join(", ")})` : undefined;
 }
 
-export function readInvocationConfiguration(path: string | undefined): InvocationConfiguration {
+/** The spec of the --config file ({} without one); an unreadable file or another kind is an error naming it. */
+function readConfigurationSpec(path: string | undefined): Record<string, any> {
   if (!path) return {};
   let doc: any;
   try {
@@ -38,7 +40,17 @@ export function readInvocationConfiguration(path: string | undefined): Invocatio
   }
   if (!doc || typeof doc !== "object") return {};
   if (doc.kind !== undefined && doc.kind !== "Configuration") throw new Error(`--config ${path}: kind must be Configuration, got ${JSON.stringify(doc.kind)}`);
-  const spec = doc.spec ?? {};
+  return doc.spec ?? {};
+}
+
+/** spec.api: the API groups served over HTTP and gRPC (undefined: all). */
+export function readApiAccess(path: string | undefined): ApiAccessRules | undefined {
+  return parseApiAccess(readConfigurationSpec(path).api, `--config ${path}`);
+}
+
+export function readInvocationConfiguration(path: string | undefined): InvocationConfiguration {
+  if (!path) return {};
+  const spec = readConfigurationSpec(path);
   const out: InvocationConfiguration = { accessControl: parseAccessControl(spec.accessControl, path) };
   const nr = spec.nameResolution;
   if (nr && typeof nr === "object" && typeof nr.component === "string") {

@@ -11,13 +11,13 @@ export const dataplaneRunFlags: FlagSpec[] = [
   { name: "dpdk-mtu", type: "int", help: "MTU on the DPDK port", default: 1500, min: 576, max: 9600 },
 ];
 
-export function dataplaneFlags(extra: Record<string, unknown>): DataplaneFlags {
+export function dataplaneFlags(values: Record<string, unknown>): DataplaneFlags {
   return {
-    dataplane: extra.dataplane as string | undefined,
-    dpdkArgs: extra["dpdk-args"] as string | undefined,
-    dpdkPort: extra["dpdk-port"] as number | undefined,
-    dpdkIp: extra["dpdk-ip"] as string | undefined,
-    dpdkUdpPort: extra["dpdk-udp-port"] as number | undefined,
-    dpdkMtu: extra["dpdk-mtu"] as number | undefined,
+    dataplane: values.dataplane as string | undefined,
+    dpdkArgs: values["dpdk-args"] as string | undefined,
+    dpdkPort: values["dpdk-port"] as number | undefined,
+    dpdkIp: values["dpdk-ip"] as string | undefined,
+    dpdkUdpPort: values["dpdk-udp-port"] as number | undefined,
+    dpdkMtu: values["dpdk-mtu"] as number | undefined,
   };
 }

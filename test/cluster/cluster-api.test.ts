@@ -1,9 +1,10 @@
 // The cluster API fronts: GET /v1.0-alpha1/cluster/members and rapr.v1.Cluster over Connect.
 import { afterAll, describe, expect, test } from "bun:test";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
-import { Elysia } from "elysia";
 import type { ApiContext } from "../../src/api/context.js";
-import { attachCluster, clusterRouter, clusterRoutes } from "../../src/cluster/api.js";
+import { buildHttpApp } from "../../src/api/http/server.js";
+import { BlockSlots } from "../../src/runtime/block.js";
+import { clusterEndpoints, clusterService, clusterSlot } from "../../src/cluster/api.js";
 import { createClusterNode, type ClusterNode } from "../../src/cluster/index.js";
 import { Cluster, MemberEvent_Kind } from "../../src/gen/rapr/v1/cluster_pb.js";
 
@@ -20,13 +21,13 @@ afterAll(async () => {
 
 describe("cluster API", () => {
   test("HTTP lists members, or says clustering is off", async () => {
-    const ctx = {} as ApiContext;
-    const app = clusterRoutes(new Elysia(), ctx);
+    const ctx = { blocks: new BlockSlots() } as ApiContext;
+    const app = buildHttpApp(ctx, clusterEndpoints(ctx));
     const off = await (await app.handle(new Request("http://localhost/v1.0-alpha1/cluster/members"))).json();
     expect(off).toEqual({ enabled: false, members: [] });
 
     const node = await make({ appId: "orders" });
-    attachCluster(ctx, node);
+    ctx.blocks.set(clusterSlot, node);
     const on = (await (await app.handle(new Request("http://localhost/v1.0-alpha1/cluster/members"))).json()) as any;
     expect(on.enabled).toBe(true);
     expect(on.self).toBe(node.id);
@@ -34,10 +35,10 @@ describe("cluster API", () => {
   });
 
   test("WatchMembers streams current members as JOIN, then changes", async () => {
-    const ctx = {} as ApiContext;
+    const ctx = { blocks: new BlockSlots() } as ApiContext;
     const a = await make({ appId: "a" });
-    attachCluster(ctx, a);
-    const client = createClient(Cluster, createRouterTransport((router) => clusterRouter(router, ctx)));
+    ctx.blocks.set(clusterSlot, a);
+    const client = createClient(Cluster, createRouterTransport((router) => router.service(Cluster, clusterService(ctx))));
     expect((await client.listMembers({})).members.map((m) => m.id)).toEqual([a.id]);
 
     const abort = new AbortController();

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseFlags, UsageError, type FlagSpec } from "../../src/cli/flags.js";
 import { allRunFlags, toRuntimeConfig } from "../../src/cli/run-flags.js";
+import { builtinBlocks } from "../../src/blocks/index.js";
 import { loadResourcePaths, parseResourceFile, ResourceError } from "../../src/components/loader.js";
 import { definePlugin } from "../../src/components/plugin.js";
 import { ComponentRegistry } from "../../src/components/registry.js";
@@ -369,11 +370,11 @@ describe("flags (in-process)", () => {
   });
 
   test("rapr run flags become a RuntimeConfig; a bad app id is a UsageError", () => {
-    const { values, rest } = parseFlags(allRunFlags(), ["--app-id", "orders", "--dapr-http-port", "3600", "--dapr-http-max-request-size", "2", "--resources-path", "./res", "--", "bun", "app.ts"]);
-    const config = toRuntimeConfig(values, rest, { DAPR_API_TOKEN: "tok" });
+    const { values, rest } = parseFlags(allRunFlags(builtinBlocks), ["--app-id", "orders", "--dapr-http-port", "3600", "--dapr-http-max-request-size", "2", "--resources-path", "./res", "--", "bun", "app.ts"]);
+    const config = toRuntimeConfig(builtinBlocks, values, rest, { DAPR_API_TOKEN: "tok" });
     expect(config).toMatchObject({ appId: "orders", httpPort: 3600, grpcPort: 50001, maxRequestBodyBytes: 2 * 1024 * 1024, apiToken: "tok", appCommand: ["bun", "app.ts"] });
     expect(config.resourcesPaths[0]).toEndWith("/res");
-    expect(() => toRuntimeConfig(parseFlags(allRunFlags(), ["--app-id", "bad id"]).values, [], {})).toThrow(UsageError);
-    expect(() => toRuntimeConfig(parseFlags(allRunFlags(), ["--app-id", "a||b"]).values, [], {})).toThrow(UsageError);
+    expect(() => toRuntimeConfig(builtinBlocks, parseFlags(allRunFlags(builtinBlocks), ["--app-id", "bad id"]).values, [], {})).toThrow(UsageError);
+    expect(() => toRuntimeConfig(builtinBlocks, parseFlags(allRunFlags(builtinBlocks), ["--app-id", "a||b"]).values, [], {})).toThrow(UsageError);
   });
 });

@@ -30,9 +30,7 @@ function fakeStore(failFirst: number) {
 function blockWith(store: ReturnType<typeof fakeStore>, targets: object) {
   const spec = { name: "store", type: "state.fake", version: "v1", metadata: [], ignoreErrors: false, scopes: [], source: "test" };
   const registry = { get: () => store, list: () => [{ spec }] } as never;
-  const block = new StateBlock(registry, "app");
-  block.useResiliency(new Resiliency([parseResiliency("r", { spec: { policies: { retries: { quick: { duration: "1ms", maxRetries: 3 } } }, targets: { components: targets } } }, "test")]));
-  return block;
+  return new StateBlock(registry, "app", new Resiliency([parseResiliency("r", { spec: { policies: { retries: { quick: { duration: "1ms", maxRetries: 3 } } }, targets: { components: targets } } }, "test")]));
 }
 
 describe("state store calls under resiliency", () => {

@@ -1,35 +1,21 @@
 // The gRPC API: dapr.proto.runtime.v1.Dapr and rapr.v1.* through Connect. One port speaks gRPC (HTTP/2), and
 // gRPC-Web and Connect over HTTP/1.1 or HTTP/2, so native gRPC clients and browsers share it.
 import { apiListen, boundPort, listenNodeServer } from "../listen-address.js";
-import { ConnectError, Code, createConnectRouter, type ConnectRouter, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
+import { ConnectError, Code, createConnectRouter, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { cors as connectCors } from "@connectrpc/connect";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import { Dapr } from "../../gen/dapr/proto/runtime/v1/dapr_pb.js";
 import type { ApiContext } from "../context.js";
-import { isPreflight } from "../cors.js";
+import { corsHeaders, isPreflight } from "../cors.js";
+import { apiServed } from "../api-access.js";
 import { installGrpcFastPath, type FastPathRoutes } from "./h2-fast-path.js";
 import { requireAuthority } from "./authority-guard.js";
 import type { CallGuard, UnaryRoute } from "./unary-grpc.js";
 import type { DescMethodUnary, DescService } from "@bufbuild/protobuf";
 import { DaprError } from "../../errors.js";
-import { pubsubHandlers } from "./handlers/pubsub.js";
-import { bindingsHandlers } from "./handlers/bindings.js";
-import { grpcProxyFallback, invokeHandlers } from "./handlers/invoke.js";
-import { subscribersRouter } from "./handlers/pubsub-outside.js";
-import { secretsHandlers } from "./handlers/secrets.js";
-import { stateHandlers } from "./handlers/state.js";
-import { systemHandlers } from "./handlers/system.js";
-import { clusterRouter } from "../../cluster/api.js";
-
-export type DaprHandlerModule = (ctx: ApiContext) => Partial<ServiceImpl<typeof Dapr>>;
-/** Registers services other than Dapr's own (rapr.v1.Cluster, AppCallback proxies, …). */
-export type RouterModule = (router: ConnectRouter, ctx: ApiContext) => void;
-
-export const daprHandlerModules: DaprHandlerModule[] = [systemHandlers, stateHandlers, secretsHandlers, pubsubHandlers, bindingsHandlers, invokeHandlers];
-export const routerModules: RouterModule[] = [subscribersRouter, clusterRouter];
+import { grpcProxyFallback } from "./handlers/invoke.js";
+import type { GrpcService } from "../../runtime/block.js";
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0");
 
@@ -39,7 +25,7 @@ export interface GrpcServerHandle {
 }
 
 /** The API's rules around every gRPC call, on either path: the API token, Dapr errors as gRPC statuses, metrics, logs. */
-function callGuard(ctx: ApiContext): CallGuard {
+function callGuard(ctx: ApiContext, denied: ReadonlySet<string>): CallGuard {
   const token = ctx.config.apiToken;
   const apiLog = ctx.logger.child("api");
   return async (method, header, fn) => {
@@ -50,6 +36,7 @@ function callGuard(ctx: ApiContext): CallGuard {
       if (token && !method.startsWith("/rapr.v1.Subscribers/") && header.get("dapr-api-token") !== token) {
         throw new ConnectError("authorization error: invalid or missing dapr-api-token metadata", Code.Unauthenticated);
       }
+      if (denied.size && denied.has(method)) throw new ConnectError(`access to ${method} is not allowed by the Configuration's spec.api`, Code.PermissionDenied);
       return await fn();
     } catch (err) {
       const mapped = toConnectError(err, ctx, method);
@@ -80,18 +67,18 @@ interface RegisteredService {
   impl: Record<string, unknown>;
 }
 
-/** Every service the gRPC port serves, with its implementation (router modules are recorded, not run twice). */
-function registeredServices(ctx: ApiContext): RegisteredService[] {
-  const dapr: Partial<ServiceImpl<typeof Dapr>> = Object.assign({}, ...daprHandlerModules.map((m) => m(ctx)));
-  const out: RegisteredService[] = [{ desc: Dapr, impl: dapr }];
-  const recorder = {
-    service(desc: DescService, impl: Record<string, unknown>) {
-      out.push({ desc, impl });
-      return recorder;
-    },
-  };
-  for (const m of routerModules) m(recorder as unknown as ConnectRouter, ctx);
-  return out;
+/** Every service the gRPC port serves (the blocks' shares of one service merged), and the methods spec.api denies. */
+function registeredServices(ctx: ApiContext): { services: RegisteredService[]; denied: Set<string> } {
+  const byName = new Map<string, RegisteredService>();
+  const denied = new Set<string>();
+  for (const s of ctx.manifests.flatMap((m): GrpcService[] => m.grpc?.(ctx) ?? [])) {
+    const entry = byName.get(s.service.typeName) ?? { desc: s.service, impl: {} };
+    byName.set(s.service.typeName, Object.assign(entry, { impl: { ...entry.impl, ...s.impl } }));
+    for (const [method, { group, version }] of Object.entries(s.groups ?? {})) {
+      if (!apiServed(ctx.apiAccess, "grpc", group, version)) denied.add(`/${s.service.typeName}/${method}`);
+    }
+  }
+  return { services: [...byName.values()], denied };
 }
 
 function unaryRoutes(services: RegisteredService[]): Map<string, UnaryRoute> {
@@ -121,8 +108,8 @@ function connectOptions(ctx: ApiContext, services: RegisteredService[], guard: C
 }
 
 export function buildConnectHandlers(ctx: ApiContext) {
-  const services = registeredServices(ctx);
-  const guard = callGuard(ctx);
+  const { services, denied } = registeredServices(ctx);
+  const guard = callGuard(ctx, denied);
   const options = connectOptions(ctx, services, guard);
   const router = createConnectRouter(options);
   options.routes(router);
@@ -196,18 +183,15 @@ async function listenHttp2Only(h2: http2.Http2Server, ctx: ApiContext): Promise<
 type NodeHandler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
 function corsWrapper(origins: string[], handler: NodeHandler): NodeHandler {
-  if (origins.length === 0) return handler;
-  const any = origins.includes("*");
+  const cors = corsHeaders(origins, "grpc");
+  if (!cors) return handler;
   return (req, res) => {
     const origin = String(req.headers.origin ?? "");
-    if (origin && (any || origins.includes(origin))) {
-      res.setHeader("access-control-allow-origin", any ? "*" : origin);
-      res.setHeader("access-control-expose-headers", connectCors.exposedHeaders.join(", "));
-      res.setHeader("vary", "origin");
-      if (isPreflight(req.method, origin, req.headers["access-control-request-method"])) {
-        res.setHeader("access-control-allow-methods", connectCors.allowedMethods.join(", "));
-        res.setHeader("access-control-allow-headers", [...connectCors.allowedHeaders, "dapr-api-token", "dapr-app-id"].join(", "));
-        res.setHeader("access-control-max-age", "7200");
+    if (origin) {
+      const preflight = isPreflight(req.method, origin, req.headers["access-control-request-method"]);
+      const headers = cors(origin, null, preflight);
+      for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+      if (preflight && headers["access-control-allow-origin"]) {
         (res as http.ServerResponse).writeHead(204);
         res.end();
         return;

@@ -4,23 +4,20 @@ import { Elysia } from "elysia";
 import type { ApiContext } from "../context.js";
 import { DaprError, errors } from "../../errors.js";
 import { errorResponse, json } from "./respond.js";
-import { pubsubRoutes } from "./routes/pubsub.js";
-import { bindingsRoutes } from "./routes/bindings.js";
 import { outsideWebSocket } from "./routes/pubsub-outside.js";
-import { invokeRoutes } from "./routes/invoke.js";
-import { secretsRoutes } from "./routes/secrets.js";
-import { stateRoutes } from "./routes/state.js";
-import { systemRoutes } from "./routes/system.js";
-import { clusterRoutes } from "../../cluster/api.js";
-import { hotRoutes } from "./hot-routes.js";
-import { isPreflight } from "../cors.js";
+import { corsHeaders, isPreflight } from "../cors.js";
+import { apiServed } from "../api-access.js";
+import type { HttpEndpoint } from "../../runtime/block.js";
 
-export type HttpRouteModule = (app: Elysia, ctx: ApiContext) => Elysia<any, any, any, any, any, any, any>;
+/** Every block's HTTP endpoints that Configuration spec.api lets this sidecar serve, in the blocks index's order. */
+export function servedHttpEndpoints(ctx: ApiContext): HttpEndpoint[] {
+  return ctx.manifests
+    .flatMap((m) => m.http?.(ctx) ?? [])
+    .filter((e) => e.alwaysAllowed || apiServed(ctx.apiAccess, "http", e.group, e.version));
+}
 
-/** Every building block's HTTP routes; other blocks append theirs here. */
-export const httpRouteModules: HttpRouteModule[] = [systemRoutes, stateRoutes, secretsRoutes, pubsubRoutes, bindingsRoutes, invokeRoutes, clusterRoutes];
-
-const UNAUTHENTICATED_PATHS = new Set(["/v1.0/healthz", "/v1.0/healthz/outbound"]);
+/** "/v1.0/state/:store/:key": where the router serves an endpoint. */
+const pathOfEndpoint = (e: HttpEndpoint) => `/${e.version}${e.route}`;
 
 export interface HttpServerHandle {
   port: number;
@@ -28,7 +25,8 @@ export interface HttpServerHandle {
 }
 
 /** What every request passes before any route: CORS preflight, the body-size limit, DAPR_API_TOKEN. */
-function requestGuard(ctx: ApiContext): (request: Request, pathname: string) => Response | undefined {
+function requestGuard(ctx: ApiContext, endpoints: HttpEndpoint[]): (request: Request, pathname: string) => Response | undefined {
+  const unauthenticated = new Set(endpoints.filter((e) => e.public).map(pathOfEndpoint));
   const maxBytes = ctx.config.maxRequestBodyBytes;
   const token = ctx.config.apiToken;
   const preflight = ctx.config.allowedOrigins.length > 0;
@@ -38,7 +36,7 @@ function requestGuard(ctx: ApiContext): (request: Request, pathname: string) => 
     if (length > maxBytes) {
       return errorResponse(errors.bodyTooLarge(`request body of ${length} bytes exceeds --dapr-http-max-request-size (${maxBytes} bytes)`));
     }
-    if (token && request.headers.get("dapr-api-token") !== token && !UNAUTHENTICATED_PATHS.has(pathname)) {
+    if (token && request.headers.get("dapr-api-token") !== token && !unauthenticated.has(pathname)) {
       return errorResponse(errors.apiUnauthorized("authorization error: invalid or missing dapr-api-token header"));
     }
     return undefined;
@@ -61,28 +59,47 @@ function unreadableBody(error: unknown, request: Request): DaprError | undefined
   return errors.malformedRequest(`the request body could not be read: ${error.message}`);
 }
 
-/** The Elysia app with every block's routes; requests reach it through startHttpServer's guard. */
-export function buildHttpApp(ctx: ApiContext, modules = httpRouteModules): Elysia {
-  let app = new Elysia({ normalize: false })
+/** The Elysia app with the endpoints' routes; requests reach it through startHttpServer's guard. */
+export function buildHttpApp(ctx: ApiContext, endpoints: HttpEndpoint[]): Elysia {
+  const app = new Elysia({ normalize: false })
     .onError(({ code, error, request }) => {
       if (code === "NOT_FOUND") {
         return json({ errorCode: "ERR_NOT_FOUND", message: `no API route for ${request.method} ${pathOf(request.url)}` }, 404);
       }
       return apiError(ctx, error, request);
     }) as unknown as Elysia;
-  for (const mod of modules) app = mod(app, ctx) as unknown as Elysia;
+  for (const e of endpoints) {
+    const handler = e.handler;
+    const hook = e.rawBody ? { parse: "none" as const } : undefined;
+    const path = pathOfEndpoint(e);
+    if (e.methods === "*") app.all(path, handler as never, hook);
+    else for (const method of e.methods) app.route(method, path, handler as never, hook);
+  }
   return app;
 }
 
+/** The endpoints' hot forms, tried in order before the router. */
+function hotPath(endpoints: HttpEndpoint[]): NonNullable<HttpEndpoint["hot"]> {
+  const hot = endpoints.flatMap((e) => (e.hot ? [e.hot] : []));
+  return (request, pathname, url) => {
+    for (const form of hot) {
+      const response = form(request, pathname, url);
+      if (response) return response;
+    }
+    return undefined;
+  };
+}
+
 export function startHttpServer(ctx: ApiContext): HttpServerHandle {
-  const app = buildHttpApp(ctx);
+  const endpoints = servedHttpEndpoints(ctx);
+  const app = buildHttpApp(ctx, endpoints);
   const logCalls = ctx.config.enableApiLogging;
   const observed = logCalls || ctx.config.enableMetrics;
   const apiLog = ctx.logger.child("api");
   const outside = outsideWebSocket(ctx);
-  const guard = requestGuard(ctx);
-  const hot = hotRoutes(ctx);
-  const cors = corsHeaders(ctx.config.allowedOrigins);
+  const guard = requestGuard(ctx, endpoints);
+  const hot = hotPath(endpoints);
+  const cors = corsHeaders(ctx.config.allowedOrigins, "http");
   const answer = async (request: Request, pathname: string, url: string): Promise<Response> => {
     let response = guard(request, pathname);
     if (!response) {
@@ -95,7 +112,7 @@ export function startHttpServer(ctx: ApiContext): HttpServerHandle {
     // Only browsers need CORS headers, and they always send Origin: other clients get only Vary (so a shared cache
     // never hands their answer to a page).
     if (cors) {
-      if (request.headers.has("origin")) for (const [k, v] of Object.entries(cors(request))) response.headers.set(k, v);
+      if (request.headers.has("origin")) for (const [k, v] of Object.entries(cors(request.headers.get("origin"), request.headers.get("access-control-request-headers")))) response.headers.set(k, v);
       else response.headers.set("vary", "origin");
     }
     return response;
@@ -182,21 +199,4 @@ function metricPath(path: string): string {
     if (end < 0) return path;
   }
   return path.slice(0, end);
-}
-
-function corsHeaders(origins: string[]): ((req: Request) => Record<string, string>) | undefined {
-  if (origins.length === 0) return undefined;
-  const any = origins.includes("*");
-  return (req): Record<string, string> => {
-    const origin = req.headers.get("origin") ?? "";
-    if (!any && !origins.includes(origin)) return {};
-    return {
-      "access-control-allow-origin": any ? "*" : origin,
-      "access-control-allow-methods": "GET, POST, PUT, DELETE, PATCH, OPTIONS",
-      "access-control-allow-headers": req.headers.get("access-control-request-headers") ?? "*",
-      "access-control-expose-headers": "etag, metadata.ttlExpireTime, grpc-status, grpc-message",
-      "access-control-max-age": "7200",
-      vary: "origin",
-    };
-  };
 }

@@ -1,5 +1,6 @@
 // The bindings building block: output bindings the app calls (under the component's outbound resiliency policy),
 // and input bindings whose events it hands to the app (under the inbound policy).
+import { Slot } from "../../runtime/block.js";
 import type { AppChannel } from "../../app/channel.js";
 import { BindingRequestError, type BindingEventHandler, type BindingResponse, type InputReader, type OutputBinding } from "../../components/contracts/bindings.js";
 import type { ComponentRegistry } from "../../components/registry.js";
@@ -256,3 +257,6 @@ export class BindingsBlock {
     });
   }
 }
+
+/** The running bindings block, for the API fronts. */
+export const bindingsSlot = new Slot<BindingsBlock>("bindings");

@@ -29,7 +29,7 @@ export function isUrlTarget(id: string): boolean {
 }
 
 /** The HTTPEndpoint resources that apply to this app (unscoped, or scoped to it). */
-export function parseHttpEndpoints(resources: RawResource[], appId: string): HttpEndpointSpec[] {
+export function parseHttpEndpoints(resources: readonly RawResource[], appId: string): HttpEndpointSpec[] {
   const out = new Map<string, HttpEndpointSpec>();
   for (const r of resources) {
     if (r.kind !== "HTTPEndpoint" || (r.scopes.length > 0 && !r.scopes.includes(appId))) continue;

@@ -1,6 +1,7 @@
 // Service invocation: app A's sidecar finds app B's sidecar by name, sends the call over the sidecar
 // transport under B's resiliency policy; B's sidecar checks access control against the caller's verified
 // identity and hands the call to its app. A call to the own app id stays local. Knows no HTTP or gRPC types.
+import { Slot } from "../../runtime/block.js";
 import { ANY_TYPE_HEADER, answerOf, AppUnavailableError, type AppChannel } from "../../app/channel.js";
 import type { RawGrpcCall, RawGrpcResult } from "../../app/grpc-proxy.js";
 import { encodeGrpcMessage } from "../../api/grpc/grpc-message.js";
@@ -571,3 +572,6 @@ async function withBuiltInRetries<T>(fn: (signal: AbortSignal | undefined) => Pr
     }
   }
 }
+
+/** The running invoke block, for the API fronts. */
+export const invokeSlot = new Slot<InvokeBlock>("invoke");

@@ -1,22 +1,41 @@
-// Pub/sub's lifecycle in the runtime: the block on the API context, declarative subscriptions at start,
+// The pub/sub block: publish endpoints, outside subscribers (WebSocket, rapr.v1.Subscribers), and its lifecycle: the
+// block for the API fronts, declarative subscriptions at start,
 // programmatic ones once the app's port opens, the outside-subscriber hub, and an orderly stop. Stopping begins with
 // a drain, before the app stops: subscriptions take no new messages and the deliveries in flight finish, their answers
 // settled with the broker, within the graceful-shutdown time. Subscriptions close only after the app has stopped:
 // closing one hands its unanswered messages back to the broker at once, i.e. to another replica.
 import { randomUUID } from "node:crypto";
-import type { Runtime, RuntimeModule } from "../../runtime/runtime.js";
+import { defineBlock, type BlockHost, type BlockInstance } from "../../runtime/block.js";
+import { pubsubEndpoints } from "../../api/http/routes/pubsub.js";
+import { pubsubHandlers } from "../../api/grpc/handlers/pubsub.js";
+import { subscribersService } from "../../api/grpc/handlers/pubsub-outside.js";
+import { daprService } from "../../api/grpc/dapr-service.js";
+import { Subscribers } from "../../gen/rapr/v1/pubsub_pb.js";
 import { DaprError, messageOf } from "../../errors.js";
 import type { Logger } from "../../observability/logger.js";
 import { settlesWithin, sleepUnless } from "../../resiliency/sleep.js";
-import { OutsideHub } from "./outside/hub.js";
-import { PubsubBlock } from "./pubsub-block.js";
+import { OutsideHub, outsideSlot } from "./outside/hub.js";
+import { PubsubBlock, pubsubSlot } from "./pubsub-block.js";
+import { pubsubOptions, pubsubRunFlags, type PubsubOptions } from "./flags.js";
 import { alphaCallback } from "./delivery.js";
 import { loadAppSubscriptions } from "./app-subscriptions.js";
 import { parseDeclarative, type SubscriptionSpec } from "./subscriptions.js";
 
 const APP_PORT_WAIT_MS = 10 * 60_000;
 
-export function pubsubModule(): RuntimeModule {
+export const pubsubManifest = defineBlock<PubsubOptions>({
+  name: "pubsub",
+  flags: pubsubRunFlags,
+  parseOptions: pubsubOptions,
+  http: pubsubEndpoints,
+  grpc: (api) => [
+    daprService(pubsubHandlers(api), (method) => (method.startsWith("Subscribe") ? "subscribe" : "publish")),
+    { service: Subscribers, impl: subscribersService(api) },
+  ],
+  create: pubsubModule,
+});
+
+function pubsubModule(host: BlockHost, options: PubsubOptions): BlockInstance {
   const stopped = new AbortController();
   let block: PubsubBlock | undefined;
   let hub: OutsideHub | undefined;
@@ -35,22 +54,21 @@ export function pubsubModule(): RuntimeModule {
       if (graceMs > 0) logger?.warn("pub/sub did not drain within the graceful-shutdown time; unanswered deliveries go back to the broker", { grace_ms: graceMs });
     })());
   return {
-    name: "pubsub",
-    async start(rt: Runtime) {
-      const log = (logger = rt.logger.child("pubsub"));
-      block = new PubsubBlock(rt.registry, rt.config.appId, rt.appChannel, log, alphaCallback(rt.config), rt.resiliency);
-      const extra = rt.config.extra;
+    async start() {
+      const config = host.config;
+      const log = (logger = host.logger.child("pubsub"));
+      block = new PubsubBlock(host.registry, config.appId, host.appChannel, log, alphaCallback(config), host.resiliency);
       hub = new OutsideHub(block, {
-        secret: (extra["subscriber-token-secret"] as string | undefined) || process.env.RAPR_SUBSCRIBER_TOKEN_SECRET || undefined,
-        bufferSize: (extra["subscriber-buffer"] as number | undefined) ?? 256,
-        nodeId: `rapr-edge-${rt.config.appId}-${randomUUID().slice(0, 8)}`,
+        secret: options.subscriberTokenSecret,
+        bufferSize: options.subscriberBuffer,
+        nodeId: `rapr-edge-${config.appId}-${randomUUID().slice(0, 8)}`,
         logger: log.child("outside"),
       });
-      block.outside = hub;
-      rt.api.pubsub = block;
+      host.provide(pubsubSlot, block);
+      host.provide(outsideSlot, hub);
       const b = block;
       const h = hub;
-      rt.api.metadata.contribute((snap) => {
+      host.metadata.contribute((snap) => {
         const st = h.stats();
         snap.extended["rapr.outside.clients"] = String(st.clients);
         snap.extended["rapr.outside.topics"] = String(st.topics);
@@ -68,10 +86,10 @@ export function pubsubModule(): RuntimeModule {
           });
         }
       });
-      if (!rt.appChannel.configured) return;
+      if (!host.appChannel.configured) return;
       let declarative: SubscriptionSpec[] = [];
       try {
-        declarative = parseDeclarative(rt.resources, rt.config.appId);
+        declarative = parseDeclarative(host.resources, config.appId);
       } catch (err) {
         log.error("invalid Subscription resource", { error: messageOf(err) });
       }
@@ -105,9 +123,9 @@ export function pubsubModule(): RuntimeModule {
         };
         for (const s of declarative) await start(s);
         // --disable-init-endpoints subscribe: daprd does not ask the app for programmatic subscriptions.
-        const askApp = !rt.config.disableInitEndpoints?.includes("subscribe");
-        if (askApp && (await rt.appChannel.waitForPort(APP_PORT_WAIT_MS, stopped.signal))) {
-          const programmatic = await loadAppSubscriptions(rt.appChannel, log, stopped.signal);
+        const askApp = !config.disableInitEndpoints?.includes("subscribe");
+        if (askApp && (await host.appChannel.waitForPort(APP_PORT_WAIT_MS, stopped.signal))) {
+          const programmatic = await loadAppSubscriptions(host.appChannel, log, stopped.signal);
           for (const s of programmatic) await start(s);
         }
         await Promise.allSettled(running);

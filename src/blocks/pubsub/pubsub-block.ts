@@ -1,5 +1,6 @@
 // The pub/sub building block: publishing (CloudEvents envelopes), and subscriptions that route each event with
 // CEL rules and hand it to the app (or a stream), with dead-lettering after the broker's last attempt.
+import { Slot } from "../../runtime/block.js";
 import type { AppChannel } from "../../app/channel.js";
 import {
   type HandlerResult, type MessageHandler, type PublishRequest, type PubSub, type PubSubMessage, type SubscribeRequest, type Subscription,
@@ -9,7 +10,6 @@ import { errors, messageOf } from "../../errors.js";
 import type { Logger } from "../../observability/logger.js";
 import { Resiliency } from "../../resiliency/index.js";
 import { Batcher } from "./batcher.js";
-import type { OutsideHub } from "./outside/hub.js";
 import {
   acceptCloudEvent, encodeCloudEvent, eventFromBroker, isCloudEventContentType, rawPayloadEvent, wrapInCloudEvent, type BrokerEvent, type CloudEvent,
 } from "./cloudevents.js";
@@ -61,8 +61,6 @@ export class PubsubBlock {
   private draining?: { signal?: AbortSignal };
   /** Drains of subscriptions that came up while drain() ran: drain() waits for them too. */
   private readonly lateDrains = new InFlight();
-  /** Subscribers outside the cluster (set by the pub/sub runtime module). */
-  outside?: OutsideHub;
 
   constructor(
     private readonly registry: ComponentRegistry,
@@ -309,3 +307,6 @@ export class PubsubBlock {
     await Promise.allSettled(all.map((a) => a.close()));
   }
 }
+
+/** The running pubsub block, for the API fronts. */
+export const pubsubSlot = new Slot<PubsubBlock>("pubsub");

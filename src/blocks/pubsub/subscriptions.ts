@@ -91,7 +91,7 @@ export function parseProgrammatic(body: unknown): SubscriptionSpec[] {
 }
 
 /** Subscription resources that apply to this app (no scopes, or the app id among them). */
-export function parseDeclarative(resources: RawResource[], appId: string): SubscriptionSpec[] {
+export function parseDeclarative(resources: readonly RawResource[], appId: string): SubscriptionSpec[] {
   const out: SubscriptionSpec[] = [];
   for (const r of resources) {
     if (r.kind !== "Subscription") continue;

@@ -1,4 +1,5 @@
 // The secrets building block: read one secret or all of them from a secret store component.
+import { Slot } from "../../runtime/block.js";
 import type { SecretStore } from "../../components/contracts/secretstore.js";
 import type { ComponentRegistry } from "../../components/registry.js";
 import { errors, messageOf } from "../../errors.js";
@@ -35,3 +36,6 @@ export class SecretsBlock {
     }
   }
 }
+
+/** The running secrets block, for the API fronts. */
+export const secretsSlot = new Slot<SecretsBlock>("secrets");

@@ -1,4 +1,5 @@
 // The state building block: validates requests, applies the key prefix, and maps store failures to Dapr errors.
+import { Slot } from "../../runtime/block.js";
 import type { ComponentRegistry } from "../../components/registry.js";
 import type {
   Concurrency, Consistency, StateItem, StateStore, TransactionOperation,
@@ -55,15 +56,10 @@ type Op = "save" | "delete" | "transaction";
 export class StateBlock {
   private readonly prefixers = new Map<string, KeyPrefixer>();
 
-  private resiliency?: Resiliency;
   private readonly guarded = new WeakMap<StateStore, StateStore>();
 
-  constructor(private readonly registry: ComponentRegistry, private readonly appId: string) {}
-
-  /** From then on, every call into a store with a Resiliency policy (targets.components.<name>) runs under it. */
-  useResiliency(r: Resiliency): void {
-    this.resiliency = r;
-  }
+  /** Every call into a store with a `resiliency` policy (targets.components.<name>) runs under it. */
+  constructor(private readonly registry: ComponentRegistry, private readonly appId: string, private readonly resiliency?: Resiliency) {}
 
   private store(name: string): { store: StateStore; prefix: KeyPrefixer } {
     const raw = this.registry.get<StateStore>("state", name);
@@ -282,3 +278,6 @@ function toDelete(d: DeleteInput, prefix: KeyPrefixer, storeName: string, at: st
   checkConsistency(d.consistency, where);
   return { op: "delete", key: prefix.apply(key), etag: d.etag || undefined, concurrency: checkConcurrency(d.concurrency, where) };
 }
+
+/** The running state block, for the API fronts. */
+export const stateSlot = new Slot<StateBlock>("state");

@@ -11,7 +11,7 @@ import { encodeGrpcMessage } from "../grpc-message.js";
 import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from "node:http2";
-import type { InvokeBlock } from "../../../blocks/invoke/invoke-block.js";
+import { invokeSlot, type InvokeBlock } from "../../../blocks/invoke/invoke-block.js";
 import type { ClientStreamEvents, StreamPeer } from "../../../transport/transport.js";
 
 const FORWARDED = /^(traceparent|tracestate|grpc-trace-bin|x-.*)$/;
@@ -21,7 +21,8 @@ const RESPONSE_SKIPPED = /^(content-type|content-length|content-encoding|transfe
 export function invokeHandlers(ctx: ApiContext): Partial<ServiceImpl<typeof Dapr>> {
   return {
     async invokeService(req, call) {
-      if (!ctx.invoke) throw errors.directInvoke("service invocation is not available in this sidecar");
+      const invoke = ctx.blocks.get(invokeSlot);
+      if (!invoke) throw errors.directInvoke("service invocation is not available in this sidecar");
       const m = req.message;
       if (!m) throw errors.malformedRequest("InvokeService: message is required");
       const verb = m.httpExtension && m.httpExtension.verb !== HTTPExtension_Verb.NONE ? HTTPExtension_Verb[m.httpExtension.verb] : "POST";
@@ -31,7 +32,7 @@ export function invokeHandlers(ctx: ApiContext): Partial<ServiceImpl<typeof Dapr
       });
       if (m.contentType) headers["content-type"] = m.contentType;
       if (m.data?.typeUrl) headers[ANY_TYPE_HEADER] = m.data.typeUrl;
-      const res = await ctx.invoke.invoke({
+      const res = await invoke.invoke({
         appId: req.id,
         method: m.method,
         verb,
@@ -99,8 +100,9 @@ async function proxy(ctx: ApiContext, req: NodeReq, res: NodeRes): Promise<void>
   if (!appId) return grpcError(res, Code.Unimplemented, `unknown service or method ${req.url}; to reach an app's own gRPC service, send dapr-app-id metadata`);
   const token = ctx.config.apiToken;
   if (token && header(req, "dapr-api-token") !== token) return grpcError(res, Code.Unauthenticated, "authorization error: invalid or missing dapr-api-token metadata");
-  if (!ctx.invoke) return grpcError(res, Code.Internal, "service invocation is not available in this sidecar");
-  if (ctx.invoke.streams) return streamedProxy(ctx.invoke, appId, req, res);
+  const invoke = ctx.blocks.get(invokeSlot);
+  if (!invoke) return grpcError(res, Code.Internal, "service invocation is not available in this sidecar");
+  if (invoke.streams) return streamedProxy(invoke, appId, req, res);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req as AsyncIterable<Buffer>) {
@@ -112,7 +114,7 @@ async function proxy(ctx: ApiContext, req: NodeReq, res: NodeRes): Promise<void>
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !PROXY_DROPPED.test(k)) headers[k] = Array.isArray(v) ? v.join(", ") : String(v);
   let out;
   try {
-    out = await ctx.invoke.proxyGrpc(appId, { path: req.url ?? "/", headers, body: new Uint8Array(Buffer.concat(chunks)) });
+    out = await invoke.proxyGrpc(appId, { path: req.url ?? "/", headers, body: new Uint8Array(Buffer.concat(chunks)) });
   } catch (err) {
     if (err instanceof DaprError) return grpcError(res, err.grpcCode, err.message);
     throw err;

@@ -1,7 +1,7 @@
 // rapr.v1.Subscribers: subscribers outside the cluster over Connect / gRPC-Web / gRPC server streaming.
-import { ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { Subscribers } from "../../../gen/rapr/v1/pubsub_pb.js";
-import { QueuedClient } from "../../../blocks/pubsub/outside/hub.js";
+import { outsideSlot, QueuedClient } from "../../../blocks/pubsub/outside/hub.js";
 import type { ApiContext } from "../../context.js";
 import { DaprError, errors } from "../../../errors.js";
 
@@ -10,10 +10,10 @@ export function asConnectError(err: unknown): unknown {
   return err instanceof DaprError ? new ConnectError(err.message, err.grpcCode, { "dapr-error-code": err.errorCode }) : err;
 }
 
-export function subscribersRouter(router: ConnectRouter, ctx: ApiContext): void {
-  router.service(Subscribers, {
+export function subscribersService(ctx: ApiContext): ServiceImpl<typeof Subscribers> {
+  return {
     async *subscribe(req, hc) {
-      const hub = ctx.pubsub?.outside;
+      const hub = ctx.blocks.get(outsideSlot);
       if (!hub) throw asConnectError(errors.pubsubNotConfigured("the pub/sub block is not running"));
       const auth = hc.requestHeader.get("authorization");
       const token = req.token || (auth?.toLowerCase().startsWith("bearer ") ? auth.slice(7).trim() : undefined);
@@ -38,5 +38,5 @@ export function subscribersRouter(router: ConnectRouter, ctx: ApiContext): void 
         detach();
       }
     },
-  });
+  };
 }

@@ -9,11 +9,13 @@ import type { CloudEvent } from "../../../blocks/pubsub/cloudevents.js";
 import { topicEventRequest } from "../../../blocks/pubsub/delivery.js";
 import { normalizePath } from "../../../blocks/pubsub/subscriptions.js";
 import { errors } from "../../../errors.js";
+import { pubsubSlot } from "../../../blocks/pubsub/pubsub-block.js";
 import { asConnectError } from "./pubsub-outside.js";
 
 function blockOf(ctx: ApiContext) {
-  if (!ctx.pubsub) throw errors.pubsubNotConfigured("the pub/sub block is not running");
-  return ctx.pubsub;
+  const block = ctx.blocks.get(pubsubSlot);
+  if (!block) throw errors.pubsubNotConfigured("the pub/sub block is not running");
+  return block;
 }
 
 export function pubsubHandlers(ctx: ApiContext): Partial<ServiceImpl<typeof Dapr>> {

@@ -3,6 +3,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { Dapr } from "../../../gen/dapr/proto/runtime/v1/dapr_pb.js";
 import type { StateItem as PbStateItem, StateOptions } from "../../../gen/dapr/proto/common/v1/common_pb.js";
 import type { ApiContext } from "../../context.js";
+import { stateOf } from "../../http/routes/state.js";
 import type { SaveInput } from "../../../blocks/state/state-block.js";
 import { errors } from "../../../errors.js";
 import { parseJson } from "../../../json.js";
@@ -22,28 +23,27 @@ function toSave(s: PbStateItem): SaveInput {
 }
 
 export function stateHandlers(ctx: ApiContext): Partial<ServiceImpl<typeof Dapr>> {
-  const state = ctx.state;
   return {
     async getState(req) {
-      const item = await state.get(req.storeName, req.key, enumName(consistency, req.consistency));
+      const item = await stateOf(ctx).get(req.storeName, req.key, enumName(consistency, req.consistency));
       return item ? { data: item.value, etag: item.etag, metadata: item.metadata } : {};
     },
     async getBulkState(req) {
-      const entries = await state.bulkGet(req.storeName, req.keys);
+      const entries = await stateOf(ctx).bulkGet(req.storeName, req.keys);
       return {
         items: entries.map((e) => ({ key: e.key, data: e.value ?? new Uint8Array(), etag: e.etag ?? "", metadata: e.metadata })),
       };
     },
     async saveState(req) {
-      await state.save(req.storeName, req.states.map(toSave));
+      await stateOf(ctx).save(req.storeName, req.states.map(toSave));
       return {};
     },
     async deleteState(req) {
-      await state.delete(req.storeName, { key: req.key, etag: req.etag?.value, metadata: req.metadata, ...options(req.options) });
+      await stateOf(ctx).delete(req.storeName, { key: req.key, etag: req.etag?.value, metadata: req.metadata, ...options(req.options) });
       return {};
     },
     async deleteBulkState(req) {
-      await state.bulkDelete(req.storeName, req.states.map((s) => ({ key: s.key, etag: s.etag?.value, ...options(s.options) })));
+      await stateOf(ctx).bulkDelete(req.storeName, req.states.map((s) => ({ key: s.key, etag: s.etag?.value, ...options(s.options) })));
       return {};
     },
     async executeStateTransaction(req) {
@@ -53,7 +53,7 @@ export function stateHandlers(ctx: ApiContext): Partial<ServiceImpl<typeof Dapr>
         if (o.operationType === "upsert" || o.operationType === "delete") return { operation: o.operationType, ...s } as const;
         throw errors.malformedRequest(`state store ${req.storeName}: operations[${i}].operationType must be "upsert" or "delete", got "${o.operationType}"`);
       });
-      await state.transaction(req.storeName, ops);
+      await stateOf(ctx).transaction(req.storeName, ops);
       return {};
     },
     async queryStateAlpha1(req) {
@@ -63,7 +63,7 @@ export function stateHandlers(ctx: ApiContext): Partial<ServiceImpl<typeof Dapr>
       } catch (err) {
         throw errors.malformedRequest(`state store ${req.storeName}: query is not valid JSON: ${(err as Error).message}`);
       }
-      const out = await state.query(req.storeName, body);
+      const out = await stateOf(ctx).query(req.storeName, body);
       return {
         results: out.results.map((r) => ({ key: r.key, data: r.value, etag: r.etag })),
         token: out.token ?? "",

@@ -1,11 +1,9 @@
 // HTTP: POST|PUT /v1.0/bindings/{name} with {"data": …, "metadata": {…}, "operation": "…"}.
-import type { Elysia } from "elysia";
+import type { HttpEndpoint } from "../../../runtime/block.js";
 import type { ApiContext } from "../../context.js";
-import { withCallerMetadata, type BindingsBlock } from "../../../blocks/bindings/bindings-block.js";
+import { bindingsSlot, withCallerMetadata, type BindingsBlock } from "../../../blocks/bindings/bindings-block.js";
 import { errors } from "../../../errors.js";
 import { encoder, jsonType, readJson, stringMetadata } from "../respond.js";
-
-const raw = { parse: "none" as const };
 
 export interface OutputBindingCall {
   operation: string;
@@ -14,8 +12,9 @@ export interface OutputBindingCall {
 }
 
 function blockOf(ctx: ApiContext, name: string): BindingsBlock {
-  if (!ctx.bindings) throw errors.invokeOutputBinding(name, "the bindings block is not running");
-  return ctx.bindings;
+  const block = ctx.blocks.get(bindingsSlot);
+  if (!block) throw errors.invokeOutputBinding(name, "the bindings block is not running");
+  return block;
 }
 
 /**
@@ -55,9 +54,9 @@ function metadataHeaders(metadata: Record<string, string>, contentType: string |
   return headers;
 }
 
-export function bindingsRoutes(app: Elysia, ctx: ApiContext) {
+export function bindingsEndpoints(ctx: ApiContext): HttpEndpoint[] {
   const maxBody = ctx.config.maxRequestBodyBytes;
-  const invoke = async ({ params, request }: { params: Record<string, string>; request: Request }) => {
+  const invoke: HttpEndpoint["handler"] = async ({ params, request }) => {
     // Elysia decodes the segment, and hands over null when it is not valid percent-encoded UTF-8.
     const name = params.name as string | null;
     if (typeof name !== "string") throw errors.malformedRequest("the binding name in the URL is not valid percent-encoded UTF-8");
@@ -71,5 +70,5 @@ export function bindingsRoutes(app: Elysia, ctx: ApiContext) {
     const headers = metadataHeaders(res.metadata, res.contentType || "application/json");
     return new Response(res.data.length ? (res.data as Uint8Array<ArrayBuffer>) : null, { status: 200, headers });
   };
-  return app.post("/v1.0/bindings/:name", invoke, raw).put("/v1.0/bindings/:name", invoke, raw);
+  return [{ name: "InvokeBinding", methods: ["POST", "PUT"], route: "/bindings/:name", version: "v1.0", group: "bindings", handler: invoke, rawBody: true }];
 }

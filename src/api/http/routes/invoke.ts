@@ -2,27 +2,37 @@
 // header (or `Authorization: Basic` for user "dapr-app-id"), as daprd does. {appId} may also name an HTTPEndpoint
 // or be an http(s) URL (/v1.0/invoke/https://example.com/method/...). The method goes on still percent-encoded:
 // InvokeBlock.invoke normalises it once for every front.
-import type { Elysia } from "elysia";
+import type { HttpEndpoint } from "../../../runtime/block.js";
 import type { ApiContext } from "../../context.js";
 import { ANY_TYPE_HEADER } from "../../../app/channel.js";
 import { errors } from "../../../errors.js";
 import { decodedSegment, errorResponse, queryOf } from "../respond.js";
+import { invokeSlot } from "../../../blocks/invoke/invoke-block.js";
 import { isUrlTarget } from "../../../blocks/invoke/http-endpoints.js";
 
 const INVOKE_PREFIX = "/v1.0/invoke/";
 const METHOD_MARKER = "/method/";
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
-export function invokeRoutes(app: Elysia, ctx: ApiContext) {
-  // The usual forms are answered by hotInvoke before Elysia routes anything; this route takes what it leaves
-  // (an app id with an encoded "/", say).
-  return app.all("/v1.0/invoke/:appId/method/*", ({ request, params }) => {
-    const url = new URL(request.url);
-    const rest = url.pathname.slice(INVOKE_PREFIX.length);
-    const marker = rest.indexOf(METHOD_MARKER);
-    const method = marker >= 0 ? rest.slice(marker + METHOD_MARKER.length) : "";
-    return invokeOverHttp(ctx, request, decodeURIComponent(params.appId), method, url.search.slice(1));
-  }, { parse: "none" });
+export function invokeEndpoints(ctx: ApiContext): HttpEndpoint[] {
+  return [{
+    name: "InvokeService",
+    methods: "*",
+    route: "/invoke/:appId/method/*",
+    version: "v1.0",
+    group: "invoke",
+    rawBody: true,
+    // The usual forms are answered by the hot form before the router; the route takes what it leaves (an app id
+    // with an encoded "/", say).
+    hot: (request, pathname, url) => hotInvoke(ctx, request, pathname, url),
+    handler: ({ request, params }) => {
+      const url = new URL(request.url);
+      const rest = url.pathname.slice(INVOKE_PREFIX.length);
+      const marker = rest.indexOf(METHOD_MARKER);
+      const method = marker >= 0 ? rest.slice(marker + METHOD_MARKER.length) : "";
+      return invokeOverHttp(ctx, request, decodeURIComponent(params.appId), method, url.search.slice(1));
+    },
+  }];
 }
 
 /**
@@ -30,7 +40,7 @@ export function invokeRoutes(app: Elysia, ctx: ApiContext) {
  * `dapr-app-id` header (or Basic credentials for it), ahead of the Elysia router. Undefined: not an invocation,
  * or one for the Elysia route.
  */
-export function hotInvoke(ctx: ApiContext, request: Request, pathname: string, url: string): Promise<Response> | undefined {
+function hotInvoke(ctx: ApiContext, request: Request, pathname: string, url: string): Promise<Response> | undefined {
   if (pathname.startsWith(INVOKE_PREFIX)) {
     const rest = pathname.slice(INVOKE_PREFIX.length);
     const marker = rest.indexOf(METHOD_MARKER);
@@ -59,7 +69,8 @@ function basicAuthAppId(auth: string | null): string | undefined {
 
 async function invokeOverHttp(ctx: ApiContext, request: Request, appId: string, method: string, query: string): Promise<Response> {
   try {
-    if (!ctx.invoke) throw errors.directInvoke("service invocation is not available in this sidecar");
+    const invoke = ctx.blocks.get(invokeSlot);
+    if (!invoke) throw errors.directInvoke("service invocation is not available in this sidecar");
     const body = new Uint8Array(await request.arrayBuffer());
     if (body.length > ctx.config.maxRequestBodyBytes) {
       throw errors.bodyTooLarge(`request body of ${body.length} bytes exceeds --dapr-http-max-request-size (${ctx.config.maxRequestBodyBytes} bytes)`);
@@ -67,7 +78,7 @@ async function invokeOverHttp(ctx: ApiContext, request: Request, appId: string, 
     const headers: Record<string, string> = {};
     request.headers.forEach((v, k) => (headers[k] = v));
     if (basicAuthAppId(headers.authorization ?? null)) delete headers.authorization; // routing credentials, not the app's
-    const res = await ctx.invoke.invoke({ appId, method, verb: request.method, query, headers, body });
+    const res = await invoke.invoke({ appId, method, verb: request.method, query, headers, body });
     const out: Record<string, string> = {};
     for (const k in res.headers) if (k !== ANY_TYPE_HEADER) out[k] = res.headers[k]!;
     return new Response(NULL_BODY.has(res.status) ? null : (res.body as Uint8Array<ArrayBuffer>), { status: res.status, headers: out });

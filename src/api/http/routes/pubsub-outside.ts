@@ -11,7 +11,8 @@
 // served one by one with a bounded socket buffer and a drop counter carried in every frame.
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import type { ApiContext } from "../../context.js";
-import type { OutsideClient, OutsideEvent } from "../../../blocks/pubsub/outside/hub.js";
+import { outsideSlot, type OutsideClient, type OutsideEvent } from "../../../blocks/pubsub/outside/hub.js";
+import { pubsubSlot } from "../../../blocks/pubsub/pubsub-block.js";
 import { DaprError, errors } from "../../../errors.js";
 import { decodedSegment, errorResponse, json } from "../respond.js";
 
@@ -87,12 +88,13 @@ function parseTarget(request: Request, url: URL): Target | undefined {
 }
 
 function check(ctx: ApiContext, t: Target) {
-  const block = ctx.pubsub;
-  if (!block?.outside) throw errors.pubsubNotConfigured("the pub/sub block is not running");
-  block.outside.authorize(t.token, t.pubsub, t.topic);
+  const block = ctx.blocks.get(pubsubSlot);
+  const hub = ctx.blocks.get(outsideSlot);
+  if (!block || !hub) throw errors.pubsubNotConfigured("the pub/sub block is not running");
+  hub.authorize(t.token, t.pubsub, t.topic);
   block.component(t.pubsub);
-  block.outside.filter(t.filter);
-  return block.outside;
+  hub.filter(t.filter);
+  return hub;
 }
 
 export interface OutsideWebSocket {

@@ -1,18 +1,18 @@
 // HTTP: POST /v1.0/publish/{pubsub}/{topic} and bulk publish. (The outside-subscriber WebSocket: pubsub-outside.ts.)
-import type { Elysia } from "elysia";
+import type { HttpEndpoint } from "../../../runtime/block.js";
 import type { ApiContext } from "../../context.js";
-import type { PubsubBlock, BulkPublishEntry } from "../../../blocks/pubsub/pubsub-block.js";
+import { pubsubSlot, type PubsubBlock, type BulkPublishEntry } from "../../../blocks/pubsub/pubsub-block.js";
 import { isCloudEventContentType, isJsonContentType } from "../../../blocks/pubsub/cloudevents.js";
 import { errors } from "../../../errors.js";
 import { dictionary } from "../../../dictionary.js";
 import { decodedSegment, encoder, json, jsonType, noContent, queryMetadata, readJson, stringMetadata } from "../respond.js";
 
-const raw = { parse: "none" as const };
 const PUBLISH_PREFIX = "/v1.0/publish/";
 
 export function pubsubBlockOf(ctx: ApiContext): PubsubBlock {
-  if (!ctx.pubsub) throw errors.pubsubNotConfigured("the pub/sub block is not running");
-  return ctx.pubsub;
+  const block = ctx.blocks.get(pubsubSlot);
+  if (!block) throw errors.pubsubNotConfigured("the pub/sub block is not running");
+  return block;
 }
 
 /** Elysia leaves the wildcard percent-encoded; topics may contain "/". */
@@ -21,7 +21,7 @@ function topicParam(params: Record<string, string>): string {
   return decodedSegment(t) ?? t;
 }
 
-export function pubsubRoutes(app: Elysia, ctx: ApiContext) {
+export function pubsubEndpoints(ctx: ApiContext): HttpEndpoint[] {
   const publish = ({ params, request }: { params: Record<string, string>; request: Request }) =>
     publishOverHttp(ctx, request, params.pubsub, topicParam(params));
   const bulk = async ({ params, request }: { params: Record<string, string>; request: Request }) => {
@@ -33,14 +33,17 @@ export function pubsubRoutes(app: Elysia, ctx: ApiContext) {
     if (out.failedEntries.length === 0) return noContent();
     return json({ failedEntries: out.failedEntries, errorCode: "ERR_PUBSUB_PUBLISH_MESSAGE" }, 500);
   };
-  return app
-    .post("/v1.0/publish/:pubsub/*", publish, raw)
-    .post("/v1.0-alpha1/publish/bulk/:pubsub/*", bulk, raw)
-    .post("/v1.0/publish/bulk/:pubsub/*", bulk, raw);
+  const ep = (name: string, version: HttpEndpoint["version"], route: string, handler: HttpEndpoint["handler"]): HttpEndpoint =>
+    ({ name, methods: ["POST"], route, version, group: "publish", handler, rawBody: true });
+  return [
+    { ...ep("PublishEvent", "v1.0", "/publish/:pubsub/*", publish), hot: (request, pathname) => hotPublish(ctx, request, pathname) },
+    ep("BulkPublishEvent", "v1.0-alpha1", "/publish/bulk/:pubsub/*", bulk),
+    ep("BulkPublishEvent", "v1.0", "/publish/bulk/:pubsub/*", bulk),
+  ];
 }
 
 /** POST /v1.0/publish/{pubsub}/{topic} ahead of the Elysia router; undefined leaves the request to it. */
-export function hotPublish(ctx: ApiContext, request: Request, pathname: string): Promise<Response> | undefined {
+function hotPublish(ctx: ApiContext, request: Request, pathname: string): Promise<Response> | undefined {
   if (request.method !== "POST" || !pathname.startsWith(PUBLISH_PREFIX)) return undefined;
   const rest = pathname.slice(PUBLISH_PREFIX.length);
   if (rest.startsWith("bulk/")) return undefined; // /v1.0/publish/bulk/{pubsub}/{topic}: the bulk route, as in daprd

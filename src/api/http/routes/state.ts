@@ -1,41 +1,41 @@
 // HTTP: /v1.0/state/* and /v1.0-alpha1/state/{store}/query
-import type { Elysia } from "elysia";
 import type { ApiContext } from "../../context.js";
-import { CONTENT_TYPE, type DeleteInput, type SaveInput, type TransactionInput } from "../../../blocks/state/state-block.js";
+import type { HttpEndpoint } from "../../../runtime/block.js";
+import { CONTENT_TYPE, stateSlot, type StateBlock, type DeleteInput, type SaveInput, type TransactionInput } from "../../../blocks/state/state-block.js";
 import { errors } from "../../../errors.js";
 import { encoder, json, noContent, queryMetadata, readJson, stringMetadata, valueAsJson } from "../respond.js";
 
-const raw = { parse: "none" as const };
-
-export function stateRoutes(app: Elysia, ctx: ApiContext) {
-  const state = ctx.state;
+export function stateEndpoints(ctx: ApiContext): HttpEndpoint[] {
   const maxBody = ctx.config.maxRequestBodyBytes;
-  return app
-    .post("/v1.0/state/:store", async ({ params: path, request }) => {
+  const state = (): StateBlock => stateOf(ctx);
+  const ep = (name: string, method: "GET" | "POST" | "DELETE", route: string, handler: HttpEndpoint["handler"], version: HttpEndpoint["version"] = "v1.0"): HttpEndpoint =>
+    ({ name, methods: [method], route, version, group: "state", handler, rawBody: method === "POST" });
+  return [
+    ep("SaveState", "POST", "/state/:store", async ({ params: path, request }) => {
       const params = decodedPath(path);
       const body = await readJson(request, `state store ${params.store}`, maxBody);
       // As in Dapr, metadata.* query parameters apply to every item, over the item's own metadata.
       const urlMetadata = queryMetadata(new URL(request.url));
       const items = parseSaveList(body, params.store);
       if (Object.keys(urlMetadata).length) for (const item of items) item.metadata = { ...item.metadata, ...urlMetadata };
-      await state.save(params.store, items);
+      await state().save(params.store, items);
       return noContent();
-    }, raw)
-    .get("/v1.0/state/:store/:key", async ({ params: path, request }) => {
+    }),
+    ep("GetState", "GET", "/state/:store/:key", async ({ params: path, request }) => {
       const params = decodedPath(path);
       const url = new URL(request.url);
-      const item = await state.get(params.store, params.key, url.searchParams.get("consistency") ?? undefined);
+      const item = await state().get(params.store, params.key, url.searchParams.get("consistency") ?? undefined);
       if (!item) return noContent();
       // An item written before content types were checked (or by another writer) must still be readable.
       const contentType = item.contentType && CONTENT_TYPE.test(item.contentType) ? item.contentType : "application/json";
       const headers: Record<string, string> = { etag: item.etag, "content-type": contentType };
       for (const [k, v] of Object.entries(item.metadata)) headers[`metadata.${k}`] = v;
       return new Response(item.value as Uint8Array<ArrayBuffer>, { status: 200, headers });
-    })
-    .delete("/v1.0/state/:store/:key", async ({ params: path, request }) => {
+    }),
+    ep("DeleteState", "DELETE", "/state/:store/:key", async ({ params: path, request }) => {
       const params = decodedPath(path);
       const url = new URL(request.url);
-      await state.delete(params.store, {
+      await state().delete(params.store, {
         key: params.key,
         etag: request.headers.get("if-match") ?? undefined,
         concurrency: url.searchParams.get("concurrency") ?? undefined,
@@ -43,34 +43,42 @@ export function stateRoutes(app: Elysia, ctx: ApiContext) {
         metadata: queryMetadata(url),
       });
       return noContent();
-    })
-    .post("/v1.0/state/:store/bulk", async ({ params: path, request }) => {
+    }),
+    ep("GetBulkState", "POST", "/state/:store/bulk", async ({ params: path, request }) => {
       const params = decodedPath(path);
       const body = (await readJson(request, `state store ${params.store}`, maxBody)) as { keys?: unknown };
       if (!body || typeof body !== "object" || !Array.isArray(body.keys)) {
         throw errors.malformedRequest(`state store ${params.store}: bulk get body must be {"keys": [...]}`);
       }
-      const entries = await state.bulkGet(params.store, body.keys as string[]);
+      const entries = await state().bulkGet(params.store, body.keys as string[]);
       return json(entries.map((e) => (e.found
         ? { key: e.key, data: valueAsJson(e.value!), etag: e.etag, metadata: e.metadata }
         : { key: e.key })));
-    }, raw)
-    .post("/v1.0/state/:store/transaction", async ({ params: path, request }) => {
+    }),
+    ep("ExecuteStateTransaction", "POST", "/state/:store/transaction", async ({ params: path, request }) => {
       const params = decodedPath(path);
       const body = (await readJson(request, `state store ${params.store}`, maxBody)) as { operations?: unknown };
       if (!body || typeof body !== "object" || !Array.isArray(body.operations)) {
         throw errors.malformedRequest(`state store ${params.store}: transaction body must be {"operations": [...]}`);
       }
       const ops = body.operations.map((o, i) => parseTransactionOp(o, i, params.store));
-      await state.transaction(params.store, ops);
+      await state().transaction(params.store, ops);
       return noContent();
-    }, raw)
-    .post("/v1.0-alpha1/state/:store/query", async ({ params: path, request }) => {
+    }),
+    ep("QueryState", "POST", "/state/:store/query", async ({ params: path, request }) => {
       const params = decodedPath(path);
       const body = await readJson(request, `state store ${params.store}`, maxBody);
-      const out = await state.query(params.store, body);
+      const out = await state().query(params.store, body);
       return json({ results: out.results.map((r) => ({ key: r.key, data: valueAsJson(r.value), etag: r.etag })), token: out.token });
-    }, raw);
+    }, "v1.0-alpha1"),
+  ];
+}
+
+/** The state block, once its module has started (the servers listen only after that). */
+export function stateOf(ctx: ApiContext): StateBlock {
+  const block = ctx.blocks.get(stateSlot);
+  if (!block) throw errors.stateStoreNotConfigured("the state block is not running");
+  return block;
 }
 
 /** Elysia hands over null for a path segment that is not valid percent-encoded UTF-8; say so instead of "null". */

@@ -4,6 +4,7 @@
 // fanned out one after the other, off the publisher's call; filters are evaluated within a budget
 // (bounded-cel.ts), all of a topic's distinct filters together within TOPIC_FILTER_LIMITS per event, and a fan-out
 // lets other work run every FANOUT_SLICE_MS, so costly filters slow only their topic's outside subscribers.
+import { Slot } from "../../../runtime/block.js";
 import type { HandlerResult, PubSubMessage, Subscription } from "../../../components/contracts/pubsub.js";
 import { errors } from "../../../errors.js";
 import type { Logger } from "../../../observability/logger.js";
@@ -291,3 +292,6 @@ export class QueuedClient implements OutsideClient {
     w?.();
   }
 }
+
+/** The outside-subscriber hub of the running pub/sub block, for the API fronts. */
+export const outsideSlot = new Slot<OutsideHub>("outside-subscribers");
