@@ -1,7 +1,8 @@
 // The floors of bench/grpc.ts: servers on the same stack as rapr's API ports that answer a fixed message and do
 // nothing else. Usage: bun bench/grpc-floor.ts <node-http2|bun-serve> <port>
 //   node-http2: node:http2 under Bun, answering each gRPC call off its stream the way rapr's direct unary path does
-//               (HEADERS, one DATA, trailers with grpc-status; answers written together once per event-loop turn).
+//               (HEADERS, one DATA, trailers with grpc-status; answers written together once per event-loop turn,
+//               their trailers together after them).
 //   bun-serve:  Bun.serve with HTTP/1.1 and prior-knowledge HTTP/2 on one port, a fixed answer. It cannot send HTTP/2
 //               trailers (grpc-js reports "Call ended without gRPC status"), so it is no gRPC server: it shows what
 //               Bun's native HTTP/2 costs, and is the HTTP API's floor.
@@ -15,13 +16,19 @@ const reply = new Uint8Array([0, 0, 0, 0, 5, 10, 3, 49, 50, 51]);
 if (kind === "node-http2") {
   const server = http2.createServer();
   let queued: http2.ServerHttp2Stream[] = [];
+  let trailing: http2.ServerHttp2Stream[] = [];
+  const sendTrailers = () => {
+    const batch = trailing;
+    trailing = [];
+    for (const stream of batch) if (!stream.destroyed && !stream.closed) stream.sendTrailers({ "grpc-status": "0" });
+  };
   const answerQueued = () => {
     const batch = queued;
     queued = [];
     for (const stream of batch) {
       if (stream.destroyed) continue;
       stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
-      stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+      stream.once("wantTrailers", () => trailing.push(stream) === 1 && queueMicrotask(sendTrailers));
       stream.end(reply);
     }
   };
