@@ -23,8 +23,8 @@ describe.skipIf(!nodeBinary)("hyperswarm interop", () => {
   });
 
   // One side announces (server), the other looks up (client), in both arrangements. Neither DHT node is
-  // firewalled, so they connect directly: between two firewalled peers on one host hyperdht hole-punches,
-  // and that handshake hangs about one run in ten — Node to Node as well (docs/cluster.md, known limits).
+  // firewalled, so they connect directly: stock hyperdht (the Node side has no src/cluster/hyperdht-fixes.ts)
+  // can stall a hole punch between firewalled peers on one host (docs/cluster.md, "Formation").
   async function meet(nodeRole: "server" | "client") {
     const Hyperswarm = require("hyperswarm");
     const DHT = require("hyperdht");
