@@ -2,7 +2,7 @@
 // file and URL): key lookup, wrapping, subtle encryption, signatures cross-checked with node:crypto, refusals; and the
 // dapr.io/enc/v1 scheme with its file key wrapped by each plugin.
 import { afterAll, describe, expect, test } from "bun:test";
-import { constants, createHash, generateKeyPairSync, randomBytes, verify as nodeVerify, type KeyObject } from "node:crypto";
+import { constants, createHash, generateKeyPairSync, randomBytes, sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,6 +26,8 @@ afterAll(async () => {
 
 const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
+const ec384 = generateKeyPairSync("ec", { namedCurve: "P-384" });
+const ec521 = generateKeyPairSync("ec", { namedCurve: "P-521" });
 const ed = generateKeyPairSync("ed25519");
 const aes256 = randomBytes(32);
 const aes128 = randomBytes(16);
@@ -38,6 +40,9 @@ writeFileSync(join(keysDir, "rsa-pkcs1.pem"), rsa.privateKey.export({ type: "pkc
 writeFileSync(join(keysDir, "rsa-public.pem"), rsa.publicKey.export({ type: "spki", format: "pem" }));
 writeFileSync(join(keysDir, "rsa-noext"), rsa.privateKey.export({ type: "pkcs8", format: "pem" }));
 writeFileSync(join(keysDir, "ec.pem"), ec.privateKey.export({ type: "sec1", format: "pem" }));
+writeFileSync(join(keysDir, "ec-public.pem"), ec.publicKey.export({ type: "spki", format: "pem" }));
+writeFileSync(join(keysDir, "ec384.json"), JSON.stringify(ec384.privateKey.export({ format: "jwk" })));
+writeFileSync(join(keysDir, "ec521.pem"), ec521.privateKey.export({ type: "pkcs8", format: "pem" }));
 writeFileSync(join(keysDir, "ed.json"), JSON.stringify(ed.privateKey.export({ format: "jwk" })));
 writeFileSync(join(keysDir, "aes256"), aes256);
 writeFileSync(join(keysDir, "aes128.txt"), aes128.toString("base64") + "\n");
@@ -49,7 +54,8 @@ const jwks = (extraKeys: object[] = []) =>
   JSON.stringify({
     keys: [
       jwk(rsa.privateKey, "rsa.pem"), jwk(rsa.privateKey, "rsa-pkcs1.pem"), jwk(rsa.publicKey, "rsa-public.pem"), jwk(rsa.privateKey, "rsa-noext"),
-      jwk(ec.privateKey, "ec.pem"), jwk(ed.privateKey, "ed.json"),
+      jwk(ec.privateKey, "ec.pem"), jwk(ec.publicKey, "ec-public.pem"), jwk(ec384.privateKey, "ec384.json"), jwk(ec521.privateKey, "ec521.pem"),
+      jwk(ed.privateKey, "ed.json"),
       { kty: "oct", k: aes256.toString("base64url"), kid: "aes256" }, { kty: "oct", k: aes128.toString("base64url"), kid: "aes128.txt" },
       jwk(rsa.privateKey, "enc-only.json", { use: "enc" }), { kty: "oct", k: aes256.toString("base64url"), kid: "gcm-only.json", alg: "A256GCM" },
       ...extraKeys,
@@ -156,6 +162,36 @@ for (const [name, make] of variants) {
         expect(await c.verify({ digest, signature, algorithm, keyName })).toBe(true);
         expect(await c.verify({ digest: other, signature, algorithm, keyName })).toBe(false);
       }
+    });
+
+    test("sign / verify: ES256, ES384, ES512 over the digest, as r || s, both ways with node:crypto; Go's shorter r || s verifies", async () => {
+      const message = Buffer.from("the message");
+      const cases = [["ES256", "sha256", ec, "ec.pem", 32], ["ES384", "sha384", ec384, "ec384.json", 48], ["ES512", "sha512", ec521, "ec521.pem", 66]] as const;
+      for (const [algorithm, hash, pair, keyName, size] of cases) {
+        const d = createHash(hash).update(message).digest();
+        const signature = await c.sign({ digest: d, algorithm, keyName });
+        expect(signature.length).toBe(2 * size);
+        expect(nodeVerify(hash, message, { key: pair.publicKey, dsaEncoding: "ieee-p1363" }, signature)).toBe(true);
+        const theirs = nodeSign(hash, message, { key: pair.privateKey, dsaEncoding: "ieee-p1363" });
+        expect(await c.verify({ digest: d, signature: theirs, algorithm, keyName })).toBe(true);
+        expect(await c.verify({ digest: createHash(hash).update("another message").digest(), signature: theirs, algorithm, keyName })).toBe(false);
+        const altered = Buffer.from(theirs);
+        altered[size] ^= 1;
+        expect(await c.verify({ digest: d, signature: altered, algorithm, keyName })).toBe(false);
+        expect(await c.verify({ digest: d, signature: theirs.subarray(0, size), algorithm, keyName })).toBe(false);
+      }
+      const d = createHash("sha256").update(message).digest();
+      expect(await c.verify({ digest: d, signature: await c.sign({ digest: d, algorithm: "ES256", keyName: "ec.pem" }), algorithm: "ES256", keyName: "ec-public.pem" })).toBe(true);
+      // dapr/kit concatenates r and s without their leading zero bytes: find a signature whose r has one (1 in 256).
+      for (let i = 0; i < 20_000; i++) {
+        const sig = nodeSign("sha256", message, { key: ec.privateKey, dsaEncoding: "ieee-p1363" });
+        if (sig[0] !== 0 || sig[32] === 0) continue;
+        expect(await c.verify({ digest: d, signature: sig.subarray(1), algorithm: "ES256", keyName: "ec-public.pem" })).toBe(true);
+        break;
+      }
+      await refused(c.sign({ digest: d, algorithm: "ES256", keyName: "ec-public.pem" }), CryptoOperationError);
+      await refused(c.sign({ digest: d, algorithm: "ES256", keyName: "rsa.pem" }), CryptoOperationError);
+      await refused(c.verify({ digest: d, signature: randomBytes(64), algorithm: "ES256", keyName: "ed.json" }), CryptoOperationError);
     });
 
     test("refusals: unknown algorithm, wrong key type, a key's use or alg, a bad nonce, a digest of the wrong size", async () => {

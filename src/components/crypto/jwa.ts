@@ -7,6 +7,7 @@ import {
 import { CryptoOperationError } from "../contracts/crypto.js";
 import { aeadOpen, aeadSeal, AEAD_TAG_LENGTH, AeadArgumentError, type AeadCipher } from "./aead.js";
 import { aesKeyUnwrap, aesKeyWrap } from "./aes-kw.js";
+import { ecdsaSign, ecdsaVerify } from "./ecdsa.js";
 
 export const SYMMETRIC_ALGORITHMS = [
   "A128CBC", "A192CBC", "A256CBC", "A128CBC-NOPAD", "A192CBC-NOPAD", "A256CBC-NOPAD", "A128GCM", "A192GCM", "A256GCM",
@@ -14,8 +15,7 @@ export const SYMMETRIC_ALGORITHMS = [
 ];
 /** RSA1_5 is left out: Bun refuses PKCS#1 v1.5 decryption (the Marvin attack). */
 export const ASYMMETRIC_ALGORITHMS = ["RSA-OAEP", "RSA-OAEP-256", "RSA-OAEP-384", "RSA-OAEP-512"];
-/** ES256/384/512 are left out: neither node:crypto nor Web Crypto on Bun signs a precomputed digest with ECDSA. */
-export const SIGNATURE_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"];
+export const SIGNATURE_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
 
 const mismatch = () => new CryptoOperationError("key type mismatch");
 const unsupported = (alg: string) => new CryptoOperationError(`unsupported algorithm: ${alg}`);
@@ -226,6 +226,7 @@ export function sign(alg: string, key: KeyObject, digest: Uint8Array): Uint8Arra
     const padded = Buffer.concat([Buffer.alloc(modulusBytes(k) - em.length), em]);
     return bytes(privateDecrypt({ key: k, padding: constants.RSA_NO_PADDING }, padded));
   }
+  if (/^ES(256|384|512)$/.test(alg)) return ecdsaSign(key, digest);
   if (alg === "EdDSA") {
     if (key.asymmetricKeyType !== "ed25519" || key.type !== "private") throw mismatch();
     return bytes(nodeSign(null, digest, key));
@@ -257,6 +258,7 @@ export function verify(alg: string, key: KeyObject, digest: Uint8Array, signatur
     const emBits = Number(k.asymmetricKeyDetails!.modulusLength) - 1;
     return pssVerify(hash, digest, em.subarray(em.length - Math.ceil(emBits / 8)), emBits);
   }
+  if (/^ES(256|384|512)$/.test(alg)) return ecdsaVerify(key, digest, signature);
   if (alg === "EdDSA") {
     if (key.asymmetricKeyType !== "ed25519") throw mismatch();
     return nodeVerify(null, digest, key.type === "private" ? createPublicKey(key) : key, signature);
