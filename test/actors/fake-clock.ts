@@ -21,6 +21,15 @@ export class FakeClock implements Clock {
     this.timers.delete(handle as number);
   }
 
+  /** The scheduler's Clock names (src/scheduler/clock.ts), so one fake drives both the actor table and timer engines. */
+  setTimer(fn: () => void, ms: number): unknown {
+    return this.setTimeout(fn, ms);
+  }
+
+  clearTimer(handle: unknown): void {
+    this.clearTimeout(handle);
+  }
+
   get pending(): number {
     return this.timers.size;
   }

@@ -7,6 +7,10 @@ import type { Location } from "./placement/types.js";
 const make = (code: string, http: number, grpc: Code, message: string) => new DaprError(code, message, http, grpc);
 
 export const actorErrors = {
+  /** daprd's ErrBadRequest: a name or id the API refuses (methodutil.ValidateName). */
+  badRequest: (detail: string) => make("ERR_BAD_REQUEST", 400, Code.InvalidArgument, `invalid request: ${detail}`),
+  /** A transaction operation or reminder body the API cannot read (daprd's ErrMalformedRequest). */
+  malformedRequest: (detail: string) => make("ERR_MALFORMED_REQUEST", 400, Code.InvalidArgument, `failed deserializing HTTP body: ${detail}`),
   instanceMissing: () => make("ERR_ACTOR_INSTANCE_MISSING", 400, Code.Internal, "actor instance is missing"),
   invokeMethod: (detail: string) =>
     make("ERR_ACTOR_INVOKE_METHOD", 500, Code.Internal, `error invoke actor method: ${detail}`),
