@@ -65,11 +65,19 @@ export const errors = {
 
 const etagCodes = { save: "ERR_STATE_SAVE", delete: "ERR_STATE_DELETE", transaction: "ERR_STATE_TRANSACTION" };
 
-/** Errors a component raises for conditions the API reports specially. */
+/**
+ * Errors a component raises for conditions the API reports specially. They match by name, so a --plugins-path plugin
+ * (which cannot import the classes compiled into the binary) raises them as any Error named "EtagMismatchError" or
+ * "EtagInvalidError".
+ */
 export class EtagMismatchError extends Error {
   constructor(readonly key: string) {
     super(`etag mismatch for key "${key}"`);
     this.name = "EtagMismatchError";
+  }
+
+  static [Symbol.hasInstance](err: unknown): boolean {
+    return err instanceof Error && err.name === "EtagMismatchError";
   }
 }
 
@@ -77,6 +85,10 @@ export class EtagInvalidError extends Error {
   constructor(readonly key: string, etag: string) {
     super(`invalid etag "${etag}" for key "${key}"`);
     this.name = "EtagInvalidError";
+  }
+
+  static [Symbol.hasInstance](err: unknown): boolean {
+    return err instanceof Error && err.name === "EtagInvalidError";
   }
 }
 
