@@ -79,8 +79,8 @@ export function featureCases(all: readonly string[], features: () => readonly st
   }
 }
 
-/** Polls until `check` is true, at most `timeoutMs`. */
-export async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 10_000, everyMs = 100): Promise<void> {
+/** Polls until `check` answers truthy, at most `timeoutMs`. */
+export async function eventually(check: () => Promise<unknown>, what: string, timeoutMs = 10_000, everyMs = 100): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
