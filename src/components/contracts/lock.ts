@@ -1,4 +1,4 @@
-// The distributed lock contract (Dapr's lock.Store). Every lock plugin implements it; test/conformance/lock.test.ts
+// The distributed lock contract (Dapr's lock.Store). Every lock plugin implements it; src/conformance/lock.ts
 // proves it. A lock is a resource id held by one owner until the owner unlocks it or its expiry passes; trying to
 // take a held lock fails at once (no waiting, no re-entry: the holder itself gets false too). The block turns the
 // app's resource id into the stored key ("lock||{appId}||{resourceId}", Dapr's keyPrefix strategies) before calling.

@@ -1,4 +1,4 @@
-// The state store contract. Every state plugin implements it; test/conformance/state.test.ts proves it.
+// The state store contract. Every state plugin implements it; the suite in src/conformance/state.ts proves it.
 import type { Component } from "../plugin.js";
 
 export type StateFeature = "ETAG" | "TRANSACTIONAL" | "QUERY_API" | "TTL";
