@@ -5,6 +5,8 @@ import type { BlockManifest } from "../runtime/block.js";
 import { systemManifest } from "./metadata/manifest.js";
 import { stateManifest } from "./state/manifest.js";
 import { secretsManifest } from "./secrets/manifest.js";
+import { lockManifest } from "./lock/manifest.js";
+import { configurationManifest } from "./configuration/manifest.js";
 import { clusterManifest } from "../cluster/runtime-module.js";
 import { invokeManifest } from "./invoke/module.js";
 import { pubsubManifest } from "./pubsub/module.js";
@@ -17,6 +19,8 @@ export const builtinBlocks: readonly BlockManifest<any>[] = [
   systemManifest,
   stateManifest,
   secretsManifest,
+  lockManifest,
+  configurationManifest,
   clusterManifest,
   invokeManifest,
   pubsubManifest,

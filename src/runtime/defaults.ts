@@ -1,5 +1,5 @@
-// What `rapr run` loads when no --resources-path is given: a persistent state store and an in-process broker,
-// as `dapr init` gives a new user.
+// What `rapr run` loads when no --resources-path is given: a persistent state store, an in-process broker, a lock
+// store and a configuration store (both files in --data-dir), as `dapr init` gives a new user.
 import type { ComponentSpec } from "../components/component.js";
 
 export function embeddedDefaults(availableTypes: Set<string>): ComponentSpec[] {
@@ -16,5 +16,7 @@ export function embeddedDefaults(availableTypes: Set<string>): ComponentSpec[] {
     },
   ];
   if (availableTypes.has("pubsub.in-memory")) out.push({ ...base, name: "pubsub", type: "pubsub.in-memory", metadata: [] });
+  if (availableTypes.has("lock.sqlite")) out.push({ ...base, name: "lockstore", type: "lock.sqlite", metadata: [] });
+  if (availableTypes.has("configuration.local.file")) out.push({ ...base, name: "configstore", type: "configuration.local.file", metadata: [] });
   return out;
 }
