@@ -2,6 +2,7 @@
 // components-contrib) turned into an ioredis client for a single node, Sentinel (`failover`) or a cluster
 // (`redisType: cluster`). ioredis rather than Bun's RedisClient: Bun hands every bulk reply back as a UTF-8 string
 // (only getBuffer keeps bytes), and Dapr's layout keeps values in hash fields and stream entries, which may be binary.
+import type { Socket } from "node:net";
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import { field, MetadataError, parseDuration, type MetadataOf } from "../metadata-schema.js";
 import type { Logger } from "../../observability/logger.js";
@@ -98,6 +99,8 @@ export async function connectRedis(md: RedisConnectionMetadata, logger: Logger, 
   } else {
     client = new Redis({ ...options, host: hosts[0].host, port: hosts[0].port });
   }
+  if (client instanceof Cluster) client.on("+node", coalesceWrites);
+  else coalesceWrites(client);
   let lastError = "";
   client.on("error", (err: Error) => {
     // ioredis reports every failed reconnect: log each distinct reason once.
@@ -113,6 +116,46 @@ export async function connectRedis(md: RedisConnectionMetadata, logger: Logger, 
     throw new Error(`${what}: cannot connect to Redis at ${md.redisHost}: ${(err as Error).message}`);
   }
   return client;
+}
+
+/** A turn that queues this much writes at once rather than holding it. */
+const WRITE_NOW_BYTES = 32 * 1024;
+
+/**
+ * Gathers the commands one turn of the event loop sends into one socket write. ioredis' auto-pipelining flushes per
+ * microtask checkpoint, and in a sidecar every request starts in its own macrotask, so each command was a write of
+ * its own (socket writes were a fifth of a sidecar's CPU under bench/state.ts), as for NATS
+ * (plugins/pubsub.nats/connect.ts). Bytes still held when the connection drops fail their commands as ioredis fails
+ * any command in flight on a dead connection.
+ */
+function coalesceWrites(client: Redis): void {
+  client.on("connect", () => {
+    const socket = (client as unknown as { stream?: Socket & { raprCoalesced?: boolean } }).stream;
+    if (!socket || socket.raprCoalesced) return;
+    socket.raprCoalesced = true;
+    const write = socket.write.bind(socket) as (chunk: Buffer) => boolean;
+    let pending: Buffer[] = [];
+    let bytes = 0;
+    let scheduled = false;
+    const flush = () => {
+      const chunks = pending, size = bytes;
+      scheduled = false;
+      pending = [];
+      bytes = 0;
+      if (chunks.length && !socket.destroyed) write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    socket.write = ((chunk: string | Buffer) => {
+      const b = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+      pending.push(b);
+      bytes += b.length;
+      if (bytes >= WRITE_NOW_BYTES) flush();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+      return true;
+    }) as Socket["write"];
+  });
 }
 
 /** A second connection to the same server, for commands that block (XREAD BLOCK). */
