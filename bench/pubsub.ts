@@ -1,9 +1,10 @@
 // Pub/sub numbers, every ratio from one run on this machine:
 //   1. publish throughput and publish->app delivery latency through rapr on NATS JetStream, next to the raw
 //      @nats-io client doing the same (JetStream publish with ack, durable pull consumer with explicit acks);
+//      the same on Redis Streams (pubsub.redis) next to raw ioredis (XADD; XREADGROUP of up to 100, XACK);
 //   2. fan-out to N outside subscribers (WebSockets) on one node: one event -> all delivered, time to deliver to
 //      all (p50/p99 over events), the node's RSS and CPU while holding them, and the largest count reached.
-// Usage: bun bench/pubsub.ts [--messages 20000] [--latency-messages 2000] [--concurrency 64] [--rounds 3]
+// Usage: bun bench/pubsub.ts [--messages 20000] [--latency-messages 2000] [--concurrency 64] [--rounds 3] [--brokers nats,redis]
 //                            [--subscribers 10000] [--events 20] [--ramp 20000] [--client-procs 2] [--skip-throughput] [--skip-fanout]
 // Bounded: every phase stops at its count or its time limit (--phase-seconds, default 60).
 import { readFileSync, rmSync, writeFileSync, mkdtempSync } from "node:fs";
@@ -11,12 +12,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { Redis } from "ioredis";
 import { signSubscriberToken } from "../src/blocks/pubsub/outside/tokens.js";
 import { startSidecar, type Sidecar } from "../test/support/sidecar.js";
 import { freePort, waitFor } from "../test/support/ports.js";
 import type { Subprocess } from "bun";
 import { componentYaml } from "../test/support/components.js";
-import { flagNumber, hasFlag } from "./flags.js";
+import { REDIS_HOST } from "../test/support/backends.js";
+import { flagNumber, flagText, hasFlag } from "./flags.js";
 import { cpuSeconds, percentile, rssMb } from "./measure.js";
 
 const MESSAGES = flagNumber("messages", 20_000);
@@ -29,6 +32,8 @@ const PHASE_MS = flagNumber("phase-seconds", 60) * 1000;
 const ROUNDS = flagNumber("rounds", 3);
 const CLIENT_PROCS = flagNumber("client-procs", 2);
 const NATS_URL = process.env.RAPR_BENCH_NATS ?? "127.0.0.1:4222";
+const BROKERS = (flagText("brokers") ?? "nats,redis").split(",");
+type Broker = "nats" | "redis";
 const RUN = `b${Date.now().toString(36)}`;
 const STREAM_PREFIX = `raprbench-${RUN}-`;
 const enc = new TextEncoder();
@@ -108,6 +113,50 @@ async function rawNats(): Promise<Subject> {
   return subj;
 }
 
+// ---------- 1a'. raw ioredis on Redis Streams ----------
+async function rawRedis(): Promise<Subject> {
+  const pub = new Redis(`redis://${REDIS_HOST}`, { enableAutoPipelining: true });
+  const reader = new Redis(`redis://${REDIS_HOST}`);
+  const stream = `${STREAM_PREFIX}raw`;
+  await pub.xgroup("CREATE", stream, "bench", "$", "MKSTREAM");
+  let delivered = 0;
+  let open = true;
+  const subj: Subject = {
+    publish: (i) => pub.xadd(stream, "*", "data", payload(i)).then(() => {}),
+    publishUnsubscribed: (i) => pub.xadd(`${stream}-unsubscribed`, "*", "data", payload(i)).then(() => {}),
+    delivered: () => delivered,
+    latencies: [],
+    async close() {
+      open = false;
+      reader.disconnect();
+      await deleteRedisStreams();
+      pub.disconnect();
+    },
+  };
+  void (async () => {
+    while (open) {
+      const res = await reader.xreadgroupBuffer("GROUP", "bench", "c", "COUNT", 100, "BLOCK", 1000, "STREAMS", stream, ">").catch(() => null);
+      const ids: Buffer[] = [];
+      for (const [, entries] of (res ?? []) as [Buffer, [Buffer, Buffer[]][]][]) {
+        for (const [id, fields] of entries) {
+          subj.latencies.push(performance.now() - JSON.parse(fields[1].toString()).t0);
+          delivered++;
+          ids.push(id);
+        }
+      }
+      if (ids.length) await pub.xack(stream, "bench", ...ids);
+    }
+  })();
+  return subj;
+}
+
+async function deleteRedisStreams() {
+  const redis = new Redis(`redis://${REDIS_HOST}`);
+  const keys = await redis.keys(`${STREAM_PREFIX}*`);
+  if (keys.length) await redis.del(...keys);
+  redis.disconnect();
+}
+
 /** Throughput phase (CONCURRENCY in flight), then a latency phase (one at a time). */
 async function measure(x: Subject): Promise<Result> {
   await pool(200, 8, Date.now() + PHASE_MS, (i) => x.publish(i)); // warm-up
@@ -140,9 +189,13 @@ async function measure(x: Subject): Promise<Result> {
 }
 
 // ---------- 1b. through rapr ----------
-function natsResources(): string {
+function brokerResources(broker: Broker = "nats"): string {
   const dir = mkdtempSync(join(tmpdir(), "rapr-bench-"));
-  writeFileSync(join(dir, "pubsub.yaml"), componentYaml("pubsub", "pubsub.nats", { natsURL: NATS_URL, streamPrefix: STREAM_PREFIX }));
+  const yaml = broker === "redis"
+    // Dapr's default concurrency (10 messages at the app at once) would cap delivery far below the raw reader's 100.
+    ? componentYaml("pubsub", "pubsub.redis", { redisHost: REDIS_HOST, concurrency: "100" })
+    : componentYaml("pubsub", "pubsub.nats", { natsURL: NATS_URL, streamPrefix: STREAM_PREFIX });
+  writeFileSync(join(dir, "pubsub.yaml"), yaml);
   return dir;
 }
 
@@ -150,10 +203,11 @@ function natsResources(): string {
  * Publish over HTTP to a process in the middle, which delivers to an HTTP app in this process: rapr itself, or
  * the floor (bench/pubsub-relay.ts, the least any such process does).
  */
-async function throughMiddle(kind: "rapr" | "floor"): Promise<Subject> {
+async function throughMiddle(kind: "rapr" | "floor", broker: Broker = "nats"): Promise<Subject> {
   const appPort = await freePort();
   let delivered = 0;
-  const topic = "rapr";
+  // pubsub.redis names a topic's stream after the topic itself: the run's prefix keeps runs apart.
+  const topic = broker === "redis" ? `${STREAM_PREFIX}rapr` : "rapr";
   const latencies: number[] = [];
   const app = Bun.serve({
     port: appPort,
@@ -170,7 +224,7 @@ async function throughMiddle(kind: "rapr" | "floor"): Promise<Subject> {
   let stop: () => Promise<unknown>;
   let pid: number;
   let port: number;
-  const res = natsResources();
+  const res = brokerResources(broker);
   if (kind === "rapr") {
     const sc = await startSidecar({ appId: `bench-${RUN}`, args: ["--app-port", String(appPort), "--resources-path", res, "--log-level", "error"] });
     for (let i = 0; i < 200; i++) {
@@ -206,6 +260,7 @@ async function throughMiddle(kind: "rapr" | "floor"): Promise<Subject> {
       await stop();
       app.stop(true);
       rmSync(res, { recursive: true, force: true });
+      if (broker === "redis") return deleteRedisStreams();
       const nc = await connect({ servers: NATS_URL });
       const jsm = await jetstreamManager(nc);
       for await (const s of jsm.streams.list()) if (s.config.name.startsWith(STREAM_PREFIX)) await jsm.streams.delete(s.config.name);
@@ -321,7 +376,7 @@ async function fanout(sc: Sidecar, n: number, secret: string, topic: string): Pr
 
 async function fanoutBench() {
   const secret = "bench-secret-Zr8wT1qM";
-  const res = natsResources();
+  const res = brokerResources();
   const sc = await startSidecar({ appId: `fanout-${RUN}`, args: ["--resources-path", res, "--subscriber-token-secret", secret, "--log-level", "error"] });
   try {
     const counts = [SUBSCRIBERS, ...(RAMP > SUBSCRIBERS ? [RAMP] : [])];
@@ -349,7 +404,7 @@ async function fanoutBench() {
 
 const openFiles = /Max open files\s+(\d+)\s+(\d+)/.exec(readFileSync("/proc/self/limits", "utf8"));
 console.log(`bench/pubsub on ${navigator.hardwareConcurrency} cores; NATS at ${NATS_URL}; open files limit ${openFiles?.[1]} (hard ${openFiles?.[2]}): one node holds at most that many subscribers`);
-if (!hasFlag("skip-throughput")) {
+if (!hasFlag("skip-throughput") && BROKERS.includes("nats")) {
   // Rounds alternate raw, rapr and the floor so all see the same background load; medians over rounds.
   const raw = await rawNats();
   const rapr = await throughMiddle("rapr");
@@ -377,6 +432,26 @@ if (!hasFlag("skip-throughput")) {
   console.log(`  ratio rapr/raw: publish ${f2(med((x) => x.rapr.publishPerSec / x.raw.publishPerSec))}x, delivered ${f2(med((x) => x.rapr.deliveredPerSec / x.raw.deliveredPerSec))}x (target >= 0.7x); added latency p50 ${f2(med((x) => x.rapr.p50 - x.raw.p50))} ms, p99 ${f2(med((x) => x.rapr.p99 - x.raw.p99))} ms (target p99 <= 1 ms)`);
   console.log(`  ratio floor/raw: delivered ${f2(med((x) => x.floor.deliveredPerSec / x.raw.deliveredPerSec))}x; added latency p50 ${f2(med((x) => x.floor.p50 - x.raw.p50))} ms, p99 ${f2(med((x) => x.floor.p99 - x.raw.p99))} ms`);
   console.log(`  ratio rapr/floor: delivered ${f2(med((x) => x.rapr.deliveredPerSec / x.floor.deliveredPerSec))}x`);
+  console.log(`  publish alone (topic without subscribers, ${CONCURRENCY} in flight): raw ${med((x) => x.raw.unsubscribedPerSec).toFixed(0)}/s, rapr ${med((x) => x.rapr.unsubscribedPerSec).toFixed(0)}/s = ${f2(med((x) => x.rapr.unsubscribedPerSec / x.raw.unsubscribedPerSec))}x`);
+}
+if (!hasFlag("skip-throughput") && BROKERS.includes("redis")) {
+  // No floor here: bench/pubsub-relay.ts speaks JetStream; its HTTP-in/HTTP-out cost does not depend on the broker.
+  const raw = await rawRedis();
+  const rapr = await throughMiddle("rapr", "redis");
+  const rows: { raw: Result; rapr: Result }[] = [];
+  try {
+    for (let r = 0; r < ROUNDS; r++) rows.push({ raw: await measure(raw), rapr: await measure(rapr) });
+  } finally {
+    await raw.close();
+    await rapr.close();
+  }
+  const med = (f: (x: (typeof rows)[number]) => number) => percentile(rows.map(f), 50);
+  console.log(`\npublish -> app on Redis Streams (${REDIS_HOST}): ${MESSAGES} messages at ${CONCURRENCY} in flight, then latency over ${LATENCY_MESSAGES} one at a time; medians of ${ROUNDS} alternating rounds`);
+  for (const k of ["raw", "rapr"] as const) {
+    console.log(`  ${k === "raw" ? "raw ioredis " : "through rapr"}: publish ${med((x) => x[k].publishPerSec).toFixed(0)}/s, delivered ${med((x) => x[k].deliveredPerSec).toFixed(0)}/s, latency p50 ${f2(med((x) => x[k].p50))} ms p99 ${f2(med((x) => x[k].p99))} ms`);
+  }
+  console.log(`  CPU per message in rapr (publish in + delivery out): ${med((x) => x.rapr.sidecarCpuUsPerMsg ?? NaN).toFixed(0)} µs`);
+  console.log(`  ratio rapr/raw: publish ${f2(med((x) => x.rapr.publishPerSec / x.raw.publishPerSec))}x, delivered ${f2(med((x) => x.rapr.deliveredPerSec / x.raw.deliveredPerSec))}x (target >= 0.7x); added latency p50 ${f2(med((x) => x.rapr.p50 - x.raw.p50))} ms, p99 ${f2(med((x) => x.rapr.p99 - x.raw.p99))} ms`);
   console.log(`  publish alone (topic without subscribers, ${CONCURRENCY} in flight): raw ${med((x) => x.raw.unsubscribedPerSec).toFixed(0)}/s, rapr ${med((x) => x.rapr.unsubscribedPerSec).toFixed(0)}/s = ${f2(med((x) => x.rapr.unsubscribedPerSec / x.raw.unsubscribedPerSec))}x`);
 }
 if (!hasFlag("skip-fanout")) await fanoutBench();
