@@ -5,7 +5,7 @@ import type { FlagSpec } from "./flags.js";
 import { parseDuration } from "../components/metadata-schema.js";
 
 const NO_CONTROL_PLANE = "rapr needs no control plane: sidecars authenticate each other with the local CA in ~/.rapr/ca or --mtls-*-file";
-const NO_ACTORS = "rapr has no actors, jobs or reminders yet, so no placement or scheduler service is needed";
+const NO_ACTORS = "rapr places actors and holds reminders in the sidecar itself (reminders on the actor state store), so no placement or scheduler service is needed";
 
 /** A Kubernetes resource quantity (4Mi, 16M, 1Gi, 1048576) in bytes, as daprd's --max-body-size takes it. */
 export function parseQuantity(raw: string): number {

@@ -18,6 +18,8 @@ export interface MetadataSnapshot {
   runtimeVersion: string;
   enabledFeatures: string[];
   actors: { type: string; count: number }[];
+  /** The actors block's status (daprd's actorRuntime), when that block runs. */
+  actorRuntime?: { runtimeStatus: string; activeActors: { type: string; count: number }[]; hostReady: boolean; placement: string };
   components: ComponentInfo[];
   extended: Record<string, string>;
   subscriptions: unknown[];
