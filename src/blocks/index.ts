@@ -7,6 +7,7 @@ import { stateManifest } from "./state/manifest.js";
 import { secretsManifest } from "./secrets/manifest.js";
 import { lockManifest } from "./lock/manifest.js";
 import { configurationManifest } from "./configuration/manifest.js";
+import { cryptoManifest } from "./crypto/manifest.js";
 import { clusterManifest } from "../cluster/runtime-module.js";
 import { invokeManifest } from "./invoke/module.js";
 import { actorsManifest } from "./actors/manifest.js";
@@ -22,6 +23,7 @@ export const builtinBlocks: readonly BlockManifest<any>[] = [
   secretsManifest,
   lockManifest,
   configurationManifest,
+  cryptoManifest,
   clusterManifest,
   invokeManifest,
   actorsManifest,

@@ -49,8 +49,21 @@ function callGuard(ctx: ApiContext, denied: ReadonlySet<string>): CallGuard {
   };
 }
 
-function guardInterceptor(guard: CallGuard): Interceptor {
-  return (next) => (req) => guard(`/${req.service.typeName}/${req.method.name}`, req.header, () => next(req));
+function guardInterceptor(guard: CallGuard, ctx: ApiContext): Interceptor {
+  return (next) => async (req) => {
+    const method = `/${req.service.typeName}/${req.method.name}`;
+    const res = await guard(method, req.header, () => next(req));
+    return res.stream ? { ...res, message: statusOnFailure(res.message, ctx, method) } : res;
+  };
+}
+
+/** A streaming answer that fails after it started reports Dapr's error as its status too (Connect would say "internal error"). */
+async function* statusOnFailure<T>(messages: AsyncIterable<T>, ctx: ApiContext, method: string): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (err) {
+    throw toConnectError(err, ctx, method);
+  }
 }
 
 // Connect percent-encodes the message into grpc-message; a lone UTF-16 surrogate (e.g. from a JSON parse error on
@@ -98,7 +111,7 @@ function connectOptions(ctx: ApiContext, services: RegisteredService[], guard: C
     routes: (router: ConnectRouter) => {
       for (const s of services) router.service(s.desc, s.impl as never);
     },
-    interceptors: [guardInterceptor(guard)],
+    interceptors: [guardInterceptor(guard, ctx)],
     fallback: grpcProxyFallback(ctx),
     readMaxBytes: ctx.config.maxRequestBodyBytes,
     grpc: true,
