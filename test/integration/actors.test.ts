@@ -149,3 +149,49 @@ describe("bad input", () => {
     expect(a.status).toBe(204);
   });
 });
+
+describe("the sidecar's own view", () => {
+  test("metadata reports actorRuntime and the active actors", async () => {
+    const meta = (await (await sc.http("/v1.0/metadata")).json()) as { actorRuntime: { runtimeStatus: string; hostReady: boolean; placement: string; activeActors: { type: string; count: number }[] }; actors: unknown };
+    expect(meta.actorRuntime.runtimeStatus).toBe("RUNNING");
+    expect(meta.actorRuntime.hostReady).toBe(true);
+    expect(meta.actorRuntime.placement).toBe("placement: connected");
+    expect(meta.actorRuntime.activeActors.find((a) => a.type === "CounterActor")!.count).toBeGreaterThan(0);
+    expect(meta.actors).toEqual(meta.actorRuntime.activeActors);
+  });
+
+  test("a reminder registered over HTTP is read back, then unregistered", async () => {
+    const path = "/v1.0/actors/CounterActor/http-reader/reminders/later";
+    const put = await sc.http(path, { method: "PUT", body: JSON.stringify({ dueTime: "1h", period: "1h", data: { n: 1 } }) });
+    expect(put.status).toBe(204);
+    const got = (await (await sc.http(path)).json()) as Record<string, unknown>;
+    expect(got).toMatchObject({ actorID: "http-reader", actorType: "CounterActor", dueTime: "1h", period: "1h", data: { n: 1 } });
+    expect((await sc.http(path, { method: "DELETE" })).status).toBe(204);
+    const gone = await sc.http(path);
+    expect(gone.status).toBe(404);
+    expect(((await gone.json()) as { errorCode: string }).errorCode).toBe("ERR_ACTOR_REMINDER_NOT_FOUND");
+  });
+});
+
+test("--disable-init-endpoints config: the app is not asked for /dapr/config, so it hosts no actor types", async () => {
+  const appPort = await freePort();
+  let asked = false;
+  const app = Bun.serve({ hostname: "127.0.0.1", port: appPort, fetch: (req) => {
+    if (new URL(req.url).pathname === "/dapr/config") asked = true;
+    return Response.json({ entities: ["CounterActor"] });
+  } });
+  const other = await startSidecar({ args: ["--app-port", String(appPort), "--disable-init-endpoints", "config"] });
+  try {
+    const meta = await waitFor(async () => {
+      const m = (await (await other.http("/v1.0/metadata")).json()) as { actorRuntime?: { runtimeStatus: string; activeActors: unknown[] } };
+      return m.actorRuntime?.runtimeStatus === "RUNNING" && m;
+    }, "the actor runtime to start", 15_000);
+    expect(meta.actorRuntime!.activeActors).toEqual([]);
+    expect(asked).toBe(false);
+    const res = await other.http("/v1.0/actors/CounterActor/x/method/count", { method: "POST" });
+    expect(((await res.json()) as { errorCode: string }).errorCode).toBe("ERR_ACTOR_NO_ADDRESS");
+  } finally {
+    await other.stop();
+    app.stop(true);
+  }
+}, 30_000);
