@@ -1,15 +1,20 @@
-// Lock benchmark: successful acquisitions (try-lock then unlock) per second under contention from 3 holders, each a
-// lock.redis component of its own (its own connection, in this process, as the conformance suite creates them),
-// next to 3 raw ioredis clients doing the same SET NX PX and owner-checked DEL script in the same run.
+// Lock benchmark: successful acquisitions (try-lock then unlock) per second under contention from 3 holders: 3
+// sidecars (HTTP /v1.0-alpha1/lock and /unlock, lock.redis with keyPrefix "name" so they share the locks), 3
+// lock.redis components in this process (their own connections, as the conformance suite creates them), and 3 raw
+// ioredis clients doing the same SET NX PX and owner-checked DEL script, in alternating rounds of one run.
 //   bun bench/lock.ts [--seconds 6] [--rounds 3] [--resources 4] [--loops 8]
 // Every loop picks one of --resources lock names at random, so holders collide; failed attempts are counted apart.
-// Through the sidecar (3 sidecars, the lock HTTP/gRPC API) is not measured yet: that API is not wired.
 import { Redis } from "ioredis";
 import lockRedis from "../plugins/lock.redis/index.js";
 import type { LockStore } from "../src/components/contracts/lock.js";
 import { parseMetadata } from "../src/components/metadata-schema.js";
 import { silentLogger } from "../src/observability/logger.js";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { REDIS_HOST } from "../test/support/backends.js";
+import { componentYaml } from "../test/support/components.js";
+import { startSidecar, type Sidecar } from "../test/support/sidecar.js";
 import { flagNumber } from "./flags.js";
 import { percentile } from "./measure.js";
 
@@ -47,6 +52,20 @@ function viaComponent(store: LockStore): Attempt {
   };
 }
 
+function viaSidecar(sidecar: Sidecar): Attempt {
+  const base = `http://127.0.0.1:${sidecar.httpPort}/v1.0-alpha1`;
+  const post = async (path: string, body: object) => {
+    const res = await fetch(`${base}/${path}`, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
+    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    return res.json() as Promise<{ success?: boolean; status?: number }>;
+  };
+  return async (resourceId, lockOwner) => {
+    if (!(await post("lock/lockstore", { resourceId, lockOwner, expiryInSeconds: 10 })).success) return false;
+    if ((await post("unlock/lockstore", { resourceId, lockOwner })).status !== 0) throw new Error("unlock failed");
+    return true;
+  };
+}
+
 function viaRaw(redis: Redis): Attempt {
   redis.defineCommand("benchUnlock", { lua: UNLOCK, numberOfKeys: 1 });
   const r = redis as Redis & { benchUnlock(key: string, owner: string): Promise<number> };
@@ -60,8 +79,12 @@ function viaRaw(redis: Redis): Attempt {
 const stores = await Promise.all(Array.from({ length: HOLDERS }, (_, i) =>
   lockRedis.create(parseMetadata(lockRedis.metadata, { redisHost: REDIS_HOST }), { name: `lock${i}`, appId: "bench", dataDir: "/tmp", logger: silentLogger }) as Promise<LockStore>));
 const clients = Array.from({ length: HOLDERS }, () => new Redis(`redis://${REDIS_HOST}`, { enableAutoPipelining: true }));
-const cases = { raw: clients.map(viaRaw), component: stores.map(viaComponent) };
-const results = { raw: [] as { acquired: number; refused: number }[], component: [] as { acquired: number; refused: number }[] };
+const res = mkdtempSync(join(tmpdir(), "rapr-bench-lock-"));
+writeFileSync(join(res, "lock.yaml"), componentYaml("lockstore", "lock.redis", { redisHost: REDIS_HOST, keyPrefix: "name" }));
+const sidecars = await Promise.all(Array.from({ length: HOLDERS }, () => startSidecar({ args: ["--resources-path", res, "--enable-metrics", "false", "--log-level", "error"] })));
+const cases = { raw: clients.map(viaRaw), component: stores.map(viaComponent), sidecar: sidecars.map(viaSidecar) };
+type Rate = { acquired: number; refused: number };
+const results: Record<keyof typeof cases, Rate[]> = { raw: [], component: [], sidecar: [] };
 try {
   for (const holders of Object.values(cases)) await run(holders, 1); // warm-up
   for (let round = 0; round < ROUNDS; round++) {
@@ -69,14 +92,17 @@ try {
   }
 } finally {
   await Promise.all(stores.map((s) => s.close()));
-  const keys = await clients[0].keys(`${PREFIX}*`);
+  await Promise.all(sidecars.map((s) => s.stop()));
+  rmSync(res, { recursive: true, force: true });
+  const keys = [...await clients[0].keys(`${PREFIX}*`), ...await clients[0].keys(`lock||lockstore||${PREFIX}*`)];
   if (keys.length) await clients[0].del(...keys);
   for (const c of clients) c.disconnect();
 }
-const med = (xs: { acquired: number; refused: number }[], k: "acquired" | "refused") => percentile(xs.map((x) => x[k]), 50);
+const med = (xs: Rate[], k: keyof Rate) => percentile(xs.map((x) => x[k]), 50);
 console.log(`lock bench on Redis (${REDIS_HOST}): ${HOLDERS} holders × ${LOOPS} loops over ${RESOURCES} lock names, ${SECONDS}s in ${ROUNDS} alternating rounds (medians), ${navigator.hardwareConcurrency} cpus`);
-for (const [name, label] of [["raw", "raw ioredis (SET NX PX + unlock script)"], ["component", "lock.redis components (in-process)"]] as const) {
+for (const [name, label] of [["raw", "raw ioredis (SET NX PX + unlock script)"], ["component", "lock.redis components (in-process)"], ["sidecar", "3 sidecars over HTTP"]] as const) {
   console.log(`  ${label.padEnd(42)} acquisitions ${med(results[name], "acquired").toFixed(0)}/s, refused attempts ${med(results[name], "refused").toFixed(0)}/s`);
 }
-console.log(`  ratio component/raw: ${(med(results.component, "acquired") / med(results.raw, "acquired")).toFixed(2)}x; through 3 sidecars: not measured (the lock API is not wired yet)`);
+const ratio = (k: keyof typeof cases) => `${(med(results[k], "acquired") / med(results.raw, "acquired")).toFixed(2)}x`;
+console.log(`  ratio to raw: components ${ratio("component")}, sidecars ${ratio("sidecar")}`);
 process.exit(0);
