@@ -44,6 +44,14 @@ export const errors = {
   secretStoresNotConfigured: make("ERR_SECRET_STORES_NOT_CONFIGURED", 500, Code.FailedPrecondition),
   secretStoreNotFound: make("ERR_SECRET_STORE_NOT_FOUND", 401, Code.InvalidArgument),
   secretGet: make("ERR_SECRET_GET", 500, Code.Internal),
+  cryptoProvidersNotConfigured: make("ERR_CRYPTO_PROVIDERS_NOT_CONFIGURED", 500, Code.Internal),
+  cryptoProviderNotFound: make("ERR_CRYPTO_PROVIDER_NOT_FOUND", 400, Code.InvalidArgument),
+  /** SubtleGetKeyAlpha1 failed. */
+  cryptoKey: make("ERR_CRYPTO_KEY", 500, Code.Internal),
+  /** Every other failed crypto operation. */
+  crypto: make("ERR_CRYPTO", 500, Code.Internal),
+  /** A missing component name, header or option (the crypto API's). */
+  badRequest: make("ERR_BAD_REQUEST", 400, Code.InvalidArgument),
   lockStoreNotConfigured: make("ERR_LOCK_STORE_NOT_CONFIGURED", 500, Code.FailedPrecondition),
   lockStoreNotFound: make("ERR_LOCK_STORE_NOT_FOUND", 400, Code.InvalidArgument),
   tryLock: make("ERR_TRY_LOCK", 500, Code.Internal),

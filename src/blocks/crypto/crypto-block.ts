@@ -1,8 +1,7 @@
 // The cryptography building block: dapr.io/enc/v1 streams and the Subtle* operations over a crypto component.
 import { CryptoKeyNotFoundError, type SubtleCrypto } from "../../components/contracts/crypto.js";
 import type { ComponentRegistry } from "../../components/registry.js";
-import { DaprError, messageOf } from "../../errors.js";
-import { cryptoErrors as errors } from "./errors.js";
+import { DaprError, errors, messageOf } from "../../errors.js";
 import { decrypt, encrypt } from "./scheme/index.js";
 
 export interface EncryptStreamOptions {
@@ -19,7 +18,7 @@ function operationFailed(err: unknown): DaprError {
   // The caller's own failure (e.g. a body over the size limit) that the scheme passed on.
   const cause = (err as { cause?: unknown } | undefined)?.cause;
   if (cause instanceof DaprError) return cause;
-  return errors.operation(`failed to perform operation: ${messageOf(err)}`);
+  return errors.crypto(`failed to perform operation: ${messageOf(err)}`);
 }
 
 /** Runs `op`, reporting any failure as ERR_CRYPTO. */
@@ -38,8 +37,8 @@ export class CryptoBlock {
     if (!name) throw errors.badRequest("missing component name");
     const component = this.registry.get<SubtleCrypto>("crypto", name);
     if (component) return component;
-    if (this.registry.list("crypto").length === 0) throw errors.providersNotConfigured("crypto providers not configured");
-    throw errors.providerNotFound(`crypto provider ${name} not found`);
+    if (this.registry.list("crypto").length === 0) throw errors.cryptoProvidersNotConfigured("crypto providers not configured");
+    throw errors.cryptoProviderNotFound(`crypto provider ${name} not found`);
   }
 
   /** Rejects (ERR_CRYPTO) before reading any input when the options or the key are not usable. */
@@ -77,7 +76,7 @@ export class CryptoBlock {
       if (!key) throw new CryptoKeyNotFoundError(keyName, "the key is not an asymmetric key or does not exist");
       return key;
     } catch (err) {
-      throw errors.key(`failed to retrieve key ${keyName}: ${messageOf(err)}`);
+      throw errors.cryptoKey(`failed to retrieve key ${keyName}: ${messageOf(err)}`);
     }
   }
 

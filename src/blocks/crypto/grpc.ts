@@ -5,7 +5,7 @@ import type { Dapr } from "../../gen/dapr/proto/runtime/v1/dapr_pb.js";
 import type { StreamPayload } from "../../gen/dapr/proto/common/v1/common_pb.js";
 import { SubtleGetKeyRequest_KeyFormat } from "../../gen/dapr/proto/runtime/v1/crypto_pb.js";
 import type { ApiContext } from "../../api/context.js";
-import { cryptoErrors } from "./errors.js";
+import { errors } from "../../errors.js";
 import { cryptoOf } from "./slot.js";
 
 /** Absent (empty) proto bytes → undefined, as the contract's optional fields. */
@@ -24,7 +24,7 @@ async function optionsAndPayload<O>(requests: AsyncIterable<ChunkedRequest<O>>, 
   const it = requests[Symbol.asyncIterator]();
   const first = await it.next();
   const options = first.done ? undefined : first.value.options;
-  if (!options) throw cryptoErrors.badRequest(`the first message of ${method} must contain the options`);
+  if (!options) throw errors.badRequest(`the first message of ${method} must contain the options`);
   let pending = first.value.payload;
   let expected = 0n;
   const input = new ReadableStream<Uint8Array>({
@@ -38,7 +38,7 @@ async function optionsAndPayload<O>(requests: AsyncIterable<ChunkedRequest<O>>, 
         }
         pending = undefined;
         if (payload.seq !== expected) {
-          return controller.error(cryptoErrors.badRequest(`invalid sequence number: expected ${expected}, got ${payload.seq}`));
+          return controller.error(errors.badRequest(`invalid sequence number: expected ${expected}, got ${payload.seq}`));
         }
         expected++;
         if (payload.data.length) return controller.enqueue(payload.data);

@@ -2,12 +2,12 @@
 import type { ApiContext } from "../../api/context.js";
 import { Slot } from "../../runtime/block.js";
 import type { CryptoBlock } from "./crypto-block.js";
-import { cryptoErrors } from "./errors.js";
+import { errors } from "../../errors.js";
 
 export const cryptoSlot = new Slot<CryptoBlock>("crypto");
 
 export function cryptoOf(ctx: ApiContext): CryptoBlock {
   const block = ctx.blocks.get(cryptoSlot);
-  if (!block) throw cryptoErrors.providersNotConfigured("crypto providers not configured");
+  if (!block) throw errors.cryptoProvidersNotConfigured("crypto providers not configured");
   return block;
 }
