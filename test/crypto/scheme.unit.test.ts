@@ -269,24 +269,27 @@ async function pipeline(total: number) {
   Bun.gc(true);
   const base = process.memoryUsage().rss;
   let peak = base;
+  let lead = 0; // bytes taken from the source but not yet out of decrypt: what the pipeline holds
   const ct = await encrypt(source, { keyName: "k", algorithm: "AES", wrapKey: identity });
   const pt = await decrypt(ct, { unwrapKey: identity });
   const gotHash = createHash("sha256");
   let received = 0;
   for await (const piece of pt) {
+    lead = Math.max(lead, sent - received);
     gotHash.update(piece);
     received += piece.length;
     if ((received & (64 * MiB - 1)) < piece.length) peak = Math.max(peak, process.memoryUsage().rss);
   }
-  return { received, growth: peak - base, same: sentHash.digest("hex") === gotHash.digest("hex") };
+  return { received, lead, growth: peak - base, same: sentHash.digest("hex") === gotHash.digest("hex") };
 }
 
 describe("bounded memory", () => {
   test("64 MiB through encrypt and decrypt", async () => {
+    // What the pipeline holds, not the process's RSS: in a process that ran other tests RSS follows the collector.
     const r = await pipeline(64 * MiB);
     expect(r.received).toBe(64 * MiB);
     expect(r.same).toBe(true);
-    expect(r.growth).toBeLessThan(48 * MiB);
+    expect(r.lead).toBeLessThan(8 * SEGMENT_SIZE);
   });
   test.skipIf(!process.env.RAPR_SLOW_TESTS)("1 GiB through encrypt and decrypt (RAPR_SLOW_TESTS)", async () => {
     const r = await pipeline(1024 * MiB);
