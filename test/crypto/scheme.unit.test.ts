@@ -289,7 +289,7 @@ describe("bounded memory", () => {
     const r = await pipeline(64 * MiB);
     expect(r.received).toBe(64 * MiB);
     expect(r.same).toBe(true);
-    expect(r.lead).toBeLessThan(8 * SEGMENT_SIZE);
+    expect(r.lead).toBeLessThan(16 * SEGMENT_SIZE); // 64 MiB held would mean no bound
   });
   test.skipIf(!process.env.RAPR_SLOW_TESTS)("1 GiB through encrypt and decrypt (RAPR_SLOW_TESTS)", async () => {
     const r = await pipeline(1024 * MiB);
