@@ -74,6 +74,25 @@ describe("gRPC EncryptAlpha1 / DecryptAlpha1 through the SDK", () => {
     expect(err.rawMessage).toContain("failed to perform operation");
   });
 
+  test("options only in the first message, chunks numbered from 0 in order", async () => {
+    const stub = await grpcStub();
+    const options = { componentName: "vault", keyName: "aeskey", keyWrapAlgorithm: "AES" };
+    async function* messages(first: object, ...rest: object[]) {
+      yield first;
+      yield* rest;
+    }
+    const drain = async (answers: AsyncIterable<unknown>) => {
+      for await (const _ of answers);
+    };
+    const noOptions = await grpcError(() => drain(stub.encryptAlpha1(messages({ payload: { data: Buffer.from("x"), seq: 0n } }))));
+    expect(noOptions.code).toBe(Code.InvalidArgument);
+    expect(noOptions.rawMessage).toContain("must contain the options");
+    const outOfOrder = await grpcError(() =>
+      drain(stub.encryptAlpha1(messages({ options, payload: { data: Buffer.from("a"), seq: 0n } }, { payload: { data: Buffer.from("b"), seq: 2n } }))));
+    expect(outOfOrder.code).toBe(Code.InvalidArgument);
+    expect(outOfOrder.rawMessage).toContain("invalid sequence number");
+  });
+
   test("unknown component and unknown key", async () => {
     const noComponent = await grpcError(() => client.crypto.encrypt("x", { componentName: "nope", keyName: "aeskey", keyWrapAlgorithm: "AES" }));
     expect(noComponent.code).toBe(Code.InvalidArgument);
@@ -149,6 +168,14 @@ describe("HTTP PUT /v1.0-alpha1/crypto/{component}/encrypt|decrypt", () => {
       expect(Buffer.compare(Buffer.from(await dec.arrayBuffer()), plaintext)).toBe(0);
       expect(Buffer.compare(await client.crypto.decrypt(ciphertext, { componentName: "vault" }), plaintext)).toBe(0);
     }
+  });
+
+  test("an empty body round-trips", async () => {
+    const enc = await sc.http("/v1.0-alpha1/crypto/vault/encrypt", { method: "PUT", headers: { "dapr-key-name": "aeskey", "dapr-key-wrap-algorithm": "AES" } });
+    expect(enc.status).toBe(200);
+    const dec = await put("vault/decrypt", await enc.arrayBuffer(), {});
+    expect(dec.status).toBe(200);
+    expect((await dec.arrayBuffer()).byteLength).toBe(0);
   });
 
   test("decryption key name header, omitted key name", async () => {
