@@ -5,7 +5,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { create } from "@bufbuild/protobuf";
 import { AnySchema, anyUnpack, BytesValueSchema } from "@bufbuild/protobuf/wkt";
 import { connect } from "node:net";
-import { AppCallback, AppCallbackHealthCheck } from "../gen/dapr/proto/runtime/v1/appcallback_pb.js";
+import { AppCallback, AppCallbackAlpha, AppCallbackHealthCheck } from "../gen/dapr/proto/runtime/v1/appcallback_pb.js";
 import { HTTPExtension_Verb } from "../gen/dapr/proto/common/v1/common_pb.js";
 import type { Logger } from "../observability/logger.js";
 import type { RuntimeConfig } from "../runtime/config.js";
@@ -84,6 +84,8 @@ export class AppChannel {
   private readonly isGrpc: boolean;
   /** AppCallback for gRPC apps; undefined for HTTP apps or when no --app-port was given. */
   readonly callback?: Client<typeof AppCallback>;
+  /** AppCallbackAlpha (job events) for gRPC apps. */
+  readonly callbackAlpha?: Client<typeof AppCallbackAlpha>;
   private readonly healthClient?: Client<typeof AppCallbackHealthCheck>;
   private healthy = true;
   private failures = 0;
@@ -108,6 +110,7 @@ export class AppChannel {
         interceptors: config.appApiToken ? [(next) => (req) => (req.header.set("dapr-api-token", config.appApiToken!), next(req))] : [],
       });
       this.callback = createClient(AppCallback, transport);
+      this.callbackAlpha = createClient(AppCallbackAlpha, transport);
       this.healthClient = createClient(AppCallbackHealthCheck, transport);
     }
   }

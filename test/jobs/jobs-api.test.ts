@@ -9,7 +9,7 @@ import { freePort, waitFor } from "../support/ports.js";
 import { startSidecar, type Sidecar } from "../support/sidecar.js";
 
 const received: { name: string; body: string }[] = [];
-let app: Server;
+let app: Server<unknown>;
 let appPort: number;
 const started: Sidecar[] = [];
 const dirs: string[] = [];
@@ -58,14 +58,14 @@ describe("jobs API over HTTP", () => {
     await sleep(1500);
     expect(firesOf("once").length).toBe(1);
     expect((await sc.http("/v1.0-alpha1/jobs/once")).status).toBe(404);
-  });
+  }, 20_000);
 
   test("@every 1s with repeats 3 fires exactly 3 times", async () => {
     expect((await schedule(sc, "thrice", { schedule: "@every 1s", repeats: 3, data: "x" })).status).toBe(204);
     await waitFor(() => firesOf("thrice").length >= 3, "three fires", 15_000);
     await sleep(2500);
     expect(firesOf("thrice").length).toBe(3);
-  });
+  }, 30_000);
 
   test("get, list and delete", async () => {
     expect((await schedule(sc, "later", { schedule: "0 0 0 1 1 *", data: { n: 1 } })).status).toBe(204);
@@ -110,4 +110,4 @@ test("a job survives a sidecar restart and fires after it", async () => {
   expect((await second.http("/v1.0-alpha1/jobs/durable")).status).toBe(200);
   await waitFor(() => firesOf("durable").length >= 1, "the job fired after the restart", 15_000);
   expect(JSON.parse(firesOf("durable")[0]!.body)).toEqual({ kept: true });
-});
+}, 40_000);

@@ -4,6 +4,7 @@ import type { HttpEndpoint, HttpMethod } from "../../runtime/block.js";
 import { json, jsonType, noContent, readJson } from "../../api/http/respond.js";
 import { parseGoDuration } from "../../scheduler/durations.js";
 import type { FailurePolicy } from "../../scheduler/store.js";
+import { jsonOfPayload } from "./job-data.js";
 import { jobErrors, jobsSlot, type Job, type JobsBlock } from "./jobs-block.js";
 
 export function jobsEndpoints(ctx: ApiContext): HttpEndpoint[] {
@@ -16,12 +17,12 @@ export function jobsEndpoints(ctx: ApiContext): HttpEndpoint[] {
       await jobsOf(ctx).schedule(job, overwrite);
       return noContent();
     }),
-    ep("GetJob", "GET", "/jobs/:name", ({ params }) => json(jobsOf(ctx).get(params.name!))),
+    ep("GetJob", "GET", "/jobs/:name", ({ params }) => json(jsonOfJob(jobsOf(ctx).get(params.name!)))),
     ep("DeleteJob", "DELETE", "/jobs/:name", async ({ params }) => {
       await jobsOf(ctx).delete(params.name!);
       return noContent();
     }),
-    ep("ListJobs", "GET", "/jobs", () => json({ jobs: jobsOf(ctx).list() })),
+    ep("ListJobs", "GET", "/jobs", () => json({ jobs: jobsOf(ctx).list().map(jsonOfJob) })),
   ];
 }
 
@@ -29,6 +30,11 @@ export function jobsOf(ctx: ApiContext): JobsBlock {
   const block = ctx.blocks.get(jobsSlot);
   if (!block) throw jobErrors.notConfigured();
   return block;
+}
+
+/** A job in protojson: its payload as JSON. */
+function jsonOfJob({ any, data, ...rest }: Job): unknown {
+  return { ...rest, data: jsonOfPayload({ any, data }) };
 }
 
 /** daprd's JobHTTPRequest in protojson: the name only in the URL, fields under JSON or proto names. */

@@ -10,15 +10,15 @@ import { StateTimerStore } from "../../scheduler/store.js";
 import { jobPlan, TimeFormatError } from "../../scheduler/time-formats.js";
 import { DaprError, messageOf } from "../../errors.js";
 import { Code } from "@connectrpc/connect";
+import { anyOfPayload, httpBodyOfPayload, type JobPayload } from "./job-data.js";
 
-/** A job as the API takes and reports it (daprd's Job message in protojson). */
-export interface Job {
+/** A job as the API takes and reports it (daprd's Job message); its payload in the shape it came in. */
+export interface Job extends JobPayload {
   name: string;
   schedule?: string;
   dueTime?: string;
   repeats?: number;
   ttl?: string;
-  data?: unknown;
   failurePolicy?: FailurePolicy;
 }
 
@@ -93,14 +93,17 @@ export class JobsBlock {
     await this.engine.cancelPrefix(prefix);
   }
 
+  /** daprd's delivery: gRPC apps get OnJobEventAlpha1, HTTP apps POST /job/{name}; a failure is retried by policy. */
   private async deliver(entry: Readonly<TimerEntry<JobData>>): Promise<void> {
-    const data = entry.data?.data;
-    const res = await this.channel.http({
-      method: "POST",
-      path: `job/${encodeURIComponent(entry.key)}`,
-      headers: { "content-type": "application/json" },
-      body: data === undefined ? undefined : new TextEncoder().encode(JSON.stringify(data)),
-    });
+    const payload = entry.data ?? {};
+    const method = `job/${encodeURIComponent(entry.key)}`;
+    const { body, contentType } = httpBodyOfPayload(payload);
+    const alpha = this.channel.callbackAlpha;
+    if (alpha) {
+      await this.channel.run(() => alpha.onJobEventAlpha1({ name: entry.key, data: anyOfPayload(payload), method, contentType }));
+      return;
+    }
+    const res = await this.channel.http({ method: "POST", path: method, headers: { "content-type": contentType }, body });
     if (res.status < 200 || res.status > 299) throw new Error(`app answered ${res.status} to job ${entry.key}`);
   }
 }
