@@ -25,6 +25,8 @@ export interface Job extends JobPayload {
 /** What a timer entry carries: the job as given, to report it back and to deliver its data. */
 type JobData = Omit<Job, "failurePolicy">;
 
+/** How long a due job waits for the app's port to open (at start-up) before the attempt counts as failed. */
+const APP_WAIT_MS = 30_000;
 const NAME = /^[A-Za-z0-9_.\-]+$/;
 
 /** daprd's scheduler errors: the ErrorInfo reason as errorCode. */
@@ -95,6 +97,8 @@ export class JobsBlock {
 
   /** daprd's delivery: gRPC apps get OnJobEventAlpha1, HTTP apps POST /job/{name}; a failure is retried by policy. */
   private async deliver(entry: Readonly<TimerEntry<JobData>>): Promise<void> {
+    if (!this.channel.configured) throw new Error(`no app to deliver job ${entry.key} to (--app-port)`);
+    if (!this.channel.channelUp && !(await this.channel.waitForPort(APP_WAIT_MS))) throw new Error(`the app's port did not open for job ${entry.key}`);
     const payload = entry.data ?? {};
     const method = `job/${encodeURIComponent(entry.key)}`;
     const { body, contentType } = httpBodyOfPayload(payload);
