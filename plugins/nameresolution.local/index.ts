@@ -15,7 +15,8 @@ export function defaultRegistryDir(): string {
   return join(tmpdir(), `rapr-${process.getuid?.() ?? "user"}`, "apps");
 }
 
-function alive(pid: number): boolean {
+/** Whether a process of this id runs (EPERM: it runs as another user). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -60,7 +61,7 @@ export class LocalDirectoryResolver implements NameResolver {
       const pid = Number(name.slice(prefix.length, -5));
       if (!Number.isInteger(pid)) continue;
       const path = join(nsDir, name);
-      if (!alive(pid)) {
+      if (!pidAlive(pid)) {
         rmSync(path, { force: true });
         continue;
       }

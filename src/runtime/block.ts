@@ -85,6 +85,8 @@ export interface BlockHost {
   apiPorts(): { http?: number; grpc?: number };
   /** Hands a value to the API fronts (undefined takes it back). */
   provide<T>(slot: Slot<T>, value: T | undefined): void;
+  /** What another block provided (undefined until it did): how a block reaches a service of a block started before it. */
+  use<T>(slot: Slot<T>): T | undefined;
 }
 
 /** A block's running part: started in the blocks index's order, drained and stopped in reverse. */

@@ -183,6 +183,7 @@ export class Runtime {
       resources: this.resources,
       apiPorts: () => ({ http: this.httpPort, grpc: this.grpcPort }),
       provide: (slot, value) => this.api.blocks.set(slot, value),
+      use: (slot) => this.api.blocks.get(slot),
     };
   }
 

@@ -2,6 +2,9 @@
 // subclass through DaprServer, called by ActorProxyBuilder clients over HTTP and gRPC.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { AbstractActor, ActorId, ActorProxyBuilder, CommunicationProtocolEnum, DaprClient, DaprServer, Temporal } from "@dapr/dapr";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { startSidecar, type Sidecar } from "../support/sidecar.js";
 import { freePort, waitFor } from "../support/ports.js";
 import { quietSdkLogger, sdkClient } from "../support/dapr-sdk.js";
@@ -180,7 +183,9 @@ test("--disable-init-endpoints config: the app is not asked for /dapr/config, so
     if (new URL(req.url).pathname === "/dapr/config") asked = true;
     return Response.json({ entities: ["CounterActor"] });
   } });
-  const other = await startSidecar({ args: ["--app-port", String(appPort), "--disable-init-endpoints", "config"] });
+  // A registry of its own: the sidecar of the tests above hosts CounterActor and would take the call.
+  const registryDir = mkdtempSync(join(tmpdir(), "rapr-actors-alone-"));
+  const other = await startSidecar({ args: ["--app-port", String(appPort), "--disable-init-endpoints", "config"], env: { RAPR_REGISTRY_DIR: registryDir } });
   try {
     const meta = await waitFor(async () => {
       const m = (await (await other.http("/v1.0/metadata")).json()) as { actorRuntime?: { runtimeStatus: string; activeActors: unknown[] } };
@@ -193,5 +198,6 @@ test("--disable-init-endpoints config: the app is not asked for /dapr/config, so
   } finally {
     await other.stop();
     app.stop(true);
+    rmSync(registryDir, { recursive: true, force: true });
   }
 }, 30_000);

@@ -34,6 +34,10 @@ export interface Sidecar {
   stop(): Promise<number>;
 }
 
+/** The same-host registry of the sidecars this test process starts: theirs alone, so that concurrent test runs on the
+ * machine neither resolve each other's app ids nor share actor types. */
+const TEST_REGISTRY_DIR = process.env.RAPR_REGISTRY_DIR || join(tmpdir(), `rapr-test-registry-${process.pid}`);
+
 export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> {
   const appId = opts.appId ?? `app${Math.random().toString(36).slice(2, 8)}`;
   const httpPort = await freePort();
@@ -53,7 +57,7 @@ export async function startSidecar(opts: SidecarOptions = {}): Promise<Sidecar> 
     stdout: "pipe",
     stderr: "pipe",
     cwd: opts.cwd,
-    env: { ...(opts.replaceEnv ? opts.env : { ...process.env, RAPR_LOG_LEVEL: "", ...opts.env }), [MARKER_VAR]: marker },
+    env: { ...(opts.replaceEnv ? opts.env : { ...process.env, RAPR_LOG_LEVEL: "", RAPR_REGISTRY_DIR: TEST_REGISTRY_DIR, ...opts.env }), [MARKER_VAR]: marker },
   });
   let outputText: Promise<string> | undefined;
   const output = () => (outputText ??= Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]).then(([o, e]) => o + e));

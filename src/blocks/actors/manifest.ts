@@ -1,5 +1,6 @@
-// The actors block: /v1.0/actors/* and Dapr's *Actor* gRPC methods over ActorsBlock. One node: the hosts view
-// holds this sidecar only, so every actor of a type the app hosts lives here.
+// The actors block: /v1.0/actors/* and Dapr's *Actor* gRPC methods over ActorsBlock. The hosts view is the same-host
+// registry (every sidecar on this host whose app hosts actor types); calls for actors owned by another sidecar go to
+// it over the sidecar transport (the invoke module's PeerLink, request kind "actor").
 import { actorsEndpoints } from "../../api/http/routes/actors.js";
 import { actorsHandlers } from "../../api/grpc/handlers/actors.js";
 import { daprService } from "../../api/grpc/dapr-service.js";
@@ -8,7 +9,10 @@ import { defineBlock } from "../../runtime/block.js";
 import { ActorsBlock } from "./actors-block.js";
 import { findActorStateStore } from "./actor-state.js";
 import { ActorAppClient, type ActorAppChannel } from "./app-client.js";
-import { MemoryHosts } from "./placement/memory-hosts.js";
+import { defaultRegistryDir } from "../../../plugins/nameresolution.local/index.js";
+import { peerLinkSlot } from "../invoke/peer-link.js";
+import { ACTOR_REQUEST_KIND, peerForwarder, servePeerActorCall } from "./peer-forwarder.js";
+import { RegistryHosts, registryHostId } from "./placement/registry-hosts.js";
 import { actorsSlot } from "./slot.js";
 
 /** How long start waits for the app's port before it serves actors without the app's types (as pubsub waits). */
@@ -28,27 +32,33 @@ export const actorsManifest = defineBlock({
       get protocol() { return appChannel.protocol; },
       http: (req) => appChannel.http(req),
     };
-    const self = config.appId;
-    const hosts = new MemoryHosts();
+    const self = registryHostId(config.appId);
+    const registry = new RegistryHosts(defaultRegistryDir(), self, (message) => log.warn(message));
+    const link = () => host.use(peerLinkSlot);
     const block = new ActorsBlock({
       appId: config.appId,
       self,
-      hosts,
+      hosts: registry.hosts,
       app: new ActorAppClient(channel, log),
       stateStore: () => findActorStateStore(host.registry),
-      announce: (types) => hosts.upsert({ id: self, address: "", actorTypes: Object.fromEntries(types.map((t) => [t, 0])) }),
+      forwarder: peerForwarder(link, () => registry.refresh()),
+      announce: (types) => registry.announce(types),
       logger: log,
     });
     host.metadata.contribute((snap) => {
       const status = block.runtimeStatus();
       snap.actors = status.activeActors;
       snap.actorRuntime = status;
+      // rapr's own: the actor hosts this sidecar places actors on (its view of the same-host registry).
+      const ids = registry.hosts.view().hosts.map((h) => h.id);
+      if (ids.length) snap.extended.actorHosts = ids.join(",");
     });
     const stopped = new AbortController();
     let started: Promise<boolean> | undefined;
     let halted: Promise<void> | undefined;
     const halt = () => (halted ??= (async () => {
       stopped.abort();
+      registry.close();
       if (await started) await block.stop();
       host.provide(actorsSlot, undefined);
     })());
@@ -58,6 +68,11 @@ export const actorsManifest = defineBlock({
         started = (async () => {
           if (channel.configured) await appChannel.waitForPort(APP_PORT_WAIT_MS, stopped.signal);
           if (stopped.signal.aborted) return false;
+          const peers = link();
+          if (peers) {
+            peers.handle(ACTOR_REQUEST_KIND, servePeerActorCall((call) => block.receive(call)));
+            registry.start(peers.namespace, peers.address);
+          }
           await block.start();
           host.provide(actorsSlot, block);
           appChannel.onHealthChange((healthy) => {

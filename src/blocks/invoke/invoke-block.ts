@@ -26,6 +26,7 @@ import {
   type TransportResponse,
 } from "../../transport/transport.js";
 import { nextTraceparent } from "./tracing.js";
+import type { PeerHandler } from "./peer-link.js";
 import { parseTarget, type InvokeTarget } from "./target.js";
 import { endpointUrl, isUrlTarget, type HttpEndpoint } from "./http-endpoints.js";
 
@@ -88,6 +89,8 @@ const BUILT_IN_BACKOFF_MS = 1000;
 export class InvokeBlock {
   /** Parsed peer identities (callers and answering sidecars) by SPIFFE URI. */
   private readonly identities = new Map<string, Caller>();
+  /** Request kinds other blocks serve over the sidecar transport (PeerLink.handle). */
+  private readonly peerHandlers = new Map<string, PeerHandler>();
   private nextPick = 0;
 
   constructor(private readonly d: InvokeBlockDeps) {}
@@ -407,9 +410,17 @@ export class InvokeBlock {
     return errors.directInvoke(`failed to invoke, id: ${id}, err: ${err instanceof Error ? err.message : String(err)}`);
   }
 
+  /** Serves another block's request kind over the sidecar transport. */
+  handle(kind: string, handler: PeerHandler): void {
+    if (kind === "invoke" || kind === "grpc-proxy") throw new Error(`sidecar request kind "${kind}" is invocation's own`);
+    this.peerHandlers.set(kind, handler);
+  }
+
   /** Inbound: a request from another sidecar (the transport handler). */
   async serve(treq: TransportRequest): Promise<TransportResponse> {
     try {
+      const peerHandler = this.peerHandlers.get(treq.kind);
+      if (peerHandler) return await peerHandler(treq, this.peerOf(treq.headers));
       if (treq.kind !== "invoke" && treq.kind !== "grpc-proxy") throw errors.directInvoke(`unsupported sidecar request kind "${treq.kind}"`);
       const verb = valid(normalizeVerb, treq.headers[H.verb] ?? "POST");
       const method = valid(normalizeOperation, treq.path);
@@ -443,6 +454,17 @@ export class InvokeBlock {
     headers["dapr-caller-app-id"] = caller?.appId ?? h[H.callerApp] ?? "";
     headers["dapr-callee-app-id"] = this.d.appId;
     return headers;
+  }
+
+  /** The calling sidecar for another block's request kind: with mTLS, a verified identity of this namespace and trust
+   * domain, else ERR_PERMISSION_DENIED; without mTLS, unknown (undefined). */
+  private peerOf(h: Record<string, string>): Caller | undefined {
+    if (!this.d.mtls) return undefined;
+    const caller = this.callerOf(h);
+    if (!caller || caller.namespace !== this.d.namespace || caller.trustDomain !== this.d.trustDomain) {
+      throw errors.permissionDenied(`sidecar request denied: caller ${caller ? `spiffe://${caller.trustDomain}/ns/${caller.namespace}/${caller.appId}` : "unknown"} is not of namespace ${this.d.namespace} in trust domain ${this.d.trustDomain}`);
+    }
+    return caller;
   }
 
   /** Who is calling: the verified certificate identity with mTLS. Without it (--enable-mtls=false, DPDK) anyone who

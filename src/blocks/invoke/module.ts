@@ -14,6 +14,7 @@ import { invokeEndpoints } from "../../api/http/routes/invoke.js";
 import { invokeHandlers } from "../../api/grpc/handlers/invoke.js";
 import { daprService } from "../../api/grpc/dapr-service.js";
 import { InvokeBlock, invokeSlot } from "./invoke-block.js";
+import { peerLinkSlot } from "./peer-link.js";
 import { invokeOptions, invokeRunFlags, type InvokeOptions } from "./flags.js";
 import { parseHttpEndpoints, readyEndpoint, type HttpEndpoint } from "./http-endpoints.js";
 
@@ -83,10 +84,13 @@ function invokeModule(host: BlockHost, options: InvokeOptions): BlockInstance {
       const address = await transport.listen((req) => block.serve(req), (open, peer) => block.serveStream(open, peer));
       await resolver.register({ appId: c.appId, namespace, address, pid: process.pid });
       host.provide(invokeSlot, block);
+      const link = transport;
+      host.provide(peerLinkSlot, { address, namespace, request: (to, req, signal) => link.request(to, req, { signal }), handle: (kind, handler) => block.handle(kind, handler) });
       host.metadata.contribute((snap) => snap.httpEndpoints.push(...[...httpEndpoints.keys()].map((name) => ({ name }))));
       log.info("service invocation ready", { address, ...(httpEndpoints.size ? { http_endpoints: [...httpEndpoints.keys()].join(",") } : {}), transport: transport.name, namespace, access_control: !!conf.accessControl, resiliency: !resiliency.empty });
     },
     async stop() {
+      host.provide(peerLinkSlot, undefined);
       await resolver?.unregister?.().catch(() => {});
       await transport?.close();
     },
