@@ -27,6 +27,8 @@ import lockPostgresql from "./lock.postgresql/index.js";
 import configurationLocalFile from "./configuration.local.file/index.js";
 import configurationRedis from "./configuration.redis/index.js";
 import configurationPostgresql from "./configuration.postgresql/index.js";
+import conversationEcho from "./conversation.echo/index.js";
+import conversationOpenai from "./conversation.openai/index.js";
 
 export const builtinPlugins: ComponentPlugin<any, any>[] = [
   stateInMemory,
@@ -57,4 +59,6 @@ export const builtinPlugins: ComponentPlugin<any, any>[] = [
   configurationLocalFile,
   configurationRedis,
   configurationPostgresql,
+  conversationEcho,
+  conversationOpenai,
 ];

@@ -8,6 +8,7 @@ import { secretsManifest } from "./secrets/manifest.js";
 import { lockManifest } from "./lock/manifest.js";
 import { configurationManifest } from "./configuration/manifest.js";
 import { cryptoManifest } from "./crypto/manifest.js";
+import { conversationManifest } from "./conversation/manifest.js";
 import { clusterManifest } from "../cluster/runtime-module.js";
 import { invokeManifest } from "./invoke/module.js";
 import { actorsManifest } from "./actors/manifest.js";
@@ -25,6 +26,7 @@ export const builtinBlocks: readonly BlockManifest<any>[] = [
   lockManifest,
   configurationManifest,
   cryptoManifest,
+  conversationManifest,
   clusterManifest,
   invokeManifest,
   actorsManifest,

@@ -22,7 +22,7 @@ export interface HttpEndpoint {
   methods: readonly HttpMethod[] | "*";
   /** The route after the version, e.g. "/state/:store/:key" ("*" at the end takes the rest of the path). */
   route: string;
-  version: "v1.0" | "v1.0-alpha1";
+  version: "v1.0" | "v1.0-alpha1" | "v1.0-alpha2";
   /** Dapr's API group: what `spec.api.allowed` / `denied` in a Configuration name (state, publish, invoke, …). */
   group: string;
   handler: (call: { params: Record<string, string>; request: Request }) => Response | Promise<Response>;
