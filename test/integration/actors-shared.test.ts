@@ -3,9 +3,11 @@
 // forwarded to its owner. Each replica is its own process (the SDK's actor runtime is one per process); they share
 // one sqlite actor state store, so an actor whose sidecar was killed (-9) comes back on a survivor with its state.
 import { afterAll, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { issueLeaf, loadOrCreateCa } from "../../src/security/ca.js";
+import { MtlsTransport } from "../../src/transport/mtls/index.js";
 import { freePort, waitFor } from "../support/ports.js";
 import { startSidecar, type Sidecar } from "../support/sidecar.js";
 import { FIXTURES, uid } from "../invoke/support.js";
@@ -124,3 +126,37 @@ test("300 actor ids over three sidecars: each active on exactly one app, all thr
     }
   }
 }, 180_000);
+
+test("the actor request kind on the sidecar transport takes only sidecars of its namespace and trust domain (mTLS identity)", async () => {
+  const home = join(dir, "home");
+  const registryDir = join(dir, "registry-alone");
+  const sc = await startSidecar({ appId: `alone-${uid()}`, env: { HOME: home, RAPR_REGISTRY_DIR: registryDir } });
+  started.push(sc);
+  const nsDir = join(registryDir, "default");
+  const entry = await waitFor(async () => readdirSync(nsDir).find((f) => f.startsWith(`${sc.appId}.`)), "the sidecar's registry entry", 15_000, 50);
+  const address = (JSON.parse(readFileSync(join(nsDir, entry), "utf8")) as { address: string }).address;
+  const ca = await loadOrCreateCa(join(home, ".rapr", "ca"));
+  const call = { kind: "invoke", hops: 1, request: { actorType: "Nobody", actorId: "x", method: "m", verb: "POST", headers: {} } };
+  const send = async (namespace: string, header: string) => {
+    const client = new MtlsTransport({ tls: await issueLeaf(ca, { trustDomain: "public", namespace, appId: "peer" }) });
+    try {
+      const res = await client.request(address, { kind: "actor", path: "invoke", headers: { "rapr-actor-call": header }, body: new Uint8Array() });
+      return { status: res.status, body: JSON.parse(new TextDecoder().decode(res.body)) as { errorCode: string; message: string } };
+    } finally {
+      await client.close();
+    }
+  };
+  // Until the actor runtime serves the kind, the transport answers it as an unknown kind.
+  const sameNs = await waitFor(async () => {
+    const r = await send("default", JSON.stringify(call));
+    return r.body.errorCode !== "ERR_DIRECT_INVOKE" && r;
+  }, "the actor request kind to be served", 15_000, 100);
+  expect(sameNs).toEqual({ status: 404, body: { errorCode: "ERR_ACTOR_NO_ADDRESS", message: "did not find address for actor 'Nobody||x'" } });
+  const otherNs = await send("other", JSON.stringify(call));
+  expect(otherNs.status).toBe(403);
+  expect(otherNs.body.errorCode).toBe("ERR_PERMISSION_DENIED");
+  expect(otherNs.body.message).toContain("spiffe://public/ns/other/peer is not of namespace default");
+  const malformed = await send("default", "{");
+  expect(malformed.status).toBe(400);
+  expect(malformed.body.errorCode).toBe("ERR_MALFORMED_REQUEST");
+}, 60_000);
