@@ -11,7 +11,7 @@ import { DaprError } from "../../src/errors.js";
 import { silentLogger } from "../../src/observability/logger.js";
 import { ActorsBlock } from "../../src/blocks/actors/actors-block.js";
 import { ActorAppClient } from "../../src/blocks/actors/app-client.js";
-import type { ActorForwarder } from "../../src/blocks/actors/forwarder.js";
+import { OwnerUnreachableError, type ActorForwarder } from "../../src/blocks/actors/forwarder.js";
 import { MemoryHosts } from "../../src/blocks/actors/placement/memory-hosts.js";
 import { FakeActorApp } from "./fake-actor-app.js";
 import { FakeClock, settle } from "./fake-clock.js";
@@ -295,6 +295,34 @@ test("calls for an actor placed on another node are forwarded to it, reminders r
   await clock.advance(1000);
   await until(() => b.app.fired.length === 1);
   expect(a.app.fired).toEqual([]);
+});
+
+test("a forward to an owner that died goes to the new owner once the re-read view has dropped it; one still listed fails", async () => {
+  const clock = new FakeClock();
+  const hosts = new MemoryHosts();
+  const nodes = new Map<string, Node>();
+  let dropDead = true;
+  const forwarder: ActorForwarder = {
+    forward: async (loc, c, signal) => {
+      if (loc.host !== "node-c") return nodes.get(loc.host)!.block.receive(c, signal);
+      if (dropDead) hosts.remove("node-c"); // what the registry's re-read does for a dead process
+      throw new OwnerUnreachableError("node-c", "cannot connect");
+    },
+  };
+  const store = await openStore(tempDir());
+  nodes.set("node-a", await startNode({ store, clock, hosts, self: "node-a", forwarder }));
+  nodes.set("node-b", await startNode({ store, clock, hosts, self: "node-b", forwarder }));
+  hosts.upsert({ id: "node-c", address: "node-c:50002", actorTypes: { Counter: 0 } });
+  const a = nodes.get("node-a")!;
+  const ids = Array.from({ length: 300 }, (_, i) => `id${i}`);
+  const onC = ids.filter((id) => placementOf(a.block, id) === "node-c");
+  expect(onC.length).toBeGreaterThan(1);
+
+  dropDead = false;
+  expect((await daprError(call(a.block, onC[0]!, "increment"))).errorCode).toBe("ERR_DIRECT_INVOKE");
+  dropDead = true;
+  expect(text(await call(a.block, onC[1]!, "increment"))).toBe("1");
+  expect(placementOf(a.block, onC[1]!)).not.toBe("node-c");
 });
 
 test("fencing: after another node claims the actor, the stale activation's write is refused whole", async () => {

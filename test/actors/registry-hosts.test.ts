@@ -7,6 +7,8 @@ import { DaprError } from "../../src/errors.js";
 import { RegistryHosts } from "../../src/blocks/actors/placement/registry-hosts.js";
 import { peerForwarder, servePeerActorCall } from "../../src/blocks/actors/peer-forwarder.js";
 import { actorErrors } from "../../src/blocks/actors/errors.js";
+import { OwnerUnreachableError } from "../../src/blocks/actors/forwarder.js";
+import { TransportError } from "../../src/transport/transport.js";
 import type { PeerLink } from "../../src/blocks/invoke/peer-link.js";
 
 const dir = mkdtempSync(join(tmpdir(), "rapr-registry-hosts-"));
@@ -88,4 +90,17 @@ test("the forwarder carries calls and their errors through the peer link to the 
   expect(malformed.status).toBe(400);
   expect(malformed.headers["rapr-actor-error"]).toBe("ERR_MALFORMED_REQUEST");
   expect(unreachable).toBe(0);
+
+  // An owner that cannot be reached: the view is re-read, and the error says so (the block may go to the new owner).
+  let failure = new TransportError("cannot connect to peer: ECONNREFUSED", "unreachable");
+  const dead = peerForwarder(() => ({ ...link, request: () => Promise.reject(failure) }), () => unreachable++);
+  const lost = await dead.forward(where, { kind: "invoke", request, hops: 1 }).catch((e) => e);
+  expect(lost).toBeInstanceOf(OwnerUnreachableError);
+  expect(lost.errorCode).toBe("ERR_DIRECT_INVOKE");
+  expect(unreachable).toBe(1);
+  failure = new TransportError("no answer", "timeout");
+  const slow = await dead.forward(where, { kind: "invoke", request, hops: 1 }).catch((e) => e);
+  expect(slow).not.toBeInstanceOf(OwnerUnreachableError);
+  expect(slow.errorCode).toBe("ERR_DIRECT_INVOKE");
+  expect(unreachable).toBe(1);
 });

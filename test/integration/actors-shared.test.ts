@@ -109,10 +109,12 @@ test("300 actor ids over three sidecars: each active on exactly one app, all thr
   victim.proc.kill("SIGKILL");
   await victim.proc.exited;
   await victim.stop(); // its app, which outlives a SIGKILLed sidecar
-  for (const sc of [first, second]) await waitFor(async () => (await actorHosts(sc)).length === 2, "the survivors to drop the killed host", 30_000, 100);
+  // No waiting for the survivors' views: a forward that finds the killed sidecar unreachable re-reads the registry
+  // and goes to the new owner.
 
   const round3 = await incrementAll(first, IDS);
   const after = activations();
+  expect(await actorHosts(first)).toHaveLength(2);
   for (const id of IDS) {
     const was = round1.get(id)!.instance;
     const now = round3.get(id)!;

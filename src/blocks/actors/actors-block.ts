@@ -14,7 +14,7 @@ import { NO_ACTORS, type AppActorConfig } from "./app-config.js";
 import { Code } from "@connectrpc/connect";
 import { ActorMovedError, actorErrors, actorKey, toDaprError } from "./errors.js";
 import {
-  MAX_HOPS, type ActorForwarder, type ActorInvokeRequest, type ActorInvokeResponse, type ForwardedCall, type RegisterReminderRequest,
+  MAX_HOPS, OwnerUnreachableError, type ActorForwarder, type ActorInvokeRequest, type ActorInvokeResponse, type ForwardedCall, type RegisterReminderRequest,
 } from "./forwarder.js";
 import { HashPlacement } from "./placement/hash-placement.js";
 import type { Hosts, Location } from "./placement/types.js";
@@ -194,10 +194,20 @@ export class ActorsBlock {
     }
   }
 
-  private forward(owner: Location, call: ForwardedCall, signal?: AbortSignal): Promise<ActorInvokeResponse | undefined> {
+  private async forward(owner: Location, call: ForwardedCall, signal?: AbortSignal): Promise<ActorInvokeResponse | undefined> {
     const { actorType, actorId } = call.request;
-    if (!this.opts.forwarder || call.hops + 1 >= MAX_HOPS) return Promise.reject(actorErrors.noAddress(actorKey(actorType, actorId)));
-    return this.opts.forwarder.forward(owner, { ...call, hops: call.hops + 1 }, signal);
+    if (!this.opts.forwarder || call.hops + 1 >= MAX_HOPS) throw actorErrors.noAddress(actorKey(actorType, actorId));
+    const next = { ...call, hops: call.hops + 1 };
+    try {
+      return await this.opts.forwarder.forward(owner, next, signal);
+    } catch (err) {
+      // The owner's sidecar died (its host left the view): the call goes to the new owner. Not a hop, as it reached
+      // nobody; each such retry needs one host fewer in the view, so they end.
+      if (!(err instanceof OwnerUnreachableError) || this.opts.hosts.view().hosts.some((h) => h.id === owner.host)) throw err;
+      if (call.kind === "invoke") return this.route(call.request, call.hops, signal);
+      await this.scheduleReminder(call.request, call.hops);
+      return undefined;
+    }
   }
 
   private async callApp(request: ActorInvokeRequest, ctx: TurnContext): Promise<ActorInvokeResponse> {

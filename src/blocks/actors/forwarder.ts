@@ -1,6 +1,8 @@
 // What the actors block needs from the cross-node transport: carrying a call to the sidecar that owns the actor,
 // whose adapter hands it to that node's ActorsBlock.receive(). Built over the sidecar transport by the cluster
 // wiring; tests use an in-process one.
+import { Code } from "@connectrpc/connect";
+import { DaprError } from "../../errors.js";
 import type { Location } from "./placement/types.js";
 
 /** An actor method call, as both API fronts pass it in. */
@@ -52,3 +54,11 @@ export interface ActorForwarder {
 
 /** Forwards a call at most this many times (the first sidecar's forward included). */
 export const MAX_HOPS = 3;
+
+/** The owner's sidecar could not be reached. The forwarder has re-read the hosts view before throwing it, so a
+ * view without that host means it is gone and the call may go to the new owner. */
+export class OwnerUnreachableError extends DaprError {
+  constructor(readonly host: string, message: string) {
+    super("ERR_DIRECT_INVOKE", message, 500, Code.Internal);
+  }
+}

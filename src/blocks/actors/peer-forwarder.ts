@@ -5,7 +5,7 @@ import type { Code } from "@connectrpc/connect";
 import { DaprError, errors, messageOf } from "../../errors.js";
 import type { PeerLink } from "../invoke/peer-link.js";
 import { TransportError, type TransportRequest, type TransportResponse } from "../../transport/transport.js";
-import type { ActorForwarder, ActorInvokeResponse, ForwardedCall } from "./forwarder.js";
+import { OwnerUnreachableError, type ActorForwarder, type ActorInvokeResponse, type ForwardedCall } from "./forwarder.js";
 import type { Location } from "./placement/types.js";
 
 export const ACTOR_REQUEST_KIND = "actor";
@@ -27,8 +27,10 @@ export function peerForwarder(link: () => PeerLink | undefined, onUnreachable: (
       try {
         res = await peer.request(location.address, req, signal);
       } catch (err) {
-        if (err instanceof TransportError && (err.code === "unreachable" || err.code === "closed")) onUnreachable();
-        throw errors.directInvoke(`failed to forward the actor call to ${location.host}: ${messageOf(err)}`);
+        const message = `failed to forward the actor call to ${location.host}: ${messageOf(err)}`;
+        if (!(err instanceof TransportError) || err.code !== "unreachable") throw errors.directInvoke(message);
+        onUnreachable();
+        throw new OwnerUnreachableError(location.host, message);
       }
       const code = res.headers[ERROR_HEADER] ?? res.headers["rapr-error"];
       if (code) {
