@@ -25,7 +25,8 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, "_");
+/** A name as it may appear in the registry's folder and file names. */
+export const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, "_");
 
 export class LocalDirectoryResolver implements NameResolver {
   private own?: string;

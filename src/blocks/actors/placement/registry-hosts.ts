@@ -4,12 +4,11 @@
 // with -9 leaves the view at the next poll (or at once when a forward to it finds it unreachable).
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { pidAlive } from "../../../../plugins/nameresolution.local/index.js";
+import { pidAlive, safe } from "../../../../plugins/nameresolution.local/index.js";
 import { MemoryHosts } from "./memory-hosts.js";
 import type { HostInfo } from "./types.js";
 
 const POLL_MS = 500;
-const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, "_");
 
 interface Entry {
   id: string;
