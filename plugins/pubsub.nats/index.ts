@@ -9,6 +9,7 @@ import {
 import { field, type MetadataOf } from "../../src/components/metadata-schema.js";
 import { definePlugin, type PluginContext } from "../../src/components/plugin.js";
 import {
+  publishEach,
   redeliveryDelayMs,
   type BulkPublishResult, type MessageHandler, type PublishRequest, type PubSub, type PubSubFeature,
   type SubscribeRequest, type Subscription,
@@ -111,12 +112,7 @@ class NatsPubSub implements PubSub {
   }
 
   async bulkPublish(reqs: PublishRequest[]): Promise<BulkPublishResult> {
-    const results = await Promise.allSettled(reqs.map((r) => this.publish(r)));
-    const failed: BulkPublishResult["failed"] = [];
-    results.forEach((r, index) => {
-      if (r.status === "rejected") failed.push({ index, error: String(r.reason?.message ?? r.reason) });
-    });
-    return { failed };
+    return publishEach(reqs, (r) => this.publish(r));
   }
 
   async subscribe(req: SubscribeRequest, handler: MessageHandler): Promise<Sub> {

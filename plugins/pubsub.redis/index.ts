@@ -2,6 +2,7 @@
 // writes them (entries.ts), one consumer group per consumerID (default: the app id); trimming by maxLenApprox or
 // streamTTL. Durable subscriptions in durable.ts, ephemeral ones in ephemeral.ts.
 import {
+  publishEach,
   redeliveryDelayMs,
   type BulkPublishResult, type MessageHandler, type PublishRequest, type PubSub, type PubSubFeature,
   type SubscribeRequest, type Subscription,
@@ -61,12 +62,7 @@ class RedisPubSub implements PubSub {
 
   async bulkPublish(reqs: PublishRequest[]): Promise<BulkPublishResult> {
     // Auto-pipelining sends them in one write.
-    const results = await Promise.allSettled(reqs.map((r) => this.publish(r)));
-    const failed: BulkPublishResult["failed"] = [];
-    results.forEach((r, index) => {
-      if (r.status === "rejected") failed.push({ index, error: String(r.reason?.message ?? r.reason) });
-    });
-    return { failed };
+    return publishEach(reqs, (r) => this.publish(r));
   }
 
   async subscribe(req: SubscribeRequest, handler: MessageHandler): Promise<Subscription> {

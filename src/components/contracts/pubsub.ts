@@ -23,6 +23,16 @@ export interface BulkPublishResult {
   failed: { index: number; error: string }[];
 }
 
+/** A bulk publish as one publish per request, all at once: for brokers with no batch call of their own. */
+export async function publishEach(reqs: PublishRequest[], publish: (req: PublishRequest) => Promise<void>): Promise<BulkPublishResult> {
+  const results = await Promise.allSettled(reqs.map(publish));
+  const failed: BulkPublishResult["failed"] = [];
+  results.forEach((r, index) => {
+    if (r.status === "rejected") failed.push({ index, error: String(r.reason?.message ?? r.reason) });
+  });
+  return { failed };
+}
+
 export interface PubSubMessage {
   topic: string;
   data: Uint8Array;
