@@ -11,7 +11,7 @@ import stateInMemory from "../plugins/state.in-memory/index.js";
 import type { StateStore } from "../src/components/contracts/state.js";
 import { parseMetadata } from "../src/components/metadata-schema.js";
 import { silentLogger } from "../src/observability/logger.js";
-import type { Clock } from "../src/scheduler/clock.js";
+import type { Clock } from "../src/clock.js";
 import { TimerEngine } from "../src/scheduler/engine.js";
 import { StateTimerStore } from "../src/scheduler/store.js";
 import { flagNumber } from "./flags.js";
@@ -27,8 +27,8 @@ const started = performance.now();
 const preciseNow = () => performance.timeOrigin + performance.now();
 const clock: Clock = {
   now: preciseNow,
-  setTimer: (fn, ms) => setTimeout(fn, ms),
-  clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
 };
 
 const dueTimes = (base: number) => Array.from({ length: TIMERS }, (_, i) => base + ((i * 7919) % TIMERS) * (WINDOW_MS / TIMERS));

@@ -3,7 +3,7 @@
 // key at once. After a fire the entry advances to its schedule's first tick after now (ticks missed while the node
 // was down or busy collapse into the one fire just made), and that next state is written to the store only after
 // the callback succeeded: a crash between the two fires the tick again on restart (at-least-once).
-import { systemClock, type Clock } from "./clock.js";
+import { realClock, type Clock } from "../clock.js";
 import { TimeHeap } from "./heap.js";
 import { nextTick } from "./schedule.js";
 import type { FailurePolicy, TimerEntry, TimerStore } from "./store.js";
@@ -53,7 +53,7 @@ export class TimerEngine<D = unknown> {
   private readonly owns: (key: string) => boolean;
 
   constructor(private readonly opts: EngineOptions<D>) {
-    this.clock = opts.clock ?? systemClock;
+    this.clock = opts.clock ?? realClock;
     this.maxInFlight = Math.max(1, opts.maxInFlight ?? 64);
     this.owns = opts.owns ?? (() => true);
   }
@@ -269,7 +269,7 @@ export class TimerEngine<D = unknown> {
     if (this.timer !== undefined && this.armedAt <= top.at) return;
     this.disarm();
     this.armedAt = top.at;
-    this.timer = this.clock.setTimer(() => {
+    this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       this.armedAt = Infinity;
       this.pump();
@@ -277,7 +277,7 @@ export class TimerEngine<D = unknown> {
   }
 
   private disarm(): void {
-    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.armedAt = Infinity;
   }

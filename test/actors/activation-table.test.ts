@@ -11,7 +11,7 @@ import {
 } from "../../src/blocks/actors/errors.js";
 import { HashPlacement } from "../../src/blocks/actors/placement/hash-placement.js";
 import { MemoryHosts } from "../../src/blocks/actors/placement/memory-hosts.js";
-import { FakeClock, settle } from "./fake-clock.js";
+import { FakeClock, settle } from "../support/fake-clock.js";
 
 function deferred<T = void>() {
   let resolve!: (v: T) => void;

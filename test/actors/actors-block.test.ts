@@ -14,7 +14,7 @@ import { ActorAppClient } from "../../src/blocks/actors/app-client.js";
 import { OwnerUnreachableError, type ActorForwarder } from "../../src/blocks/actors/forwarder.js";
 import { MemoryHosts } from "../../src/blocks/actors/placement/memory-hosts.js";
 import { FakeActorApp } from "./fake-actor-app.js";
-import { FakeClock, settle } from "./fake-clock.js";
+import { FakeClock, settle } from "../support/fake-clock.js";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { ActorQueueFullError, ActorStackDepthError } from "../../src/blocks/actors/errors.js";
 import { Mailbox, MailboxStoppedError, type Turn } from "../../src/blocks/actors/mailbox.js";
-import { settle } from "./fake-clock.js";
+import { settle } from "../support/fake-clock.js";
 
 const mailbox = (maxQueue = 100, reentrancy = { enabled: false, maxStackDepth: 32 }) => new Mailbox("t||1", { maxQueue, reentrancy });
 const reentrant = (maxStackDepth = 32, maxQueue = 100) => mailbox(maxQueue, { enabled: true, maxStackDepth });

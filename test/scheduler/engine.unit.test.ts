@@ -1,6 +1,6 @@
 // The timer engine on a fake clock: every assertion is about which fires happened, never about how long they took.
 import { afterEach, describe, expect, test } from "bun:test";
-import { FakeClock, settle } from "../../src/scheduler/clock.js";
+import { FakeClock, settle } from "../support/fake-clock.js";
 import { TimerEngine, type EngineOptions, type TimerEntry } from "../../src/scheduler/engine.js";
 import { MemoryTimerStore, type TimerStore } from "../../src/scheduler/store.js";
 

@@ -9,7 +9,7 @@ import type { StateStore } from "../../src/components/contracts/state.js";
 import { parseMetadata } from "../../src/components/metadata-schema.js";
 import type { ComponentPlugin } from "../../src/components/plugin.js";
 import { silentLogger } from "../../src/observability/logger.js";
-import { FakeClock } from "../../src/scheduler/clock.js";
+import { FakeClock } from "../support/fake-clock.js";
 import { TimerEngine } from "../../src/scheduler/engine.js";
 import { StateTimerStore, type TimerEntry } from "../../src/scheduler/store.js";
 

@@ -1,6 +1,6 @@
 // The actors active on this node: each with its turn queue, activated on its first call, deactivated when idle,
 // drained when its owner moves, never active twice at once here.
-import type { Clock } from "../../cluster/membership/types.js";
+import type { Clock } from "../../clock.js";
 import { silentLogger, type Logger } from "../../observability/logger.js";
 import { messageOf } from "../../errors.js";
 import type { ActorTypeConfig } from "./config.js";

@@ -1,9 +1,8 @@
 // The actors building block's logic, for both API fronts: invoke (here, or forwarded to the owner), actor state,
 // timers (in memory, only while the actor is active) and reminders (durable, fired where the actor lives).
-import { realClock, type Clock as TableClock } from "../../cluster/membership/types.js";
+import { realClock, type Clock } from "../../clock.js";
 import { DaprError, messageOf } from "../../errors.js";
 import { silentLogger, type Logger } from "../../observability/logger.js";
-import { systemClock, type Clock as SchedulerClock } from "../../scheduler/clock.js";
 import { TimerEngine } from "../../scheduler/engine.js";
 import { StateTimerStore, type TimerEntry } from "../../scheduler/store.js";
 import { actorTimerPlan, reminderPlan, TimeFormatError, type TimerPlan } from "../../scheduler/time-formats.js";
@@ -21,10 +20,6 @@ import type { Hosts, Location } from "./placement/types.js";
 import { actorOfKey, reminderInfo, timerKey, type ReminderInfo, type TimerData } from "./timers.js";
 import { checkData, checkMethod, checkName, rejectReserved } from "./validate.js";
 
-export type ActorClock = TableClock & SchedulerClock;
-
-export const systemActorClock: ActorClock = { ...realClock, ...systemClock };
-
 export interface ActorsBlockOptions {
   appId: string;
   /** This sidecar's host id in the hosts view. */
@@ -38,7 +33,7 @@ export interface ActorsBlockOptions {
   forwarder?: ActorForwarder;
   /** Publishes the types this app hosts into the hosts view (after every read of /dapr/config). */
   announce?(actorTypes: readonly string[]): void;
-  clock?: ActorClock;
+  clock?: Clock;
   logger?: Logger;
 }
 
@@ -74,13 +69,13 @@ export class ActorsBlock {
   private reminders?: TimerEngine<TimerData>;
   private reminderStore?: StateTimerStore;
   private config: AppActorConfig = NO_ACTORS;
-  private readonly clock: ActorClock;
+  private readonly clock: Clock;
   private readonly log: Logger;
   private unsubscribeHosts = () => {};
   private status: ActorRuntimeStatus["runtimeStatus"] = "INITIALIZING";
 
   constructor(private readonly opts: ActorsBlockOptions) {
-    this.clock = opts.clock ?? systemActorClock;
+    this.clock = opts.clock ?? realClock;
     this.log = opts.logger ?? silentLogger;
     this.placement = new HashPlacement(opts.hosts, opts.self);
     this.state = new ActorState(opts.appId, opts.stateStore, (t, i) => void this.table.drain(t, i));

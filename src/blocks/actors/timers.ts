@@ -1,6 +1,5 @@
 // Actor timers and reminders on the scheduler's TimerEngine: keys `<type>||<id>||<name>` (names cannot hold "||",
 // so a key splits back unambiguously), the registration's own texts kept in the entry for reporting and firing.
-import type { Clock as SchedulerClock } from "../../scheduler/clock.js";
 import type { TimerEntry } from "../../scheduler/store.js";
 
 export interface TimerData {
@@ -45,5 +44,3 @@ export function reminderInfo(entry: Readonly<TimerEntry<TimerData>>): ReminderIn
   if (d.data !== undefined) info.data = d.data;
   return info;
 }
-
-export type { SchedulerClock };

@@ -31,21 +31,7 @@ export interface Transport {
   send(addr: string, msg: Message): void;
 }
 
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    (t as { unref?: () => void }).unref?.();
-    return t;
-  },
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
+export { realClock, type Clock } from "../../clock.js";
 
 export type MembershipEventType = "join" | "suspect" | "alive" | "fail" | "leave" | "update";
 
