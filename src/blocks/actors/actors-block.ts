@@ -13,7 +13,7 @@ import { NO_ACTORS, type AppActorConfig } from "./app-config.js";
 import { Code } from "@connectrpc/connect";
 import { ActorMovedError, actorErrors, actorKey, toDaprError } from "./errors.js";
 import {
-  MAX_HOPS, OwnerUnreachableError, type ActorForwarder, type ActorInvokeRequest, type ActorInvokeResponse, type ForwardedCall, type RegisterReminderRequest,
+  MAX_HOPS, OwnerUnreachableError, type ActorForwarder, type ActorInvokeRequest, type ActorInvokeResponse, type ActorScheduleRequest, type ForwardedCall, type RegisterReminderRequest,
 } from "./forwarder.js";
 import { HashPlacement } from "./placement/hash-placement.js";
 import type { Hosts, Location } from "./placement/types.js";
@@ -37,16 +37,8 @@ export interface ActorsBlockOptions {
   logger?: Logger;
 }
 
-export interface RegisterTimerRequest {
-  actorType: string;
-  actorId: string;
-  name: string;
-  dueTime?: string;
-  period?: string;
-  ttl?: string;
+export interface RegisterTimerRequest extends ActorScheduleRequest {
   callback?: string;
-  /** JSON text. */
-  data?: string;
 }
 
 export interface ActorRuntimeStatus {

@@ -26,7 +26,8 @@ export interface ActorInvokeResponse {
   body: Uint8Array;
 }
 
-export interface RegisterReminderRequest {
+/** What a timer and a reminder registration share: whose, its name, Dapr's time texts and its data. */
+export interface ActorScheduleRequest {
   actorType: string;
   actorId: string;
   name: string;
@@ -35,6 +36,9 @@ export interface RegisterReminderRequest {
   ttl?: string;
   /** JSON text, sent to the app as is on every fire (HTTP: the body's `data`; gRPC: the bytes JSON-encoded). */
   data?: string;
+}
+
+export interface RegisterReminderRequest extends ActorScheduleRequest {
   /** false: refuse to replace an existing reminder of the name (ERR_ACTOR_REMINDER_ALREADY_EXISTS). */
   overwrite?: boolean;
 }
