@@ -7,21 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CommunicationProtocolEnum, type DaprClient } from "@dapr/dapr";
 import { componentYaml } from "../support/components.js";
-import { sdkClient } from "../support/dapr-sdk.js";
+import { sdkClient, failureOf } from "../support/dapr-sdk.js";
 import { startSidecar, type Sidecar } from "../support/sidecar.js";
 
 const EXAMPLE_PLUGINS = join(import.meta.dir, "..", "..", "docs", "examples", "plugin-state-memo", "plugins");
 const STORE = "memo";
-
-/** The HTTP client reports save/delete failures as {error}; the gRPC client throws. Either way: the error text. */
-async function failureOf(call: () => Promise<unknown>): Promise<string | undefined> {
-  try {
-    const r = (await call()) as { error?: unknown } | undefined;
-    return r && typeof r === "object" && r.error ? String(r.error) : undefined;
-  } catch (err) {
-    return String(err);
-  }
-}
 
 describe("the example --plugins-path state store in the compiled rapr", () => {
   const resources = mkdtempSync(join(tmpdir(), "rapr-plugin-example-"));

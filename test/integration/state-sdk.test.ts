@@ -1,5 +1,6 @@
 // The compiled rapr driven by the official Dapr JS SDK over HTTP and gRPC, against the embedded sqlite default
 // and against PostgreSQL and Redis (with dapr init's own component file).
+import { failureOf } from "../support/dapr-sdk.js";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { CommunicationProtocolEnum, DaprClient, LogLevel, StateConcurrencyEnum, StateConsistencyEnum } from "@dapr/dapr";
@@ -59,16 +60,6 @@ const protocols = [
 const STORE = "statestore";
 const quiet = () => {};
 const quietLogger = { error: quiet, warn: quiet, info: quiet, verbose: quiet, debug: quiet };
-
-/** The HTTP client reports save/delete failures as {error}; the gRPC client throws. Either way: the error text. */
-async function failureOf(call: () => Promise<unknown>): Promise<string | undefined> {
-  try {
-    const r = (await call()) as { error?: unknown } | undefined;
-    return r && typeof r === "object" && r.error ? String(r.error) : undefined;
-  } catch (err) {
-    return String(err);
-  }
-}
 
 describe.each(backends)("Dapr JS SDK against rapr with $name", (backend) => {
   let sidecar: Sidecar;

@@ -21,3 +21,13 @@ export function sdkServer(sc: Sidecar, appPort: number, protocol: CommunicationP
     logger: quietSdkLogger,
   });
 }
+
+/** The HTTP client reports save/delete failures as {error}; the gRPC client throws. Either way: the error text. */
+export async function failureOf(call: () => Promise<unknown>): Promise<string | undefined> {
+  try {
+    const r = (await call()) as { error?: unknown } | undefined;
+    return r && typeof r === "object" && r.error ? String(r.error) : undefined;
+  } catch (err) {
+    return String(err);
+  }
+}
