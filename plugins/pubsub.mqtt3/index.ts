@@ -19,7 +19,6 @@ import {
   connectAcking, connectionMetadata, publishTopicProblem, sharedSubscription, topicFilterProblem, withinWait,
 } from "./connection.js";
 
-const CLOUDEVENT_JSON = "application/cloudevents+json";
 const CLOSE_STEP_MS = 1_000;
 const DEFAULT_MAX_IN_FLIGHT = 1_000;
 

@@ -23,7 +23,6 @@ const ids = { secA: `seca-${uid()}`, secB: `secb-${uid()}`, secC: `secc-${uid()}
 let cluster: Cluster;
 let secA: Sidecar;
 let secB: Sidecar;
-let secC: Sidecar;
 /** A second sidecar for app secA, with mTLS off: it can only claim to be secA. */
 let plainA: Sidecar;
 
@@ -57,7 +56,7 @@ beforeAll(async () => {
         namespace: default
 `),
   });
-  [secA, secB, secC, plainA] = await Promise.all([
+  [secA, secB, , plainA] = await Promise.all([
     cluster.start({ appId: ids.secA }),
     cluster.start({ appId: ids.secB, app: "invoke-echo-app.ts", args: ["--config", `${conf}/deny-admin.yaml`], env: { DAPR_API_TOKEN: TOKEN } }),
     cluster.start({ appId: ids.secC, app: "invoke-echo-app.ts", args: ["--config", `${conf}/allow-seca.yaml`, "--enable-mtls=false"] }),

@@ -17,7 +17,7 @@ export class HashPlacement implements Placement {
   private readonly unsubscribe: () => void;
 
   constructor(
-    private readonly hosts: Hosts,
+    hosts: Hosts,
     readonly self: string,
     private readonly virtualNodes = DEFAULT_VIRTUAL_NODES,
   ) {
